@@ -1,9 +1,12 @@
 """Sets of IP networks with fast membership tests.
 
-Every network is mapped into one 128-bit space (IPv4 as IPv4-mapped IPv6,
-``::ffff:0:0/96``), merged into disjoint sorted ranges, and looked up by
-binary search on packed 16-byte strings. A lookup therefore costs one
-``inet_pton`` and one ``bisect``: no ``ipaddress`` object is built per probe.
+IPv4 and IPv6 are kept apart: an IPv6 rule such as ``::/0`` never admits IPv4
+clients. IPv4-mapped IPv6 (``::ffff:a.b.c.d``) is IPv4, as a rule and as a
+probe, so a dual-stack socket's client matches IPv4 rules. Each family's
+networks are merged into sorted disjoint ranges of packed addresses (4 or 16
+bytes) and looked up by binary search: a lookup costs one ``inet_pton`` and
+one ``bisect``; no ``ipaddress`` object is built per probe, nor per rule when
+the rule is already in canonical CIDR form.
 """
 
 import bisect
@@ -12,32 +15,31 @@ import re
 import socket
 
 _V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
-_ALL_ONES = (1 << 128) - 1
+_V4_MAPPED_NETWORK = ipaddress.IPv6Network("::ffff:0:0/96")
+_NETWORK_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
+_inet_pton = socket.inet_pton
 # Pasted lists may use commas, semicolons, whitespace or newlines between
 # entries, and ``#`` comments to the end of a line.
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
 def pack_address(address):
-    """Return the 16-byte packed form of an IPv4 or IPv6 address string.
+    """Return the packed address (4 bytes for IPv4, 16 for IPv6), or ``None``.
 
-    IPv4 addresses map into ``::ffff:0:0/96`` so that IPv4 rules match
-    IPv4-mapped IPv6 clients. A zone index (``fe80::1%eth0``) is dropped: a
-    peer on a link-local address is still that address. Returns ``None`` for
-    anything that is not an address.
+    IPv4-mapped IPv6 addresses pack as their IPv4 address. A zone index
+    (``fe80::1%eth0``) is dropped: a link-local peer is still that address.
+    Anything that is not an address gives ``None``.
     """
     if not isinstance(address, str):
         return None
-    if ":" in address:
-        address = address.partition("%")[0]
-        try:
-            return socket.inet_pton(socket.AF_INET6, address)
-        except (OSError, ValueError):
-            return None
     try:
-        return _V4_MAPPED_PREFIX + socket.inet_pton(socket.AF_INET, address)
+        if ":" not in address:
+            return _inet_pton(_AF_INET, address)
+        packed = _inet_pton(_AF_INET6, address.partition("%")[0])
     except (OSError, ValueError):
         return None
+    return packed[12:] if packed[:12] == _V4_MAPPED_PREFIX else packed
 
 
 def parse_network(value):
@@ -58,16 +60,15 @@ def parse_network(value):
             f"enter {text.partition('%')[0]!r} without it."
         )
     try:
-        return ipaddress.ip_network(text, strict=True)
-    except ValueError:
-        pass
-    try:
-        loose = ipaddress.ip_network(text, strict=False)
+        # strict=False first, so that "host bits set" can be told from "not an address".
+        network = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise ValueError(
             f"{text!r} is not a valid IPv4 or IPv6 address or CIDR (examples: 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)."
         ) from None
-    raise ValueError(f"{text!r} has host bits set: did you mean {str(loose)!r}?")
+    if "/" in text and network.network_address != ipaddress.ip_interface(text).ip:
+        raise ValueError(f"{text!r} has host bits set: did you mean {str(network)!r}?")
+    return network
 
 
 def normalize_network(value):
@@ -111,13 +112,33 @@ def normalize_network_list(text):
     return normalised
 
 
-def _range_of(network):
-    """Return the (first, last) integer of ``network`` in the 128-bit space."""
+def _range_of(entry):
+    """Return ``(width, first, last)`` of one rule: width 4 (IPv4) or 16 (IPv6) bytes.
+
+    Canonical ``address/prefix`` text takes a fast path on ``inet_pton``;
+    anything else (bare addresses with odd spelling, netmasks, errors) goes
+    through ``parse_network`` for its normalisation and its error messages.
+    """
+    if isinstance(entry, str):
+        address, slash, prefix = entry.partition("/")
+        if prefix.isdigit() and prefix.isascii() and len(prefix) <= 3 and "%" not in address:
+            try:
+                packed = _inet_pton(_AF_INET6 if ":" in address else _AF_INET, address)
+            except OSError:
+                packed = None
+            if packed is not None:
+                bits, prefixlen = len(packed) * 8, int(prefix)
+                value = int.from_bytes(packed, "big")
+                hostmask = (1 << (bits - prefixlen)) - 1 if prefixlen <= bits else -1
+                if hostmask >= 0 and not value & hostmask:
+                    if bits == 128 and packed[:12] == _V4_MAPPED_PREFIX and prefixlen >= 96:
+                        return 4, value & 0xFFFFFFFF, (value | hostmask) & 0xFFFFFFFF
+                    return len(packed), value, value | hostmask
+    network = entry if isinstance(entry, _NETWORK_TYPES) else parse_network(entry)
+    if network.version == 6 and network.subnet_of(_V4_MAPPED_NETWORK):
+        network = ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
     first = int(network.network_address)
-    size = network.num_addresses
-    if network.version == 4:
-        first |= 0xFFFF << 32
-    return first, first + size - 1
+    return (4 if network.version == 4 else 16), first, first + network.num_addresses - 1
 
 
 class NetworkSet:
@@ -128,63 +149,90 @@ class NetworkSet:
     simply not in the set.
     """
 
-    __slots__ = ("_starts", "_ends", "_networks")
+    __slots__ = ("_v4_starts", "_v4_ends", "_v6_starts", "_v6_ends", "_entries", "_canonical")
 
     def __init__(self, networks=()):
-        ranges = []
-        canonical = []
-        for entry in networks:
-            network = entry if isinstance(entry, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else parse_network(entry)
-            canonical.append(network)
-            ranges.append(_range_of(network))
-        ranges.sort()
-        starts, ends = [], []
-        for first, last in ranges:
-            # Merge overlapping and adjacent ranges so that lookups need one probe.
-            if ends and first <= ends[-1] + 1:
-                if last > ends[-1]:
-                    ends[-1] = last
-                continue
-            starts.append(first)
-            ends.append(last)
-        self._starts = [n.to_bytes(16, "big") for n in starts]
-        self._ends = [n.to_bytes(16, "big") for n in ends]
-        self._networks = tuple(dict.fromkeys(str(n) for n in canonical))
+        self._entries = tuple(networks)
+        self._canonical = None
+        ranges = sorted(_range_of(entry) for entry in self._entries)
+        merged = []
+        for width, first, last in ranges:
+            # Merge overlapping and adjacent ranges so that a lookup needs one probe.
+            if merged and merged[-1][0] == width and first <= merged[-1][2] + 1:
+                merged[-1][2] = max(merged[-1][2], last)
+            else:
+                merged.append([width, first, last])
+        self._v4_starts = [first.to_bytes(4, "big") for width, first, _ in merged if width == 4]
+        self._v4_ends = [last.to_bytes(4, "big") for width, _, last in merged if width == 4]
+        self._v6_starts = [first.to_bytes(16, "big") for width, first, _ in merged if width == 16]
+        self._v6_ends = [last.to_bytes(16, "big") for width, _, last in merged if width == 16]
 
     def __contains__(self, address):
-        packed = pack_address(address)
-        return packed is not None and self.contains_packed(packed)
+        # pack_address inlined: this is the per-request hot path.
+        if type(address) is not str:
+            return False
+        try:
+            if ":" not in address:
+                packed = _inet_pton(_AF_INET, address)
+                starts, ends = self._v4_starts, self._v4_ends
+            else:
+                packed = _inet_pton(_AF_INET6, address.partition("%")[0])
+                if packed[:12] == _V4_MAPPED_PREFIX:
+                    packed, starts, ends = packed[12:], self._v4_starts, self._v4_ends
+                else:
+                    starts, ends = self._v6_starts, self._v6_ends
+        except (OSError, ValueError):
+            return False
+        index = bisect.bisect_right(starts, packed) - 1
+        return index >= 0 and packed <= ends[index]
 
     def contains_packed(self, packed):
-        """Membership test for an address already packed by ``pack_address``."""
-        index = bisect.bisect_right(self._starts, packed) - 1
-        return index >= 0 and packed <= self._ends[index]
+        """Membership test for an address packed by ``pack_address``."""
+        if len(packed) == 4:
+            starts, ends = self._v4_starts, self._v4_ends
+        else:
+            starts, ends = self._v6_starts, self._v6_ends
+        index = bisect.bisect_right(starts, packed) - 1
+        return index >= 0 and packed <= ends[index]
+
+    @property
+    def networks(self):
+        """The distinct networks given, in canonical text, in the order given."""
+        if self._canonical is None:
+            self._canonical = tuple(dict.fromkeys(
+                str(entry) if isinstance(entry, _NETWORK_TYPES) else normalize_network(entry)
+                for entry in self._entries
+            ))
+        return self._canonical
 
     def __bool__(self):
-        return bool(self._starts)
+        return bool(self._v4_starts or self._v6_starts)
 
     def __len__(self):
         """Number of distinct networks given (not of merged ranges)."""
-        return len(self._networks)
+        return len(self.networks)
 
     def __iter__(self):
-        return iter(self._networks)
+        return iter(self.networks)
 
     def __eq__(self, other):
-        return isinstance(other, NetworkSet) and (self._starts, self._ends) == (other._starts, other._ends)
+        return isinstance(other, NetworkSet) and self._ranges() == other._ranges()
 
     def __hash__(self):
-        return hash((tuple(self._starts), tuple(self._ends)))
+        return hash(self._ranges())
+
+    def _ranges(self):
+        return tuple(self._v4_starts), tuple(self._v4_ends), tuple(self._v6_starts), tuple(self._v6_ends)
 
     def __repr__(self):
-        shown = ", ".join(self._networks[:5])
-        more = f", … ({len(self._networks)} in all)" if len(self._networks) > 5 else ""
+        shown = ", ".join(self.networks[:5])
+        more = f", … ({len(self.networks)} in all)" if len(self.networks) > 5 else ""
         return f"NetworkSet([{shown}{more}])"
 
     @property
     def range_count(self):
         """Number of disjoint ranges after merging."""
-        return len(self._starts)
+        return len(self._v4_starts) + len(self._v6_starts)
 
     @classmethod
     def from_text(cls, text):

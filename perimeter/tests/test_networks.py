@@ -1,0 +1,191 @@
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perimeter.networks import (
+    NetworkSet,
+    normalize_network,
+    normalize_network_list,
+    pack_address,
+    split_network_list,
+)
+
+
+def test_membership_ipv4_ipv6_and_mapped():
+    networks = NetworkSet(["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"])
+    assert "10.200.3.4" in networks
+    assert "192.0.2.7" in networks
+    assert "192.0.2.8" not in networks
+    assert "2001:db8:1::5" in networks
+    assert "2001:db9::1" not in networks
+    # An IPv4 client seen through a dual-stack socket matches the IPv4 rule.
+    assert "::ffff:10.1.2.3" in networks
+    assert "::ffff:11.1.2.3" not in networks
+
+
+def test_ipv6_rule_does_not_swallow_ipv4():
+    # "::/0" means every IPv6 client, not every client.
+    assert "10.0.0.1" not in NetworkSet(["::/0"])
+    assert "::ffff:10.0.0.1" not in NetworkSet(["::/0"])
+    # A rule written in IPv4-mapped form is the IPv4 rule it spells.
+    assert "10.0.0.1" in NetworkSet(["::ffff:10.0.0.0/104"])
+    assert "11.0.0.1" not in NetworkSet(["::ffff:10.0.0.0/104"])
+
+
+@pytest.mark.parametrize(
+    "probe", ["", "garbage", "10.0.0", "10.0.0.256", "1.2.3.4/32", " 10.0.0.1", "010.0.0.1", None, 42, b"10.0.0.1"]
+)
+def test_malformed_probe_is_simply_not_in(probe):
+    assert probe not in NetworkSet(["0.0.0.0/0", "::/0"])
+
+
+def test_zone_index_of_a_probe_is_ignored():
+    assert "fe80::1%eth0" in NetworkSet(["fe80::/10"])
+
+
+def test_overlapping_and_adjacent_networks_merge():
+    networks = NetworkSet(["10.0.0.0/25", "10.0.0.128/25", "10.0.0.0/24", "10.0.1.0/24", "10.0.3.0/24"])
+    assert networks.range_count == 2
+    assert "10.0.1.255" in networks
+    assert "10.0.2.0" not in networks
+    assert "10.0.3.0" in networks
+
+
+def test_empty_set():
+    networks = NetworkSet()
+    assert not networks
+    assert "127.0.0.1" not in networks
+
+
+def test_extremes_of_the_address_space():
+    networks = NetworkSet(["0.0.0.0/32", "255.255.255.255/32", "::/128", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"])
+    for address in ("0.0.0.0", "255.255.255.255", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"):
+        assert address in networks
+    assert "0.0.0.1" not in networks
+
+
+def test_normalisation():
+    assert normalize_network("10.1.2.3") == "10.1.2.3/32"
+    assert normalize_network(" 10.0.0.0/8 ") == "10.0.0.0/8"
+    assert normalize_network("2001:DB8:0:0::/32") == "2001:db8::/32"
+    assert normalize_network("::1") == "::1/128"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("10.1.2.3/8", "'10.1.2.3/8' has host bits set: did you mean '10.0.0.0/8'?"),
+        ("2001:db8::1/32", "did you mean '2001:db8::/32'?"),
+        ("fe80::1%eth0", "'fe80::1%eth0' has a zone index"),
+        ("", "An empty value is not a network"),
+        ("   ", "An empty value is not a network"),
+        ("10.0.0.0/33", "'10.0.0.0/33' is not a valid IPv4 or IPv6 address or CIDR"),
+        ("hello", "'hello' is not a valid"),
+        ("10.0.0.1-10.0.0.9", "'10.0.0.1-10.0.0.9' is not a valid"),
+    ],
+)
+def test_bad_networks_name_the_value(value, message):
+    with pytest.raises(ValueError, match=message.replace("?", r"\?").replace("(", r"\(")):
+        normalize_network(value)
+
+
+def test_networkset_rejects_bad_entry_naming_it():
+    with pytest.raises(ValueError, match="'10.0.0.300'"):
+        NetworkSet(["10.0.0.0/8", "10.0.0.300"])
+
+
+def test_pasted_lists_with_comments_whitespace_and_duplicates():
+    text = """
+        # office
+        10.0.0.0/8, 192.0.2.7   # the VPN gateway
+        10.0.0.0/8;2001:db8::/32
+
+        192.0.2.7
+    """
+    assert split_network_list(text) == ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32"]
+    assert normalize_network_list(text) == ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"]
+    # Two spellings of one network are one entry once normalised.
+    assert normalize_network_list("10.0.0.1\n10.0.0.1/32") == ["10.0.0.1/32"]
+
+
+def test_pasted_list_names_every_bad_entry_at_once():
+    with pytest.raises(ValueError) as error:
+        normalize_network_list("10.0.0.0/8\nbad-one\n10.1.1.1/8")
+    assert "'bad-one'" in str(error.value)
+    assert "'10.1.1.1/8'" in str(error.value)
+
+
+def test_pack_address_maps_ipv4_into_ipv6_space():
+    assert pack_address("10.1.2.3") == pack_address("::ffff:10.1.2.3")
+    assert pack_address("10.1.2.3") != pack_address("::10.1.2.3")
+    assert pack_address("nope") is None
+
+
+# --- property tests: NetworkSet agrees with a naive ipaddress scan -------------------------------
+
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def _mapped(address):
+    """The naive model of an address: IPv4-mapped IPv6 is IPv4."""
+    return (address.ipv4_mapped or address) if address.version == 6 else address
+
+
+def _mapped_network(network):
+    """The naive model of a rule: an IPv4-mapped IPv6 network is an IPv4 network."""
+    if network.version == 6 and network.subnet_of(_MAPPED):
+        return ipaddress.ip_network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
+    return network
+
+
+ipv4_networks = st.builds(
+    lambda value, prefix: ipaddress.ip_network((value, prefix), strict=False),
+    st.integers(0, 2**32 - 1), st.integers(0, 32),
+)
+ipv6_networks = st.builds(
+    lambda value, prefix: ipaddress.ip_network((value, prefix), strict=False),
+    st.integers(0, 2**128 - 1), st.integers(0, 128),
+)
+# Draw addresses near network boundaries as well as anywhere, so edges get tested.
+addresses = st.one_of(
+    st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+    st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address),
+    st.integers(0, 2**32 - 1).map(lambda n: ipaddress.IPv6Address((0xFFFF << 32) | n)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(ipv4_networks, ipv6_networks), max_size=30), st.lists(addresses, max_size=30), st.data())
+def test_agrees_with_naive_scan(networks, probes, data):
+    compiled = NetworkSet(str(n) for n in networks)
+    # Add the first and last address of every network and their neighbours.
+    for network in networks[:10]:
+        for value in (int(network.network_address) - 1, int(network.broadcast_address) + 1,
+                      int(network.network_address), int(network.broadcast_address)):
+            if 0 <= value < 2 ** network.max_prefixlen:
+                probes.append(ipaddress.ip_address(value) if network.version == 6 or value < 2**32
+                              else ipaddress.IPv6Address(value))
+    for probe in probes:
+        mapped = _mapped(probe)
+        expected = any(mapped.version == n.version and mapped in n for n in map(_mapped_network, networks))
+        assert (str(probe) in compiled) == expected, (probe, networks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(ipv4_networks, ipv6_networks))
+def test_normalisation_round_trips(network):
+    text = str(network)
+    assert normalize_network(text) == text
+    assert str(network.network_address) in NetworkSet([text])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_arbitrary_text_never_crashes(text):
+    assert (text in NetworkSet(["0.0.0.0/0", "::/0"])) in (True, False)
+    try:
+        normalize_network(text)
+    except ValueError as exc:
+        assert str(exc)
