@@ -1,0 +1,137 @@
+"""The module's settings: their keys, defaults, parsing and canonical text.
+
+One table serves the Odoo settings screen, ``ir.config_parameter`` writes
+from scripts, and the policy snapshot, so a value is validated the same way
+wherever it comes from. Values are stored as text (``ir.config_parameter``).
+"""
+
+from dataclasses import dataclass
+
+from .networks import normalize_network_list
+
+PREFIX = "perimeter_security."
+
+MODES = ("off", "monitor", "enforce")
+MAIL_TLS_POLICIES = ("off", "warn", "enforce")
+TLS_VERSIONS = ("TLSv1_2", "TLSv1_3")
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off", "")
+
+
+def _choice(choices):
+    def parse(text):
+        value = text.strip()
+        if value not in choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _boolean(text):
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not True or False")
+
+
+def _seconds_or_days(text):
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} is negative")
+    return value
+
+
+def _networks(text):
+    return tuple(normalize_network_list(text))
+
+
+def _paths(text):
+    paths = []
+    for line in text.splitlines():
+        path = line.strip()
+        if not path or path.startswith("#"):
+            continue
+        if not path.startswith("/") or any(c.isspace() for c in path):
+            raise ValueError(f"{path!r} is not a path prefix (it must start with / and contain no spaces)")
+        if path not in paths:
+            paths.append(path)
+    return tuple(paths)
+
+
+def _render(value):
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, tuple):
+        return "\n".join(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    parse: object
+    label: str
+
+    @property
+    def key(self):
+        return PREFIX + self.name
+
+
+SETTINGS = {
+    setting.name: setting
+    for setting in (
+        Setting("mode", "off", _choice(MODES), "Enforcement mode"),
+        Setting("trusted_proxies", "", _networks, "Trusted proxies"),
+        Setting("allow_loopback", "True", _boolean, "Allow loopback"),
+        Setting("exempt_paths", "/web/health", _paths, "Exempt paths"),
+        Setting("require_https", "False", _boolean, "Require HTTPS"),
+        Setting("hsts_max_age", "31536000", _seconds_or_days, "HSTS max-age"),
+        Setting("log_retention_days", "90", _seconds_or_days, "Access log retention (days)"),
+        Setting("mail_tls_policy", "warn", _choice(MAIL_TLS_POLICIES), "Mail TLS policy"),
+        Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), "Minimum mail TLS version"),
+    )
+}
+KEYS = {setting.key: setting for setting in SETTINGS.values()}
+
+
+def parse_setting(name, text):
+    """Parse the stored text of setting ``name``; ``None`` means its default.
+
+    Raises ``ValueError`` naming the setting and the bad value.
+    """
+    setting = SETTINGS[name]
+    raw = setting.default if text is None or text is False else str(text)
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ValueError(f"{setting.label} ({setting.key}): {exc}") from None
+
+
+def canonical_text(name, value):
+    """Validate ``value`` (text as entered, or already typed) and return the text to store."""
+    text = value if isinstance(value, str) else _render(value)
+    return _render(parse_setting(name, text))
+
+
+def load_settings(stored):
+    """Typed values of every setting from ``{key: text}``; missing keys take their default.
+
+    Returns ``(values, problems)``: a stored value that does not parse (written
+    around the ORM) falls back to its default and is named in ``problems``.
+    """
+    values, problems = {}, []
+    for name, setting in SETTINGS.items():
+        try:
+            values[name] = parse_setting(name, stored.get(setting.key))
+        except ValueError as exc:
+            problems.append(str(exc))
+            values[name] = parse_setting(name, None)
+    return values, problems
