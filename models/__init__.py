@@ -1,0 +1,3 @@
+from . import ir_config_parameter
+from . import perimeter_allowlist
+from . import res_config_settings

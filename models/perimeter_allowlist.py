@@ -1,0 +1,125 @@
+from odoo import api, fields, models, tools
+from odoo.exceptions import ValidationError
+
+from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
+
+
+class PerimeterAllowlist(models.Model):
+    """Networks allowed to reach Odoo when enforcement is on."""
+
+    _name = "perimeter.allowlist"
+    _description = "IP Allowlist"
+    _order = "name, network, id"
+
+    name = fields.Char(string="Label", required=True, help='Who this network is, e.g. "Head office" or "POS Lyon".')
+    network = fields.Char(
+        required=True,
+        help="An address or a CIDR, IPv4 or IPv6 (10.0.0.0/8, 192.0.2.7, 2001:db8::/32). "
+        "Stored normalised; IPv4-mapped IPv6 clients match IPv4 rules.",
+    )
+    active = fields.Boolean(default=True)
+    expires_at = fields.Datetime(string="Expires", help="The rule stops counting after this moment.")
+    note = fields.Text()
+    is_expired = fields.Boolean(string="Expired", compute="_compute_is_expired", search="_search_is_expired")
+    contains_address = fields.Char(
+        string="Contains address",
+        compute="_compute_contains_address",
+        search="_search_contains_address",
+        help="Search helper: the rules whose network contains this address.",
+    )
+
+    _sql_constraints = [
+        (
+            "network_unique",
+            "unique(network)",
+            "This network is already in the allowlist (the existing rule may be archived).",
+        ),
+    ]
+
+    @api.depends("expires_at")
+    def _compute_is_expired(self):
+        now = fields.Datetime.now()
+        for rule in self:
+            rule.is_expired = bool(rule.expires_at and rule.expires_at <= now)
+
+    def _search_is_expired(self, operator, value):
+        if operator not in ("=", "!="):
+            raise ValidationError(self.env._("Unsupported search on Expired: %s", operator))
+        expired = (operator == "=") == bool(value)
+        now = fields.Datetime.now()
+        if expired:
+            return [("expires_at", "<=", now)]
+        return ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
+
+    def _compute_contains_address(self):
+        self.contains_address = False
+
+    def _search_contains_address(self, operator, value):
+        if operator not in ("=", "ilike") or not isinstance(value, str):
+            raise ValidationError(self.env._("Search rules by the address they contain, e.g. 10.1.2.3."))
+        packed = pack_address(value.strip())
+        if packed is None:
+            return [("id", "=", 0)]
+        matching = [
+            rule.id
+            for rule in self.with_context(active_test=False).search_fetch([], ["network"])
+            if NetworkSet([rule.network]).contains_packed(packed)
+        ]
+        return [("id", "in", matching)]
+
+    @api.model
+    def _normalize_network_vals(self, vals):
+        if "network" in vals:
+            try:
+                vals["network"] = normalize_network(vals["network"] or "")
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+        return vals
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        rules = super().create([self._normalize_network_vals(dict(vals)) for vals in vals_list])
+        self.env.registry.clear_cache()
+        return rules
+
+    def write(self, vals):
+        result = super().write(self._normalize_network_vals(dict(vals)))
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
+
+    @api.constrains("network")
+    def _check_network(self):
+        # Rows written around create/write (imports with raw SQL, old data) are still checked here.
+        for rule in self:
+            try:
+                parse_network(rule.network)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
+
+    @api.model
+    def _get_allowed_networks(self):
+        """Return the compiled ``NetworkSet`` of the active, unexpired rules.
+
+        Cached per database; every create/write/unlink clears the cache and
+        Odoo's registry signaling carries that to the other workers. A rule
+        that expires later is handled by recompiling once its moment passes.
+        """
+        networks, next_expiry = self._compiled_allowlist()
+        if next_expiry and fields.Datetime.now() >= next_expiry:
+            self.env.registry.clear_cache()
+            networks, next_expiry = self._compiled_allowlist()
+        return networks
+
+    @tools.ormcache()
+    def _compiled_allowlist(self):
+        now = fields.Datetime.now()
+        rules = self.sudo().search_fetch(
+            ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"]
+        )
+        expiries = [rule.expires_at for rule in rules if rule.expires_at]
+        return NetworkSet(rules.mapped("network")), min(expiries, default=None)

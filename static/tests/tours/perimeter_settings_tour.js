@@ -1,0 +1,87 @@
+/** @odoo-module */
+
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+// An administrator turns on monitor mode, then adds a network to the allowlist.
+registry.category("web_tour.tours").add("perimeter_security_settings_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Open the Perimeter app",
+            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
+            run: "click",
+        },
+        {
+            content: "Wait for the Perimeter menus (the home app has a Configuration menu too)",
+            trigger: ".o_menu_brand:contains('Perimeter')",
+        },
+        {
+            content: "Open the Configuration menu",
+            trigger: ".o_menu_sections button:contains('Configuration')",
+            run: "click",
+        },
+        {
+            content: "Open Settings",
+            trigger: "[data-menu-xmlid='perimeter_security.perimeter_menu_settings']",
+            run: "click",
+        },
+        {
+            content: "Choose monitor mode",
+            trigger: "#perimeter_mode_setting input[data-value='monitor']",
+            run: "click",
+        },
+        {
+            content: "Save the settings (Odoo reloads the page after saving)",
+            trigger: ".o_control_panel .o_form_button_save",
+            async run(helpers) {
+                // Marks this page, so that the next step waits for the reloaded one.
+                document.body.dataset.perimeterBeforeSave = "1";
+                await helpers.click();
+            },
+        },
+        {
+            content: "Settings reloaded with monitor mode saved",
+            trigger: "body:not([data-perimeter-before-save]) #perimeter_mode_setting input[data-value='monitor']:checked",
+        },
+        {
+            content: "Open the IP Allowlist",
+            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_allowlist']",
+            run: "click",
+        },
+        {
+            content: "Add a rule",
+            trigger: ".o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "Label it",
+            trigger: ".o_field_widget[name='name'] input",
+            run: "edit Office VPN",
+        },
+        {
+            content: "Enter its network as a bare address",
+            trigger: ".o_field_widget[name='network'] input",
+            run: "edit 10.8.0.7",
+        },
+        {
+            content: "Save the rule",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The saved rule shows its normalised network",
+            trigger: ".o_field_widget[name='network'] input:value('10.8.0.7/32')",
+        },
+        {
+            content: "Back to the list",
+            trigger: ".o_breadcrumb .o_back_button a, .o_breadcrumb .breadcrumb-item a",
+            run: "click",
+        },
+        {
+            content: "The rule is in the list",
+            trigger: ".o_data_row:has(td:contains('Office VPN')):has(td:contains('10.8.0.7/32'))",
+        },
+    ],
+});

@@ -1,0 +1,103 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
+
+
+@tagged("post_install", "-at_install")
+class TestAllowlist(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Allowlist = cls.env["perimeter.allowlist"]
+
+    def test_network_is_stored_normalised(self):
+        rule = self.Allowlist.create({"name": "Office", "network": " 10.1.2.3 "})
+        self.assertEqual(rule.network, "10.1.2.3/32")
+        rule.network = "2001:DB8:0::/32"
+        self.assertEqual(rule.network, "2001:db8::/32")
+
+    def test_invalid_networks_are_refused_with_their_value(self):
+        cases = {
+            "10.1.2.3/8": "did you mean '10.0.0.0/8'?",
+            "fe80::1%eth0": "zone index",
+            "not-an-ip": "'not-an-ip' is not a valid",
+            "": "empty value",
+        }
+        for value, message in cases.items():
+            with self.subTest(value=value), self.assertRaisesRegex(ValidationError, message.replace("?", r"\?")):
+                self.Allowlist.create({"name": "Bad", "network": value})
+        rule = self.Allowlist.create({"name": "Good", "network": "192.0.2.0/24"})
+        with self.assertRaisesRegex(ValidationError, "did you mean '192.0.2.0/24'"):
+            rule.write({"network": "192.0.2.9/24"})
+        self.assertEqual(rule.network, "192.0.2.0/24")
+
+    @mute_logger("odoo.sql_db")
+    def test_duplicate_network_is_refused(self):
+        self.Allowlist.create({"name": "One", "network": "198.51.100.0/24"})
+        with self.assertRaises(Exception) as error:
+            self.Allowlist.create({"name": "Two", "network": "198.51.100.0/24"})
+        self.assertIn("network_unique", str(error.exception))
+
+    def test_compiled_networks_follow_every_change(self):
+        Allowlist = self.Allowlist
+        self.assertNotIn("203.0.113.9", Allowlist._get_allowed_networks())
+        rule = Allowlist.create({"name": "Partner", "network": "203.0.113.0/24"})
+        self.assertIn("203.0.113.9", Allowlist._get_allowed_networks())
+        rule.network = "203.0.113.128/25"
+        self.assertNotIn("203.0.113.9", Allowlist._get_allowed_networks())
+        self.assertIn("203.0.113.200", Allowlist._get_allowed_networks())
+        rule.active = False
+        self.assertNotIn("203.0.113.200", Allowlist._get_allowed_networks())
+        rule.active = True
+        self.assertIn("203.0.113.200", Allowlist._get_allowed_networks())
+        rule.unlink()
+        self.assertNotIn("203.0.113.200", Allowlist._get_allowed_networks())
+
+    def test_ipv6_and_ipv4_mapped_clients(self):
+        self.Allowlist.create([
+            {"name": "v4", "network": "10.0.0.0/8"},
+            {"name": "v6", "network": "2001:db8::/32"},
+        ])
+        networks = self.Allowlist._get_allowed_networks()
+        self.assertIn("::ffff:10.9.8.7", networks)
+        self.assertIn("2001:db8:ffff::1", networks)
+        self.assertNotIn("2001:db9::1", networks)
+
+    def test_expired_rules_stop_counting(self):
+        now = fields.Datetime.now()
+        self.Allowlist.create([
+            {"name": "Expired", "network": "192.0.2.0/25", "expires_at": now - timedelta(minutes=1)},
+            {"name": "Soon", "network": "192.0.2.128/25", "expires_at": now + timedelta(hours=1)},
+        ])
+        networks = self.Allowlist._get_allowed_networks()
+        self.assertNotIn("192.0.2.1", networks)
+        self.assertIn("192.0.2.129", networks)
+        # Once its moment passes, the cached set is rebuilt without the rule.
+        with freeze_time(now + timedelta(hours=2)):
+            self.assertNotIn("192.0.2.129", self.Allowlist._get_allowed_networks())
+
+    def test_expired_filter_and_address_search(self):
+        now = fields.Datetime.now()
+        expired = self.Allowlist.create(
+            {"name": "Old", "network": "192.0.2.0/24", "expires_at": now - timedelta(days=1)}
+        )
+        current = self.Allowlist.create({"name": "New", "network": "10.20.0.0/16"})
+        self.assertEqual(self.Allowlist.search([("is_expired", "=", True)]), expired)
+        self.assertIn(current, self.Allowlist.search([("is_expired", "=", False)]))
+        self.assertNotIn(expired, self.Allowlist.search([("is_expired", "=", False)]))
+        self.assertEqual(self.Allowlist.search([("contains_address", "ilike", "10.20.3.4")]), current)
+        self.assertFalse(self.Allowlist.search([("contains_address", "ilike", "10.21.3.4")]))
+        self.assertFalse(self.Allowlist.search([("contains_address", "ilike", "garbage")]))
+
+    def test_only_administrators_see_the_allowlist(self):
+        self.Allowlist.create({"name": "Office", "network": "10.0.0.0/8"})
+        internal = new_test_user(self.env, login="perimeter_internal", groups="base.group_user")
+        with self.assertRaises(AccessError):
+            self.Allowlist.with_user(internal).search([])
+        admin = new_test_user(self.env, login="perimeter_admin", groups="base.group_system")
+        self.assertTrue(self.Allowlist.with_user(admin).search([]))
