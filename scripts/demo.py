@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Start a demo Odoo with perimeter_security installed on http://127.0.0.1:8069.
+
+    python3 scripts/demo.py [--port 8069] [--database perimeter_demo] [-- extra odoo options]
+
+Uses a throwaway PostgreSQL cluster (removed on exit) unless PGHOST (and
+PGPORT, PGUSER, PGPASSWORD) name a server. Log in as admin / admin.
+Stop with Ctrl-C.
+"""
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import odoo_env  # noqa: E402
+import pgcluster  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8069)
+    parser.add_argument("--database", default="perimeter_demo")
+    parser.add_argument("--config", help="an Odoo configuration file to add (e.g. with a [perimeter_security] section)")
+    parser.add_argument("odoo_args", nargs="*", help="more Odoo options, after --")
+    args = parser.parse_args()
+    odoo_env.exit_cleanly_on_sigterm()
+
+    odoo_bin = odoo_env.find_odoo()
+    if not odoo_bin:
+        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH (see README, Install).")
+    python = odoo_env.odoo_python(odoo_bin)
+    odoo_env.ensure_python_packages(python, {"phonenumbers": "phonenumbers"})
+    addons_dir = odoo_env.linked_addons_dir()
+    connection = pgcluster.given_connection()
+    server = contextlib.nullcontext(connection) if connection else pgcluster.throwaway_cluster()
+    try:
+        with server as db, tempfile.TemporaryDirectory(prefix="perimeter-demo-") as data_dir:
+            argv = [
+                odoo_bin,
+                f"--addons-path={','.join([*odoo_env.odoo_addons_paths(python), addons_dir])}",
+                f"--data-dir={data_dir}",
+                f"--db_host={db['db_host']}", f"--db_port={db['db_port']}", f"--db_user={db['db_user']}",
+                f"--db_password={db['db_password']}",
+                "-d", args.database, "--db-filter", f"^{args.database}$",
+                "-i", odoo_env.MODULE, "--without-demo=all",
+                "--http-interface=127.0.0.1", f"--http-port={args.port}",
+            ]
+            if args.config:
+                argv.append(f"--config={os.path.abspath(args.config)}")
+            argv.extend(args.odoo_args)
+            print(f"Starting Odoo on http://127.0.0.1:{args.port} (database {args.database}; log in as admin / admin)",
+                  flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                subprocess.run(argv, check=False)
+    finally:
+        shutil.rmtree(addons_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

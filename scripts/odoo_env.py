@@ -1,0 +1,94 @@
+"""Find the Odoo installation the commands run against, and prepare its addons path.
+
+Odoo is never part of this repository: it is found through ``$ODOO_BIN``, else
+``odoo`` on ``PATH``. The addon's directory name is the checkout's, not
+``perimeter_security``, so it is linked into a temporary addons folder.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+MODULE = "perimeter_security"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_odoo():
+    """Return the path of the Odoo command, or None."""
+    configured = os.environ.get("ODOO_BIN")
+    if configured:
+        path = shutil.which(configured) or configured
+        if not os.path.exists(path):
+            raise SystemExit(f"ODOO_BIN={configured!r} does not exist.")
+        return os.path.abspath(path)
+    found = shutil.which("odoo")
+    return os.path.realpath(found) if found else None
+
+
+def odoo_python(odoo_bin):
+    """The interpreter that runs ``odoo_bin``: its shebang, else python3."""
+    try:
+        with open(odoo_bin, "rb") as script:
+            first = script.readline().decode(errors="replace").strip()
+    except OSError:
+        first = ""
+    if first.startswith("#!"):
+        words = first[2:].split()
+        if words and os.path.basename(words[0]) == "env" and len(words) > 1:
+            return shutil.which(words[1]) or words[1]
+        if words and "python" in os.path.basename(words[0]):
+            return words[0]
+    return shutil.which("python3") or sys.executable
+
+
+def odoo_addons_paths(python):
+    """Odoo's own addons folders (``odoo/addons`` and the ``addons`` beside the package)."""
+    code = (
+        "import os, odoo; root = os.path.dirname(os.path.abspath(odoo.__file__)); "
+        "print('\\n'.join(p for p in (os.path.join(root, 'addons'), os.path.join(root, '..', 'addons')) "
+        "if os.path.isdir(p)))"
+    )
+    output = subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout
+    return [os.path.normpath(line) for line in output.splitlines() if line.strip()]
+
+
+def linked_addons_dir():
+    """A temporary folder holding ``perimeter_security`` → this checkout. Caller removes it."""
+    folder = tempfile.mkdtemp(prefix="perimeter-addons-")
+    os.symlink(REPO_ROOT, os.path.join(folder, MODULE))
+    return folder
+
+
+def ensure_python_packages(python, packages):
+    """Install the (import name → pip name) packages ``python`` lacks; return what was installed."""
+    missing = [
+        pip_name
+        for import_name, pip_name in packages.items()
+        if subprocess.run([python, "-c", f"import {import_name}"], capture_output=True).returncode
+    ]
+    if missing:
+        print(f"Installing missing test packages into {python}: {', '.join(missing)}", flush=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", *missing], check=True)
+    return missing
+
+
+def ensure_chromium():
+    """Odoo's tours need Chromium; install Debian's package when it is missing and we can."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("Installing Debian's chromium for the browser tests", flush=True)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env,
+                       stdout=subprocess.DEVNULL)
+    return shutil.which("chromium")
+
+
+def exit_cleanly_on_sigterm():
+    """Turn SIGTERM into SystemExit so that ``finally`` blocks stop Odoo and the throwaway cluster."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

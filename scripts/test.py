@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Run every check of perimeter_security: lint, engine tests, then the Odoo suite.
+
+    python3 scripts/test.py
+
+The Odoo suite runs when Odoo is found ($ODOO_BIN, else ``odoo`` on PATH): a
+fresh database with the module installed and its tests (``--test-tags
+/perimeter_security``), on a throwaway PostgreSQL cluster unless PGHOST (and
+PGPORT, PGUSER, PGPASSWORD) name a server. The last line is always
+``N passed, N failed``; the exit status is non-zero on any failure.
+"""
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import odoo_env  # noqa: E402
+import pgcluster  # noqa: E402
+
+TEST_PACKAGES = {
+    "pytest": "pytest",
+    "hypothesis": "hypothesis",
+    "aiosmtpd": "aiosmtpd",
+    "websocket": "websocket-client",  # without it Odoo silently skips browser tests
+    "cryptography": "cryptography",
+    "ruff": "ruff",
+    "pylint_odoo": "pylint-odoo",
+}
+ODOO_RUNTIME_PACKAGES = {"phonenumbers": "phonenumbers"}
+
+# What Odoo's test runner prints, see odoo/tests/result.py.
+FINAL_REPORT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
+SKIPPED = re.compile(r" INFO \S+ \S+: skipped (\S+)")
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+) (\S+): (.*)")
+
+
+class Tally:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.skipped = []
+        self.problems = []
+
+    def add(self, label, passed, failed, skipped=(), problems=()):
+        self.passed += passed
+        self.failed += failed
+        self.skipped.extend(f"{label}: {name}" for name in skipped)
+        self.problems.extend(f"{label}: {problem}" for problem in problems)
+        print(f"== {label}: {passed} passed, {failed} failed" + (f", {len(skipped)} skipped" if skipped else ""),
+              flush=True)
+
+
+def banner(text):
+    print(f"\n{'=' * 78}\n{text}\n{'=' * 78}", flush=True)
+
+
+def run_lint(python, addons_dir, tally):
+    banner("Lint: ruff, pylint-odoo")
+    ruff = subprocess.run([python, "-m", "ruff", "check", "."], cwd=odoo_env.REPO_ROOT)
+    tally.add("ruff", int(ruff.returncode == 0), int(ruff.returncode != 0),
+              problems=["ruff found problems"] if ruff.returncode else ())
+    module_dir = os.path.join(addons_dir, odoo_env.MODULE)
+    pylint = subprocess.run(
+        [python, "-m", "pylint", f"--rcfile={os.path.join(odoo_env.REPO_ROOT, '.pylintrc')}", module_dir],
+        cwd=addons_dir,
+    )
+    tally.add("pylint-odoo", int(pylint.returncode == 0), int(pylint.returncode != 0),
+              problems=["pylint-odoo found problems"] if pylint.returncode else ())
+
+
+def run_engine_tests(python, tally):
+    banner("Engine tests (pytest, no Odoo)")
+    with tempfile.TemporaryDirectory(prefix="perimeter-pytest-") as tmp:
+        # The checkout's root is an Odoo addon package; seen from there, pytest would import it.
+        os.symlink(os.path.join(odoo_env.REPO_ROOT, "perimeter"), os.path.join(tmp, "perimeter"))
+        report = os.path.join(tmp, "junit.xml")
+        proc = subprocess.run([python, "-m", "pytest", "-q", f"--junitxml={report}", "perimeter"], cwd=tmp)
+        if not os.path.exists(report):
+            tally.add("engine", 0, 1, problems=[f"pytest exited with {proc.returncode} and no report"])
+            return
+        total = failed = 0
+        skipped = []
+        for case in ET.parse(report).iter("testcase"):
+            total += 1
+            if case.find("failure") is not None or case.find("error") is not None:
+                failed += 1
+            elif case.find("skipped") is not None:
+                skipped.append(f"{case.get('classname')}.{case.get('name')}")
+        problems = [f"pytest exited with {proc.returncode}"] if proc.returncode and not failed else []
+        tally.add("engine", total - failed - len(skipped), failed + len(problems), skipped, problems)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
+    banner(f"Odoo tests with {odoo_bin}")
+    chromium = odoo_env.ensure_chromium()
+    if not chromium:
+        print("WARNING: Chromium not found: Odoo will skip the browser tours.", flush=True)
+    addons_path = ",".join([*odoo_env.odoo_addons_paths(python), addons_dir])
+    dbname = f"perimeter_test_{os.getpid()}"
+    connection = pgcluster.given_connection()
+    with tempfile.TemporaryDirectory(prefix="perimeter-odoo-") as data_dir:
+        log_path = os.path.join(data_dir, "odoo.log")
+        with _database_server(connection) as db:
+            argv = [
+                odoo_bin, f"--addons-path={addons_path}", f"--data-dir={data_dir}",
+                f"--db_host={db['db_host']}", f"--db_port={db['db_port']}", f"--db_user={db['db_user']}",
+                f"--db_password={db['db_password']}", "-d", dbname, "--db-filter", f"^{dbname}$",
+                "-i", odoo_env.MODULE, "--without-demo=all", "--test-enable", f"--test-tags={tags}",
+                "--stop-after-init", "--workers=0", "--max-cron-threads=0", "--http-interface=127.0.0.1",
+                f"--http-port={free_port()}", "--log-level=info",
+            ]
+            started = time.monotonic()
+            with open(log_path, "w") as log:
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        cwd=data_dir)
+                try:
+                    for line in proc.stdout:
+                        log.write(line)
+                        if _worth_showing(line):
+                            print(line, end="", flush=True)
+                    returncode = proc.wait()
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
+            if connection:  # a server we were given: leave it as we found it
+                subprocess.run(["dropdb", "--if-exists", "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"],
+                                dbname], env=dict(os.environ, PGPASSWORD=db["db_password"]), check=False)
+        _tally_odoo_log(log_path, returncode, time.monotonic() - started, tally)
+        kept = os.path.join(odoo_env.REPO_ROOT, ".tmp", "odoo-test.log")
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        shutil.copyfile(log_path, kept)
+        print(f"Full Odoo log: {kept}", flush=True)
+
+
+def _database_server(connection):
+    return contextlib.nullcontext(connection) if connection else pgcluster.throwaway_cluster()
+
+
+def _worth_showing(line):
+    match = LOG_LINE.match(line)
+    if not match:
+        return True  # tracebacks and other continuation lines
+    level, _db, logger, message = match.groups()
+    return (
+        level in ("WARNING", "ERROR", "CRITICAL")
+        or message.startswith(("Starting ", "skipped "))
+        or "tests when loading database" in message
+        or "post-tests in" in message
+        or logger == "odoo.modules.loading" and "loaded in" in message
+    )
+
+
+def _tally_odoo_log(log_path, returncode, seconds, tally):
+    with open(log_path) as log:
+        lines = log.read().splitlines()
+    report = None
+    skipped, problems = [], []
+    for line in lines:
+        if found := FINAL_REPORT.search(line):
+            report = tuple(int(n) for n in found.groups())
+        if found := SKIPPED.search(line):
+            skipped.append(found.group(1))
+        match = LOG_LINE.match(line)
+        if not match:
+            continue
+        level, _db, logger, message = match.groups()
+        if level in ("ERROR", "CRITICAL") and "tests when loading database" not in message:
+            problems.append(f"{level} {logger}: {message[:200]}")
+        elif level == "WARNING" and ("perimeter" in logger or "perimeter_security" in message):
+            problems.append(f"WARNING {logger}: {message[:200]}")
+    if report is None:
+        tally.add("odoo", 0, 1, problems=[f"Odoo exited with {returncode} without a test report (log: see above)"])
+        return
+    failures, errors, run = report
+    if run == 0:
+        problems.append("the Odoo run executed no test")
+    if returncode and not (failures or errors):
+        problems.append(f"Odoo exited with status {returncode}")
+    failed = failures + errors
+    passed = run - failed - len(skipped)
+    print(f"Odoo ran {run} tests in {seconds:.0f} s", flush=True)
+    tally.add("odoo", passed, failed + (1 if problems and not failed else 0), skipped, problems)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tags", default=f"/{odoo_env.MODULE}",
+                        help="Odoo --test-tags (default: every test of the module)")
+    parser.add_argument("--no-lint", action="store_true", help="skip ruff and pylint-odoo (development only)")
+    parser.add_argument("--no-engine", action="store_true", help="skip the engine tests (development only)")
+    parser.add_argument("--no-odoo", action="store_true", help="skip the Odoo suite (development only)")
+    args = parser.parse_args()
+    odoo_env.exit_cleanly_on_sigterm()
+
+    tally = Tally()
+    odoo_bin = odoo_env.find_odoo()
+    if odoo_bin:
+        python = odoo_env.odoo_python(odoo_bin)
+        print(f"Odoo found: {odoo_bin} (Python {python})", flush=True)
+    else:
+        python = sys.executable
+        banner("WARNING: ODOO NOT FOUND (no $ODOO_BIN, no `odoo` on PATH).\n"
+               "Only lint and the engine tests run; the module's Odoo tests DO NOT RUN.")
+    packages = dict(TEST_PACKAGES, **(ODOO_RUNTIME_PACKAGES if odoo_bin else {}))
+    odoo_env.ensure_python_packages(python, packages)
+
+    addons_dir = odoo_env.linked_addons_dir()
+    try:
+        if not args.no_lint:
+            run_lint(python, addons_dir, tally)
+        if not args.no_engine:
+            run_engine_tests(python, tally)
+        if odoo_bin and not args.no_odoo:
+            run_odoo_tests(odoo_bin, python, addons_dir, args.tags, tally)
+    finally:
+        shutil.rmtree(addons_dir, ignore_errors=True)
+
+    banner("Summary")
+    if not odoo_bin:
+        print("Odoo was NOT found: the Odoo suite did not run.")
+    for problem in tally.problems:
+        print(f"problem: {problem}")
+    if tally.skipped:
+        print(f"{len(tally.skipped)} skipped:")
+        for name in tally.skipped:
+            print(f"  skipped {name}")
+    print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
+    return 1 if tally.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
