@@ -12,13 +12,17 @@ class TlsServer(LoopbackServer):
     ``TlsServer(cert)`` presents ``cert``; ``min_version``/``max_version``
     (``"TLSv1_2"``, ``"TLSv1_3"``) restrict the protocol, e.g.
     ``min_version="TLSv1_3"`` for a TLS 1.3-only server or
-    ``max_version="TLSv1_2"`` for one that cannot do TLS 1.3.
+    ``max_version="TLSv1_2"`` for one that cannot do TLS 1.3. ``delay``
+    seconds are waited before each handshake, like a distant server.
     """
 
-    def __init__(self, cert, min_version=None, max_version=None, **options):
+    def __init__(self, cert, min_version=None, max_version=None, delay=0.0, **options):
         super().__init__(tls_context=server_context(cert, min_version, max_version), **options)
+        self.delay = delay
 
     def handle(self, conn):
+        if self.delay and self._stop.wait(self.delay):
+            return
         tls_conn = self.wrap(conn)
         if tls_conn is None:
             return

@@ -31,6 +31,7 @@ from perimeter.testing.servers import (
     TlsServer,
     closed_port,
 )
+from perimeter.tlscheck import probe
 
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")
 MESSAGE = "From: a@example.com\nTo: b@example.com\nSubject: hello {n}\n\nBody {n}\n.leading dot\n"
@@ -283,3 +284,11 @@ def test_tls_server_version_limits(good, client_context):
         assert tls.recv(4) == b"ping"
         assert tls.version() == "TLSv1.2"
     assert server.tls_versions == ["TLSv1.2"]
+
+
+def test_tls_server_delay_acts_like_a_distant_server(good):
+    # A probe whose budget is shorter than the delay gives up; stopping the
+    # server does not wait for the delay either.
+    with TlsServer(good, delay=30) as server:
+        report = probe(*server.address, timeout=0.2)
+    assert report.errors == ["timed out after 0.2 s during the TLS handshake"]
