@@ -22,6 +22,7 @@ Nothing here imports Odoo.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -56,6 +57,8 @@ PROTOCOLS = {
     "plain": "plain TCP, no TLS",
 }
 STATES = ("ok", "warning", "failed")
+# Longest wait for the polite end of a session (QUIT, LOGOUT) once the verdict is known.
+GOODBYE_SECONDS = 1.0
 # The connected-systems dashboard speaks of "critical" where a probe says "failed".
 DASHBOARD_STATES = {"ok": "ok", "warning": "warning", "failed": "critical"}
 MIN_VERSIONS = {"TLSv1_2": ssl.TLSVersion.TLSv1_2, "TLSv1_3": ssl.TLSVersion.TLSv1_3}
@@ -631,7 +634,9 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
         if _below_minimum(report):  # the context forbids it; kept as a second line of defence
             report.add_error("version", _below_minimum_message(report))
         _check_facts(report, pin, utcnow(), expiry_warning_days, verified=True)
-        goodbye(report.protocol, tls_sock, deadline)
+        # The verdict is in; a server slow to say goodbye must not stretch the probe.
+        with contextlib.suppress(TimeoutError):
+            goodbye(report.protocol, tls_sock, Deadline(min(GOODBYE_SECONDS, deadline.remaining())))
 
 
 def _probe_plain(report, deadline):
