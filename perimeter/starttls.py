@@ -11,6 +11,7 @@ socket, retry, and read without bounds. Here every read is bounded in size,
 in count and by one shared :class:`Deadline`.
 """
 
+import contextlib
 import time
 
 # A reply line longer than this is not a real server talking.
@@ -275,7 +276,7 @@ def goodbye(protocol, tls_sock, deadline):
     }.get(protocol)
     if not commands:
         return
-    try:
+    with contextlib.suppress(OSError, StartTlsError, ValueError):
         reader = _Reader(tls_sock, deadline)
         for command in commands:
             reader.send(command)
@@ -283,8 +284,6 @@ def goodbye(protocol, tls_sock, deadline):
                 _smtp_reply(reader)
             elif protocol != "ldap":
                 reader.line()
-    except (OSError, StartTlsError, ValueError):
-        pass
 
 
 __all__ = [

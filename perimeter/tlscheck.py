@@ -228,11 +228,9 @@ def _inspection_context():
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     # Accept whatever an old server still speaks, to be able to name it.
-    try:
+    with contextlib.suppress(ValueError, ssl.SSLError):
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         context.set_ciphers("ALL:@SECLEVEL=0")
-    except (ValueError, ssl.SSLError):
-        pass
     return context
 
 

@@ -12,6 +12,7 @@ completed TLS handshakes, so a test can assert "the server saw nothing" or
 "these probes overlapped".
 """
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -139,10 +140,8 @@ class LoopbackServer:
             still_open = list(self._open.values())
         for conn in still_open:
             # Wakes handler threads blocked in recv() right away.
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for worker in self._workers:
             worker.join(timeout=5)
 
