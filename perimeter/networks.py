@@ -42,6 +42,14 @@ def pack_address(address):
     return packed[12:] if packed[:12] == _V4_MAPPED_PREFIX else packed
 
 
+def canonical_address(address):
+    """Return the canonical text of an address (``::FFFF:10.0.0.1`` → ``10.0.0.1``), or ``None``."""
+    packed = pack_address(address)
+    if packed is None:
+        return None
+    return socket.inet_ntop(_AF_INET if len(packed) == 4 else _AF_INET6, packed)
+
+
 def parse_network(value):
     """Parse one address or CIDR into an ``ipaddress`` network.
 

@@ -60,6 +60,8 @@ def _paths(text):
             continue
         if not path.startswith("/") or any(c.isspace() for c in path):
             raise ValueError(f"{path!r} is not a path prefix (it must start with / and contain no spaces)")
+        if not path.strip("/"):
+            raise ValueError(f"{path!r} would exempt every path: name the paths to exempt, such as /web/health")
         if path not in paths:
             paths.append(path)
     return tuple(paths)

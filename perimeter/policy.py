@@ -1,0 +1,165 @@
+"""The one decision: given the facts of a request and a policy, allow, deny or redirect.
+
+Every enforcement point (the server tier for static files and requests with
+no database, ``ir.http`` for database requests, the websocket) gathers
+``RequestFacts``, calls :func:`decide` and applies the ``Verdict``; none of
+them re-implements a rule.
+"""
+
+import posixpath
+import re
+from dataclasses import dataclass, replace
+
+from .client import PROXY_HEADERS, Client, is_loopback, resolve_client
+from .networks import NetworkSet
+from .settings import load_settings
+
+ALLOW, DENY, REDIRECT = "allow", "deny", "redirect"
+_SAFE_METHODS = ("GET", "HEAD")
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """An immutable snapshot of one database's (or the server's) perimeter settings."""
+
+    mode: str = "off"  # off, monitor, enforce
+    allowlist: NetworkSet = NetworkSet()
+    trusted_proxies: NetworkSet = NetworkSet()
+    allow_loopback: bool = True
+    exempt_paths: tuple = ("/web/health",)
+    require_https: bool = False
+    hsts_max_age: int = 31536000
+    disabled: bool = False  # the break-glass switch of the configuration file
+
+    @classmethod
+    def from_settings(cls, values, allowlist, disabled=False):
+        """Build from typed settings (``settings.load_settings``) and the compiled allowlist."""
+        return cls(
+            mode=values["mode"],
+            allowlist=allowlist,
+            trusted_proxies=NetworkSet(values["trusted_proxies"]),
+            allow_loopback=values["allow_loopback"],
+            exempt_paths=tuple(path.rstrip("/") for path in values["exempt_paths"]),
+            require_https=values["require_https"],
+            hsts_max_age=values["hsts_max_age"],
+            disabled=disabled,
+        )
+
+    @classmethod
+    def from_stored(cls, stored, allowlist, disabled=False):
+        """Build from stored ``{parameter key: text}``; unreadable values take their defaults."""
+        values, _problems = load_settings(stored)
+        return cls.from_settings(values, allowlist, disabled)
+
+    @property
+    def active(self):
+        """Whether any request can be affected at all (else enforcement points may skip everything)."""
+        return not self.disabled and (self.mode != "off" or self.require_https)
+
+
+# The WSGI keys a decision reads; everything else of the request is irrelevant to it.
+_FACT_KEYS = ("REMOTE_ADDR", "wsgi.url_scheme", *PROXY_HEADERS)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What a decision needs to know of a request, taken from its WSGI environ."""
+
+    connection: dict  # REMOTE_ADDR, wsgi.url_scheme and the proxy headers present
+    method: str = "GET"
+    path: str = "/"
+    query_string: str = ""
+    host: str = ""
+
+    @classmethod
+    def from_environ(cls, environ):
+        """Facts of a WSGI request, read before any middleware (such as ProxyFix) rewrote it."""
+        original = environ.get("werkzeug.proxy_fix.orig") or {}
+        connection = {key: environ[key] for key in _FACT_KEYS if environ.get(key)}
+        if original.get("REMOTE_ADDR"):
+            connection["REMOTE_ADDR"] = original["REMOTE_ADDR"]
+        if original.get("wsgi.url_scheme"):
+            connection["wsgi.url_scheme"] = original["wsgi.url_scheme"]
+        return cls(
+            connection=connection,
+            method=environ.get("REQUEST_METHOD", "GET"),
+            path=environ.get("PATH_INFO", "/") or "/",
+            query_string=environ.get("QUERY_STRING", ""),
+            host=original.get("HTTP_HOST") or environ.get("HTTP_HOST", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: str  # allow, deny, redirect
+    client: Client  # who the request came from, as resolved with the policy's trusted proxies
+    reason: str = ""  # a key of perimeter.accesslog.REASONS when refused or reported
+    report: bool = False  # hand the request to the access log
+    blocked: bool = False  # the request is refused (False when only monitored)
+    client_ip: str = ""  # the address the verdict is about (the candidate that failed, if any)
+    location: str = ""  # the https URL of a redirect
+    hsts: int = 0  # Strict-Transport-Security max-age to send (0: none)
+    secure_cookie: bool = False  # mark the session cookie Secure
+
+    @property
+    def allowed(self):
+        return self.action == ALLOW
+
+
+def is_exempt(path, exempt_paths):
+    """``path`` is under an exempt prefix, segment-wise, and is not a ``..`` or ``.`` trick.
+
+    ``exempt_paths`` hold prefixes without a trailing slash (``Policy`` strips it).
+    """
+    if not exempt_paths or posixpath.normpath(path) != path.rstrip("/"):
+        return False
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in exempt_paths)
+
+
+def https_location(facts):
+    """The https URL of a request, or "" when its Host header is not a host."""
+    host = facts.host.strip()
+    match = _HOST.match(host)
+    if not match:
+        return ""
+    if match.group(1) == "80":
+        host = host[: -len(":80")]
+    query = f"?{facts.query_string}" if facts.query_string else ""
+    return f"https://{host}{facts.path}{query}"
+
+
+def decide(facts, policy):
+    """Allow, deny or redirect one request. Pure and cheap: called for every request."""
+    client = resolve_client(facts.connection, policy.trusted_proxies)
+    if not policy.active or is_exempt(facts.path, policy.exempt_paths):
+        return Verdict(ALLOW, client, client_ip=client.ip)
+    loopback = policy.allow_loopback and is_loopback(client)
+
+    if policy.mode != "off" and not loopback:
+        refused = next((ip for ip in client.addresses if ip not in policy.allowlist), None)
+        if refused is not None:
+            reason = "untrusted_proxy_headers" if client.untrusted_headers else "not_allowlisted"
+            if policy.mode == "enforce":
+                return Verdict(DENY, client, reason, report=True, blocked=True, client_ip=refused)
+            return _allow(facts, policy, loopback, Verdict(ALLOW, client, reason, report=True, client_ip=refused))
+        if client.untrusted_headers:
+            # Allowed on its own address, but someone is sending proxy headers: worth knowing.
+            return _allow(facts, policy, loopback,
+                          Verdict(ALLOW, client, "untrusted_proxy_headers", report=True, client_ip=client.ip))
+    return _allow(facts, policy, loopback, Verdict(ALLOW, client, client_ip=client.ip))
+
+
+def _allow(facts, policy, loopback, verdict):
+    """Apply the HTTPS requirement to a request the allowlist lets through."""
+    if not policy.require_https:
+        return verdict
+    if verdict.client.scheme == "https":
+        return replace(verdict, hsts=policy.hsts_max_age, secure_cookie=True)
+    if loopback:
+        # Local scripts and health checks do not cross the network: plain HTTP is fine there.
+        return verdict
+    location = https_location(facts) if facts.method in _SAFE_METHODS else ""
+    if location:
+        return replace(verdict, action=REDIRECT, location=location, secure_cookie=True)
+    return replace(verdict, action=DENY, reason="not_https", report=True, blocked=True)

@@ -1,0 +1,162 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perimeter.networks import NetworkSet
+from perimeter.policy import DENY, REDIRECT, Policy, RequestFacts, decide, is_exempt
+
+ALLOWED = NetworkSet(["192.0.2.0/24", "2001:db8::/32"])
+PROXY = NetworkSet(["10.0.0.1"])
+
+
+def facts(*, peer="203.0.113.9", method="GET", path="/odoo", scheme="http", host="erp.example.com", query="",
+          **headers):
+    environ = {"REMOTE_ADDR": peer, "wsgi.url_scheme": scheme, "REQUEST_METHOD": method, "PATH_INFO": path,
+               "QUERY_STRING": query, "HTTP_HOST": host}
+    environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    return RequestFacts.from_environ(environ)
+
+
+def policy(**overrides):
+    values = {"mode": "enforce", "allowlist": ALLOWED, "trusted_proxies": PROXY}
+    values.update(overrides)
+    return Policy(**values)
+
+
+def test_off_allows_everything_and_reports_nothing():
+    verdict = decide(facts(), policy(mode="off"))
+    assert verdict.allowed and not verdict.report
+
+
+def test_enforce_denies_outsiders_and_allows_the_allowlist():
+    denied = decide(facts(), policy())
+    assert (denied.action, denied.reason, denied.blocked, denied.report) == (DENY, "not_allowlisted", True, True)
+    assert denied.client_ip == "203.0.113.9"
+    assert decide(facts(peer="192.0.2.44"), policy()).allowed
+    assert decide(facts(peer="2001:db8::5"), policy()).allowed
+    assert decide(facts(peer="::ffff:192.0.2.44"), policy()).allowed
+
+
+def test_monitor_allows_but_reports():
+    verdict = decide(facts(), policy(mode="monitor"))
+    assert verdict.allowed and verdict.report and not verdict.blocked
+    assert verdict.reason == "not_allowlisted"
+
+
+def test_loopback_rule():
+    assert decide(facts(peer="127.0.0.1"), policy()).allowed
+    assert decide(facts(peer="::1"), policy()).allowed
+    assert decide(facts(peer="127.0.0.1"), policy(allow_loopback=False)).action == DENY
+    # A loopback peer relaying someone else's request is not "local".
+    local_proxy = policy(trusted_proxies=NetworkSet(["127.0.0.1"]))
+    assert decide(facts(peer="127.0.0.1", x_forwarded_for="203.0.113.9"), local_proxy).action == DENY
+    assert decide(facts(peer="127.0.0.1", x_forwarded_for="192.0.2.9"), local_proxy).allowed
+
+
+def test_spoofed_headers_from_an_untrusted_peer_are_refused_with_that_reason():
+    verdict = decide(facts(x_forwarded_for="192.0.2.44"), policy())
+    assert (verdict.action, verdict.reason, verdict.client_ip) == (DENY, "untrusted_proxy_headers", "203.0.113.9")
+    # An allowlisted client sending proxy headers passes, and is reported.
+    verdict = decide(facts(peer="192.0.2.44", x_forwarded_for="198.51.100.1"), policy())
+    assert verdict.allowed and verdict.report and verdict.reason == "untrusted_proxy_headers"
+
+
+def test_trusted_proxy_every_candidate_must_be_allowed():
+    assert decide(facts(peer="10.0.0.1", x_forwarded_for="192.0.2.44"), policy()).allowed
+    forged = decide(facts(peer="10.0.0.1", x_forwarded_for="203.0.113.9", forwarded="for=192.0.2.44"), policy())
+    assert forged.action == DENY and forged.client_ip == "203.0.113.9"
+    garbage = decide(facts(peer="10.0.0.1", x_forwarded_for="garbage"), policy())
+    assert garbage.action == DENY
+
+
+def test_exempt_paths():
+    exempt = policy(exempt_paths=("/web/health", "/payment/webhook"))
+    assert decide(facts(path="/web/health"), exempt).allowed
+    assert decide(facts(path="/payment/webhook/stripe"), exempt).allowed
+    for sneaky in ("/web/healthz", "/web/health/../login", "/web/health/./x", "/payment/webhookX", "//web/health"):
+        assert decide(facts(path=sneaky), exempt).action == DENY, sneaky
+
+
+def test_https_redirect_for_get_and_head_refusal_otherwise():
+    https = policy(require_https=True)
+    inside = {"peer": "192.0.2.44"}
+    redirect = decide(facts(**inside, path="/odoo/action-1", query="a=1&b=2"), https)
+    assert redirect.action == REDIRECT
+    assert redirect.location == "https://erp.example.com/odoo/action-1?a=1&b=2"
+    assert decide(facts(**inside, method="HEAD"), https).action == REDIRECT
+    post = decide(facts(**inside, method="POST", path="/web/dataset/call_kw"), https)
+    assert (post.action, post.reason, post.blocked) == (DENY, "not_https", True)
+
+
+def test_https_requests_get_hsts_and_secure_cookie():
+    verdict = decide(facts(peer="192.0.2.44", scheme="https"), policy(require_https=True, hsts_max_age=600))
+    assert verdict.allowed and verdict.hsts == 600 and verdict.secure_cookie
+    via_proxy = decide(facts(peer="10.0.0.1", x_forwarded_for="192.0.2.44", x_forwarded_proto="https"),
+                       policy(require_https=True))
+    assert via_proxy.allowed and via_proxy.hsts == 31536000
+    assert decide(facts(peer="192.0.2.44", scheme="https"), policy(require_https=True, hsts_max_age=0)).hsts == 0
+    assert decide(facts(peer="192.0.2.44", scheme="https"), policy()).hsts == 0
+
+
+def test_https_applies_even_when_mode_is_off_but_not_to_loopback():
+    verdict = decide(facts(), policy(mode="off", require_https=True))
+    assert verdict.action == REDIRECT
+    assert decide(facts(peer="127.0.0.1", method="POST"), policy(require_https=True)).allowed
+
+
+def test_outsiders_are_refused_not_redirected():
+    assert decide(facts(), policy(require_https=True)).action == DENY
+
+
+@pytest.mark.parametrize("host", ["", "evil.com/path", "a b", "x@evil.com", "evil.com:99999999", "\r\nSet-Cookie:x"])
+def test_bad_host_header_is_refused_not_redirected(host):
+    verdict = decide(facts(peer="192.0.2.44", host=host), policy(require_https=True))
+    assert verdict.action == DENY and verdict.reason == "not_https"
+
+
+def test_default_port_dropped_from_redirect():
+    verdict = decide(facts(peer="192.0.2.44", host="erp.example.com:80"), policy(require_https=True))
+    assert verdict.location == "https://erp.example.com/odoo"
+
+
+def test_break_glass_disables_everything():
+    verdict = decide(facts(method="POST"), policy(require_https=True, disabled=True))
+    assert verdict.allowed and not verdict.report
+
+
+def test_policy_from_stored_settings():
+    built = Policy.from_stored(
+        {"perimeter_security.mode": "monitor", "perimeter_security.exempt_paths": "/hook/\n/web/health"}, ALLOWED
+    )
+    assert built.mode == "monitor" and built.exempt_paths == ("/hook", "/web/health")
+    assert is_exempt("/hook/x", built.exempt_paths)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    peer=st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str)),
+    headers=st.dictionaries(st.sampled_from(["x_forwarded_for", "forwarded", "x_real_ip", "x_forwarded_proto"]),
+                            st.text(max_size=80)),
+    path=st.text(min_size=1, max_size=40).map(lambda text: "/" + text),
+    method=st.sampled_from(["GET", "POST", "HEAD", "PUT", "OPTIONS", "PROPFIND"]),
+)
+def test_outsiders_never_get_in(peer, headers, path, method):
+    """In enforce mode with no exemption, a peer outside the allowlist, not a proxy, not loopback, is refused."""
+    strict = policy(allow_loopback=False, exempt_paths=())
+    verdict = decide(facts(peer=peer, path=path, method=method, **headers), strict)
+    if peer not in ALLOWED and peer not in PROXY:
+        assert verdict.action == DENY
+
+
+def test_odoo_proxy_mode_rewrite_is_undone():
+    """With proxy_mode, ProxyFix rewrites REMOTE_ADDR from X-Forwarded-For; the real peer is kept aside."""
+    environ = {
+        "REMOTE_ADDR": "192.0.2.44",  # what ProxyFix believed from the header
+        "HTTP_X_FORWARDED_FOR": "192.0.2.44",
+        "HTTP_X_FORWARDED_HOST": "erp.example.com",
+        "wsgi.url_scheme": "http",
+        "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "203.0.113.9", "wsgi.url_scheme": "http"},
+        "PATH_INFO": "/odoo",
+    }
+    verdict = decide(RequestFacts.from_environ(environ), policy())
+    assert verdict.action == DENY and verdict.client.peer == "203.0.113.9"
