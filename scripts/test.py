@@ -139,6 +139,8 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
                     proc.kill()
                     proc.wait()
                     raise
+            if returncode == 0:
+                _check_uninstall(odoo_bin, argv, dbname, tally)
             if connection:  # a server we were given: leave it as we found it
                 subprocess.run(["dropdb", "--if-exists", "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"],
                                 dbname], env=dict(os.environ, PGPASSWORD=db["db_password"]), check=False)
@@ -147,6 +149,35 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
         os.makedirs(os.path.dirname(kept), exist_ok=True)
         shutil.copyfile(log_path, kept)
         print(f"Full Odoo log: {kept}", flush=True)
+
+
+UNINSTALL_SCRIPT = """
+module = env["ir.module.module"].search([("name", "=", "perimeter_security")])
+module.button_immediate_uninstall()
+env.cr.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'perimeter%'")
+tables = env.cr.fetchone()[0]
+env.cr.execute("SELECT count(*) FROM information_schema.columns WHERE column_name LIKE 'perimeter%'")
+tables += env.cr.fetchone()[0]
+models = env["ir.model"].search_count([("model", "=like", "perimeter.%")])
+params = env["ir.config_parameter"].search_count([("key", "=like", "perimeter_security.%")])
+print("PERIMETER-UNINSTALL state=%s tables=%s models=%s params=%s" % (module.state, tables, models, params))
+"""
+
+
+def _check_uninstall(odoo_bin, test_argv, dbname, tally):
+    """Uninstall the module from the test database: it must leave no table, model or parameter behind."""
+    banner("Uninstall check")
+    keep = [arg for arg in test_argv[1:] if arg.startswith(("--addons-path", "--data-dir", "--db_"))]
+    proc = subprocess.run([odoo_bin, "shell", *keep, "-d", dbname, "--no-http", "--log-level=warn"],
+                          input=UNINSTALL_SCRIPT, capture_output=True, text=True, timeout=600)
+    output = proc.stdout + proc.stderr
+    result = re.search(r"PERIMETER-UNINSTALL state=(\w+) tables=(\d+) models=(\d+) params=(\d+)", output)
+    noise = [line for line in output.splitlines() if LOG_LINE.match(line) and " WARNING " in line
+             and "Running as user 'root'" not in line or " ERROR " in line]
+    clean = result and result.groups() == ("uninstalled", "0", "0", "0") and not noise
+    print(output if not clean else f"uninstalled cleanly: {result.group(0)}", flush=True)
+    tally.add("uninstall", int(bool(clean)), int(not clean),
+              problems=() if clean else [f"uninstall left: {result and result.group(0)}; {noise[:3]}"])
 
 
 def _database_server(connection):
