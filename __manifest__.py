@@ -6,6 +6,7 @@
     "author": "Perimeter Security developers",
     "license": "LGPL-3",
     "application": True,
+    "uninstall_hook": "uninstall_hook",
     "depends": ["base_setup", "mail"],
     "external_dependencies": {"python": ["cryptography", "phonenumbers"]},
     "data": [

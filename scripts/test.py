@@ -152,6 +152,9 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
 
 
 UNINSTALL_SCRIPT = """
+env["ir.config_parameter"].set_param("perimeter_security.mode", "monitor")
+env["perimeter.allowlist"].create({"name": "Uninstall check", "network": "192.0.2.0/24"})
+env.cr.commit()
 module = env["ir.module.module"].search([("name", "=", "perimeter_security")])
 module.button_immediate_uninstall()
 env.cr.execute("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'perimeter%'")
