@@ -186,18 +186,17 @@ class Aggregator:
             bucket = buckets[overflow_key] = Bucket(*overflow_key)
         return bucket, ip != OVERFLOW_IP
 
-    def drain(self, dbnames=None):
+    def drain(self, select=None):
         """Remove and return the pending buckets, grouped ``{dbname: [Bucket]}``.
 
-        ``dbnames``: only those databases (None: all, including None, the
-        requests with no database).
+        ``select(dbname) -> bool`` keeps the others pending (None: take all,
+        including dbname None, the requests with no database).
         """
         with self._lock:
-            if dbnames is None:
+            if select is None:
                 taken, self._buckets = self._buckets, {}
             else:
-                wanted = set(dbnames)
-                taken = {key: bucket for key, bucket in self._buckets.items() if key[0] in wanted}
+                taken = {key: bucket for key, bucket in self._buckets.items() if select(key[0])}
                 for key in taken:
                     del self._buckets[key]
         grouped = {}

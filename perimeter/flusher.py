@@ -48,6 +48,11 @@ class PeriodicFlusher:
         call_after_fork(self._after_fork)
 
     @property
+    def started(self):
+        """True once ``ensure_started()`` ran (until ``stop()`` or a fork)."""
+        return self._thread is not None
+
+    @property
     def running(self):
         thread = self._thread
         return thread is not None and thread.is_alive()

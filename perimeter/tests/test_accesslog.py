@@ -115,12 +115,12 @@ def test_drain_by_database_and_requeue_merges_back():
     aggregator = Aggregator()
     aggregator.add("a", hit(at=T0))
     aggregator.add("b", hit())
-    taken = aggregator.drain(["a"])
+    taken = aggregator.drain(lambda dbname: dbname == "a")
     assert list(taken) == ["a"]
     assert aggregator.pending_hits() == 1 and aggregator.pending_hits("a") == 0
     aggregator.add("a", hit(at=T0 + timedelta(seconds=5), path="/newer"))
     aggregator.requeue(taken["a"])  # a failed flush gives its buckets back
-    (bucket,) = aggregator.drain(["a"])["a"]
+    (bucket,) = aggregator.drain(lambda dbname: dbname == "a")["a"]
     assert (bucket.hits, bucket.first_seen, bucket.path) == (2, T0, "/newer")
 
 
