@@ -7,7 +7,7 @@ a database write on the request's path.
 
 import ipaddress
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from .flusher import call_after_fork
@@ -71,13 +71,21 @@ def _text(value, limit):
     return value[:limit]  # a short str is returned as is, not copied
 
 
+def _clipped(hit):
+    """``hit`` with its client-chosen text cut to the limits (and None made '')."""
+    return replace(
+        hit,
+        peer=_text(hit.peer, MAX_ADDRESS),
+        path=_text(hit.path, MAX_PATH),
+        method=_text(hit.method, MAX_METHOD),
+        user_agent=_text(hit.user_agent, MAX_USER_AGENT),
+    )
+
+
 class Bucket:
     """The hits of one key: (database, client, reason, blocked, window)."""
 
-    __slots__ = (
-        "dbname", "ip", "reason", "blocked", "window", "hits", "first_seen", "last_seen",
-        "peer", "path", "method", "user_agent",
-    )
+    __slots__ = ("dbname", "ip", "reason", "blocked", "window", "hits", "first_seen", "last_seen", "latest")
 
     def __init__(self, dbname, ip, reason, blocked, window):
         self.dbname = dbname
@@ -87,7 +95,7 @@ class Bucket:
         self.window = window  # index of the window since the epoch
         self.hits = 0
         self.first_seen = self.last_seen = None
-        self.peer = self.path = self.method = self.user_agent = ""
+        self.latest = None  # the latest Hit, its text within the limits
 
     @property
     def key(self):
@@ -96,6 +104,23 @@ class Bucket:
     def window_start(self, window=LOG_WINDOW):
         return _EPOCH + self.window * window
 
+    # Details of the latest hit.
+    @property
+    def peer(self):
+        return self.latest.peer if self.latest else ""
+
+    @property
+    def path(self):
+        return self.latest.path if self.latest else ""
+
+    @property
+    def method(self):
+        return self.latest.method if self.latest else ""
+
+    @property
+    def user_agent(self):
+        return self.latest.user_agent if self.latest else ""
+
     def merge(self, other):
         """Add ``other``'s hits (same key) to this bucket; the latest details win."""
         self.hits += other.hits
@@ -103,7 +128,7 @@ class Bucket:
             self.first_seen = other.first_seen
         if self.last_seen is None or other.last_seen >= self.last_seen:
             self.last_seen = other.last_seen
-            self.peer, self.path, self.method, self.user_agent = other.peer, other.path, other.method, other.user_agent
+            self.latest = other.latest
 
     def __repr__(self):
         return f"<Bucket {self.dbname} {self.ip} {self.reason} blocked={self.blocked} hits={self.hits}>"
@@ -127,6 +152,7 @@ class Aggregator:
         self.overflow_keys = overflow_keys
         self._lock = threading.Lock()
         self._buckets = {}
+        self._current = (_EPOCH, _EPOCH, 0)  # the window of the latest hit: (start, end, index)
         self.lost = 0  # hits that found no room at all since the last take_lost()
         self.overflowed = 0  # hits counted in OVERFLOW_IP buckets since the last take_lost()
         call_after_fork(self._after_fork)
@@ -140,13 +166,25 @@ class Aggregator:
 
     def add(self, dbname, hit):
         """Count one ``Hit`` for ``dbname`` (None: a request with no database)."""
+        # The request path: plain comparisons, no call in the common case.
         at = hit.at
         if at.__class__ is not datetime or at.tzinfo is not None:
             at = _naive_utc(at)
         ip = hit.ip or UNKNOWN_IP
         if ip.__class__ is not str or len(ip) > MAX_ADDRESS:
             ip = _text(ip, MAX_ADDRESS)
-        key = (dbname, ip, hit.reason, hit.blocked, (at - _EPOCH) // self.window)
+        start, end, window = self._current
+        if not start <= at < end:
+            window = (at - _EPOCH) // self.window
+            start = _EPOCH + window * self.window
+            self._current = (start, start + self.window, window)  # one tuple: read and written whole
+        try:
+            if (len(hit.path) > MAX_PATH or len(hit.user_agent) > MAX_USER_AGENT or len(hit.method) > MAX_METHOD
+                    or len(hit.peer) > MAX_ADDRESS):
+                hit = _clipped(hit)  # memory is bounded by MAX_KEYS times the limits, not by what clients send
+        except TypeError:  # None, or not text
+            hit = _clipped(hit)
+        key = (dbname, ip, hit.reason, hit.blocked, window)
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
@@ -160,10 +198,7 @@ class Aggregator:
                 if bucket.first_seen is None:
                     bucket.first_seen = at
                 bucket.last_seen = at
-                bucket.peer = _text(hit.peer, MAX_ADDRESS)
-                bucket.path = _text(hit.path, MAX_PATH)
-                bucket.method = _text(hit.method, MAX_METHOD)
-                bucket.user_agent = _text(hit.user_agent, MAX_USER_AGENT)
+                bucket.latest = hit
             elif at < bucket.first_seen:
                 bucket.first_seen = at
 
