@@ -13,6 +13,9 @@
         "security/ir.model.access.csv",
         "views/perimeter_allowlist_views.xml",
         "views/res_config_settings_views.xml",
+        "views/perimeter_access_log_views.xml",
+        "views/res_config_settings_access_log_views.xml",
+        "wizards/perimeter_access_admit_views.xml",
         "views/perimeter_menus.xml",
     ],
     "assets": {

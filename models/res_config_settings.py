@@ -17,6 +17,8 @@ _FIELD_SETTINGS = {
     "perimeter_log_retention_days": "log_retention_days",
     "perimeter_mail_tls_policy": "mail_tls_policy",
     "perimeter_mail_tls_min_version": "mail_tls_min_version",
+    "perimeter_alert_threshold": "alert_threshold",
+    "perimeter_alert_window_minutes": "alert_window_minutes",
 }
 
 
@@ -51,6 +53,13 @@ class ResConfigSettings(models.TransientModel):
         default="TLSv1_2",
         required=True,
     )
+    perimeter_alert_threshold = fields.Integer(
+        string="Alert threshold",
+        default=100,
+        help="Refused requests from one client within the alert window that notify the administrators "
+        "(once per client and window). 0 turns alerts off.",
+    )
+    perimeter_alert_window_minutes = fields.Integer(string="Alert window (minutes)", default=10)
 
     @api.model
     def get_values(self):

@@ -48,6 +48,13 @@ def _seconds_or_days(text):
     return value
 
 
+def _minutes(text):
+    value = _seconds_or_days(text)
+    if not 1 <= value <= 1440:
+        raise ValueError(f"{text!r} is not between 1 and 1440 minutes (one day)")
+    return value
+
+
 def _networks(text):
     return tuple(normalize_network_list(text))
 
@@ -99,6 +106,8 @@ SETTINGS = {
         Setting("log_retention_days", "90", _seconds_or_days, "Access log retention (days)"),
         Setting("mail_tls_policy", "warn", _choice(MAIL_TLS_POLICIES), "Mail TLS policy"),
         Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), "Minimum mail TLS version"),
+        Setting("alert_threshold", "100", _seconds_or_days, "Alert threshold (refused requests, 0 = off)"),
+        Setting("alert_window_minutes", "10", _minutes, "Alert window (minutes)"),
     )
 }
 KEYS = {setting.key: setting for setting in SETTINGS.values()}

@@ -47,3 +47,14 @@ def test_garbage_stored_around_the_orm_falls_back_and_is_reported():
     values, problems = settings.load_settings({"perimeter_security.hsts_max_age": "soon"})
     assert values["hsts_max_age"] == 31536000
     assert problems and "soon" in problems[0]
+
+
+def test_alert_settings():
+    values, _problems = settings.load_settings({})
+    assert (values["alert_threshold"], values["alert_window_minutes"]) == (100, 10)
+    assert settings.canonical_text("alert_threshold", 0) == "0"
+    assert settings.canonical_text("alert_window_minutes", " 60 ") == "60"
+    with pytest.raises(ValueError, match=r"perimeter_security.alert_window_minutes.*'0' is not between 1 and 1440"):
+        settings.canonical_text("alert_window_minutes", "0")
+    with pytest.raises(ValueError, match=r"perimeter_security.alert_threshold.*'-1' is negative"):
+        settings.canonical_text("alert_threshold", "-1")

@@ -1,0 +1,1 @@
+from . import perimeter_access_admit
