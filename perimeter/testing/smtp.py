@@ -126,8 +126,10 @@ class SmtpServer:
         elif self.mode == "implicit":
             options["ssl_context"] = self.context
         if self.credentials:
+            # aiosmtpd counts only STARTTLS as TLS: with implicit TLS the whole
+            # session is encrypted, yet auth_require_tls would hide AUTH forever.
             options.update(authenticator=self._authenticate, auth_required=True,
-                           auth_require_tls=self.mode != "plain")
+                           auth_require_tls=self.mode == "starttls")
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
