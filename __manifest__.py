@@ -13,6 +13,9 @@
         "views/perimeter_allowlist_views.xml",
         "views/res_config_settings_views.xml",
         "views/perimeter_menus.xml",
+        "data/ir_cron.xml",
+        "views/ir_mail_server_views.xml",
+        "views/fetchmail_server_views.xml",
     ],
     "assets": {
         "web.assets_tests": [
