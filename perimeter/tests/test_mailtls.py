@@ -5,7 +5,6 @@ the way Odoo's ir.mail_server and fetchmail drive them.
 """
 
 import datetime
-import smtplib
 import ssl
 from email.message import EmailMessage
 
