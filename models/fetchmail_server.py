@@ -182,7 +182,7 @@ class FetchmailServer(models.Model):
                   if not isinstance(result, str) and result.state == "failed"]
         if failed and policy == "enforce":
             return self._perimeter_notification(
-                results, title=self.env._("Connection refused by the mail TLS policy"), force_type="danger")
+                results, title=self.env._("Connection Test Failed"), force_type="danger")
         super().button_confirm_login()
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
 

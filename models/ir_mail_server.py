@@ -253,7 +253,7 @@ class IrMailServer(models.Model):
                   if not isinstance(result, str) and result.state == "failed"]
         if failed and policy == "enforce":
             return self._perimeter_notification(
-                results, title=self.env._("Connection refused by the mail TLS policy"), force_type="danger")
+                results, title=self.env._("Connection Test Failed"), force_type="danger")
         try:
             action = super().test_smtp_connection(autodetect_max_email_size)
         except UserError as exc:

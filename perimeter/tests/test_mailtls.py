@@ -36,6 +36,8 @@ from perimeter.tlscheck import TlsVerificationError, probe
 
 LOCAL = "127.0.0.1"
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")
+# aiosmtpd says this for implicit TLS too, where AUTH does run inside TLS.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 MESSAGE = "From: a@example.com\nTo: b@example.com\nSubject: hello\n\nBody\n"
 
 
