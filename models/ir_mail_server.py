@@ -179,6 +179,8 @@ class IrMailServer(models.Model):
             connection = self._perimeter_connect_with(attempt, kwargs)
         except Exception as exc:
             if not mailtls.is_tls_failure(exc):
+                if attempt.mail_tls is not None and attempt.mail_tls.verified and server:
+                    server._perimeter_record_connection(attempt.mail_tls.report, policy)  # TLS was fine; AUTH was not
                 raise
             failure = exc
         else:
