@@ -1,4 +1,5 @@
 import email
+import smtplib
 from unittest.mock import patch
 
 from odoo.exceptions import ValidationError
@@ -46,6 +47,18 @@ class TestMailTlsSmtp(MailTlsCase):
             # The first connection also told the server record what it saw.
             self.assertEqual(server.perimeter_tls_state, "ok")
             self.assertEqual(server.perimeter_cert_sha256, self.good.sha256_colons)
+
+    def test_a_wrong_password_is_odoos_error_not_a_tls_one(self):
+        self.set_policy("enforce")
+        with SmtpServer(self.good, mode="starttls", credentials=("odoo", "secret")) as smtp:
+            server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem, smtp_user="odoo", smtp_pass="nope")
+            try:
+                self.send(server)
+            except smtplib.SMTPAuthenticationError:
+                pass
+            else:
+                self.fail("the server refused the password")
+        self.assertEqual(server.perimeter_tls_state, "ok", "the channel itself was verified")
 
     def test_unknown_ca_is_refused(self):
         self.set_policy("enforce")
