@@ -54,8 +54,8 @@ class TestMailTlsSmtp(MailTlsCase):
             server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem, smtp_user="odoo", smtp_pass="nope")
             try:
                 self.send(server)
-            except smtplib.SMTPAuthenticationError:
-                pass
+            except smtplib.SMTPAuthenticationError as exc:
+                self.assertEqual(exc.smtp_code, 535)
             else:
                 self.fail("the server refused the password")
         self.assertEqual(server.perimeter_tls_state, "ok", "the channel itself was verified")

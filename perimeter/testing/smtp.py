@@ -122,7 +122,8 @@ class SmtpServer:
             session._perimeter_login = login
             with self._lock:
                 self.logins.append(login)
-        return aiosmtpd.smtp.AuthResult(success=success)
+        # handled=False: aiosmtpd answers 535 itself; True would leave the client waiting.
+        return aiosmtpd.smtp.AuthResult(success=success, handled=False)
 
     def __enter__(self):
         options = {"server_hostname": "localhost", "ready_timeout": 10.0}
