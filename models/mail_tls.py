@@ -254,10 +254,9 @@ class PerimeterMailTlsMixin(models.AbstractModel):
             consequence = server._perimeter_refusal_consequence(policy)
             return Markup("%s %s: the TLS check now fails: %s. %s") % (
                 label, link, "; ".join(report.errors), consequence)
-        days_left = (report.not_after - report.checked_at).total_seconds() / 86400
-        when = self.env._("within a day") if days_left < 1 else self.env._("in %s day(s)", round(days_left))
         return Markup("%s %s: its TLS certificate expires %s, on %s (UTC). Renew it before then.") % (
-            label, link, when, report.not_after.strftime("%Y-%m-%d %H:%M"))
+            label, link, mailtls.expiry_words(report.not_after, report.checked_at),
+            report.not_after.strftime("%Y-%m-%d %H:%M"))
 
     @api.model
     def _perimeter_notify(self, events, policy):

@@ -171,9 +171,15 @@ def session_report(ssl_sock, host, port, protocol, *, server_hostname=None, min_
     if report.not_after is not None:
         days_left = (report.not_after - now).total_seconds() / 86400
         if 0 <= days_left < expiry_warning_days:
-            when = f"in {_days(days_left)}" if days_left >= 1 else "within a day"
-            report.warnings.append(f"certificate expires {when}, on {report.not_after:%Y-%m-%d}")
+            report.warnings.append(f"certificate expires {expiry_words(report.not_after, now)}, "
+                                   f"on {report.not_after:%Y-%m-%d}")
     return report.settle()
+
+
+def expiry_words(not_after, now):
+    """``"in 9 days"``, ``"in 1 day"``, ``"within a day"``: whole days left, as the probe's details say."""
+    days_left = (not_after - now).total_seconds() / 86400
+    return f"in {_days(days_left)}" if days_left >= 1 else "within a day"
 
 
 def failed_report(host, port, protocol, problems, *, server_hostname=None, min_version="TLSv1_2"):
@@ -420,6 +426,7 @@ __all__ = [
     "MailTlsRefused",
     "endpoint_text",
     "expiry_notice_due",
+    "expiry_words",
     "failed_report",
     "failure_reason",
     "fetch_protocol",

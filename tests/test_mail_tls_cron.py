@@ -22,7 +22,7 @@ class TestMailTlsCron(MailTlsCase):
             self.run_cron()
         messages = self.channel_messages(server.name)
         self.assertEqual(len(messages), 1, "the 14-day notice, once")
-        self.assertIn("its TLS certificate expires in 10 day(s), on "
+        self.assertIn("its TLS certificate expires in 9 days, on "
                       f"{expiring.not_after:%Y-%m-%d}", messages.body)
         self.assertEqual(server.perimeter_tls_state, "warning")
         self.assertEqual(server.perimeter_expiry_notice_days, 14)

@@ -20,6 +20,7 @@ from perimeter.mailtls import (
     MailTls,
     MailTlsRefused,
     expiry_notice_due,
+    expiry_words,
     failed_report,
     failure_reason,
     fetch_protocol,
@@ -282,6 +283,13 @@ def test_pop3_stls_and_implicit(certs, good):
 ])
 def test_expiry_notices_once_per_threshold(days_left, last, expected):
     assert expiry_notice_due(days_left, last) == expected
+
+
+def test_expiry_words_count_whole_days():
+    now = datetime.datetime(2024, 1, 1)
+    assert expiry_words(now + datetime.timedelta(days=9.99), now) == "in 9 days"
+    assert expiry_words(now + datetime.timedelta(days=1.5), now) == "in 1 day"
+    assert expiry_words(now + datetime.timedelta(hours=3), now) == "within a day"
 
 
 def test_failing_is_news_only_on_the_transition():
