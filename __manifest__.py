@@ -17,6 +17,9 @@
         "views/res_config_settings_access_log_views.xml",
         "wizards/perimeter_access_admit_views.xml",
         "views/perimeter_menus.xml",
+        "data/ir_cron.xml",
+        "views/ir_mail_server_views.xml",
+        "views/fetchmail_server_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -3,3 +3,7 @@ from . import perimeter_allowlist
 from . import res_config_settings
 from . import perimeter_access_log
 from . import perimeter_access_alert
+from . import mail_tls
+from . import ir_mail_server
+from . import fetchmail_server
+from . import mail_mail

@@ -620,8 +620,10 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
         return
     except OSError as exc:
         key, message = _describe(exc, report.server_hostname, min_version=report.min_version)
-        if key == "version" and _inspect(report, deadline) and _below_minimum(report):
-            message = _below_minimum_message(report)
+        # Servers on asyncio (aiosmtpd, for one) hang up on a version they refuse
+        # instead of sending an alert: a second look tells the two apart.
+        if key in ("version", "eof") and _inspect(report, deadline) and _below_minimum(report):
+            key, message = "version", _below_minimum_message(report)
         report.add_error(key, message)
         if key == "version":
             _check_facts(report, pin, utcnow(), expiry_warning_days, verified=False)

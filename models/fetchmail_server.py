@@ -1,0 +1,194 @@
+"""Incoming mail over a verified channel: ``fetchmail.server.connect()`` under the mail TLS policy.
+
+Same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
+``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while a
+context variable tells the IMAP4Connection / POP3Connection it creates to
+open its client through :class:`perimeter.mailtls.MailTls`: implicit TLS
+verified, or, under ``enforce`` on a port without it, STARTTLS/STLS when the
+server offers it and a refusal when it does not.
+"""
+
+import contextlib
+import contextvars
+
+from odoo import api, models, modules
+
+from odoo.addons.mail.models import fetchmail as odoo_fetchmail
+
+from ..perimeter import mailtls, tlscheck
+from .mail_tls import CheckTarget, MailTlsError
+
+_ATTEMPT = contextvars.ContextVar("perimeter_fetchmail_attempt", default=None)
+
+
+class _FetchAttempt:
+    """One ``connect()`` of an incoming mail server under the policy."""
+
+    def __init__(self, policy, min_version, server):
+        self.policy = policy
+        self.min_version = min_version
+        self.server = server
+        self.mail_tls = mailtls.MailTls(policy, min_version, server.perimeter_ca_bundle or None,
+                                        server.perimeter_pinned_sha256 or None)
+        self.host = self.port = None
+        self.protocol = "plain"
+
+    def open_imap(self, host, port, is_ssl):
+        self.host, self.port = host, port
+        self.protocol = mailtls.fetch_protocol("imap", is_ssl, self.policy)
+        # The classes are looked up in Odoo's module, where tests patch them.
+        return self.mail_tls.open_imap(host, port, is_ssl, timeout=odoo_fetchmail.MAIL_TIMEOUT,
+                                       imap_class=odoo_fetchmail.IMAP4, imap_ssl_class=odoo_fetchmail.IMAP4_SSL)
+
+    def open_pop3(self, host, port, is_ssl, timeout):
+        self.host, self.port = host, port
+        self.protocol = mailtls.fetch_protocol("pop", is_ssl, self.policy)
+        return self.mail_tls.open_pop3(host, port, is_ssl, timeout=timeout,
+                                       pop_class=odoo_fetchmail.POP3, pop_ssl_class=odoo_fetchmail.POP3_SSL)
+
+
+class PerimeterIMAP4Connection(odoo_fetchmail.IMAP4Connection):
+    _perimeter_mail_tls = True
+
+    def __init__(self, server, port, is_ssl):
+        attempt = _ATTEMPT.get()
+        if attempt is None:
+            super().__init__(server, port, is_ssl)
+            return
+        self.__obj__ = attempt.open_imap(server, port, is_ssl)
+
+
+class PerimeterPOP3Connection(odoo_fetchmail.POP3Connection):
+    _perimeter_mail_tls = True
+
+    def __init__(self, server, port, is_ssl, timeout=odoo_fetchmail.MAIL_TIMEOUT):
+        attempt = _ATTEMPT.get()
+        if attempt is None:
+            super().__init__(server, port, is_ssl, timeout=timeout)
+            return
+        self.__obj__ = attempt.open_pop3(server, port, is_ssl, timeout)
+
+
+# Looked up by connect() when it runs; without an attempt in progress they are Odoo's classes exactly.
+if not getattr(odoo_fetchmail.IMAP4Connection, "_perimeter_mail_tls", False):
+    odoo_fetchmail.IMAP4Connection = PerimeterIMAP4Connection
+if not getattr(odoo_fetchmail.POP3Connection, "_perimeter_mail_tls", False):
+    odoo_fetchmail.POP3Connection = PerimeterPOP3Connection
+
+
+class FetchmailServer(models.Model):
+    _name = "fetchmail.server"
+    _inherit = ["fetchmail.server", "perimeter.mail.tls.mixin"]
+
+    def _perimeter_kind(self):
+        return self.env._("Incoming mail server")
+
+    def _perimeter_refusal_consequence(self, policy):
+        if policy == "enforce":
+            return self.env._("No mail is fetched from it until it is fixed; the mail waits on the server.")
+        return self.env._("Odoo still fetches from it without verification (mail TLS policy: warn).")
+
+    def _perimeter_tls_target(self, policy):
+        if self.server_type == "local":
+            return self.env._("Local server: mail arrives through a script, there is no connection to check.")
+        if not self.server:
+            return self.env._("No server name is set, so there is nothing to check.")
+        protocol = mailtls.fetch_protocol(self._get_connection_type(), self.is_ssl, policy)
+        if protocol != "plain":
+            return CheckTarget(self.server, int(self.port or 0), protocol)
+        notes = (("unencrypted", mailtls.UNENCRYPTED + " (SSL/TLS is off; under the enforce policy Odoo would "
+                                                       "use STARTTLS when the server offers it)"),)
+        return CheckTarget(self.server, int(self.port or 0), protocol, notes)
+
+    # --- connect() -----------------------------------------------------------------------------------------------
+
+    def connect(self, allow_archived=False):
+        self.ensure_one()
+        # Odoo's tests replace imaplib/poplib with mocks: step aside, as the SMTP side does.
+        if modules.module.current_test:
+            return super().connect(allow_archived=allow_archived)
+        policy, min_version = self._perimeter_mail_tls_settings()
+        if policy == "off":
+            return super().connect(allow_archived=allow_archived)
+        server = self.sudo()
+        try:
+            attempt = _FetchAttempt(policy, min_version, server)
+        except ValueError as exc:
+            raise MailTlsError(str(exc)) from None
+        token = _ATTEMPT.set(attempt)
+        try:
+            connection = super().connect(allow_archived=allow_archived)
+        except Exception as exc:
+            if not mailtls.is_tls_failure(exc):
+                if attempt.mail_tls.verified:  # the channel was fine; the login was not
+                    server._perimeter_record_connection(attempt.mail_tls.report, policy)
+                raise
+            failure = exc
+        else:
+            failure = None
+        finally:
+            _ATTEMPT.reset(token)
+        if failure is None:
+            if policy == "enforce" and not attempt.mail_tls.verified:
+                self._perimeter_close(connection)
+                failure = mailtls.MailTlsRefused("the connection was not secured with TLS before use",
+                                                 key="unencrypted")
+            else:
+                server._perimeter_record_connection(self._perimeter_session_report(attempt), policy)
+                return connection
+        report = self._perimeter_failure_report(attempt, failure, policy)
+        server._perimeter_record_connection(report, policy)
+        if policy == "enforce":
+            raise MailTlsError(mailtls.failure_reason(
+                attempt.host or self.server, attempt.port or self.port, "; ".join(report.errors), policy)
+            ) from failure
+        return super().connect(allow_archived=allow_archived)
+
+    def _perimeter_close(self, connection):
+        with contextlib.suppress(Exception):
+            if self._get_connection_type() == "imap":
+                connection.shutdown()
+            else:
+                connection.quit()
+
+    def _perimeter_session_report(self, attempt):
+        if attempt.mail_tls.verified:
+            return attempt.mail_tls.report
+        return mailtls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
+                                     min_version=attempt.min_version)
+
+    def _perimeter_failure_report(self, attempt, failure, policy):
+        host, port, protocol = attempt.host or self.server, attempt.port or self.port, attempt.protocol
+        problem = mailtls.problem_of(failure, host, attempt.min_version)
+        quick = mailtls.failed_report(host, port, protocol, [(getattr(failure, "key", "tls"), problem)],
+                                      min_version=attempt.min_version)
+        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError):
+            return quick
+        if policy == "warn" and self.perimeter_tls_state == "failed":
+            return quick
+        report = tlscheck.probe(host, int(port), protocol, **self._perimeter_probe_options(attempt.min_version))
+        return report if report.state == "failed" else quick
+
+    # --- Test & Confirm ------------------------------------------------------------------------------------------
+
+    def button_confirm_login(self):
+        if modules.module.current_test:
+            return super().button_confirm_login()
+        policy, _min_version = self._perimeter_mail_tls_settings()
+        if policy == "off":
+            return super().button_confirm_login()
+        results = self._perimeter_check_now()
+        failed = [server for server, result in results.items()
+                  if not isinstance(result, str) and result.state == "failed"]
+        if failed and policy == "enforce":
+            return self._perimeter_notification(
+                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        super().button_confirm_login()
+        return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
+
+    @api.model
+    def _perimeter_check_all(self):
+        policy, _min_version = self._perimeter_mail_tls_settings()
+        if policy == "off":
+            return {}
+        return self.search([("server_type", "!=", "local")])._perimeter_check_now()

@@ -1,0 +1,308 @@
+"""Outgoing mail over a verified channel: ``ir.mail_server.connect()`` under the mail TLS policy.
+
+Odoo's ``connect()`` resolves the server, the credentials and the client
+certificate, then builds ``SMTPConnection(host, port, encryption, context)``
+and calls ``starttls()`` and ``_smtp_login()``. All of that is kept: the
+override only states, for the duration of the call, how the connection must
+be secured (a context variable), and the ``SMTPConnection`` it creates opens
+its smtplib client through :class:`perimeter.mailtls.MailTls`. Whatever else
+overrides ``connect()`` or ``_smtp_login()`` (Gmail and Outlook OAuth) runs
+unchanged, on the verified channel.
+"""
+
+import base64
+import contextvars
+
+from odoo import api, fields, models, modules, tools
+from odoo.exceptions import UserError
+from odoo.osv import expression
+
+from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
+
+from ..perimeter import mailtls, tlscheck
+from .mail_tls import PROBE_TIMEOUT, CheckTarget, MailTlsError
+
+# How the SMTPConnection created during the current connect() must be secured.
+_ATTEMPT = contextvars.ContextVar("perimeter_smtp_attempt", default=None)
+
+
+class _SmtpAttempt:
+    """One ``connect()`` under the policy: settings in, what happened out."""
+
+    def __init__(self, policy, min_version, server, cli_client_cert):
+        self.policy = policy
+        self.min_version = min_version
+        self.server = server
+        self.cli_client_cert = cli_client_cert
+        self.mail_tls = None
+        self.host = self.port = None
+        self.encryption = None
+
+    @property
+    def protocol(self):
+        return mailtls.smtp_protocol(self.encryption)
+
+    def open(self, host, port, encryption, odoo_context):
+        self.host, self.port, self.encryption = host, port, encryption or "none"
+        server = self.server
+        client_cert = self._client_cert() if odoo_context is not None else None
+        self.mail_tls = mailtls.MailTls(
+            self.policy, self.min_version,
+            ca_bundle_pem=server.perimeter_ca_bundle if server else None,
+            pinned_sha256=server.perimeter_pinned_sha256 if server else None,
+            client_cert=client_cert,
+        )
+        # Read at call time: Odoo's own tests shorten it.
+        return self.mail_tls.open_smtp(host, port, self.encryption, timeout=odoo_ir_mail_server.SMTP_TIMEOUT)
+
+    def _client_cert(self):
+        # Odoo built a context only to present a client certificate: present
+        # the same one on the verifying context.
+        server = self.server
+        if server and server.smtp_authentication == "certificate":
+            return (base64.b64decode(server.smtp_ssl_certificate) + b"\n"
+                    + base64.b64decode(server.smtp_ssl_private_key))
+        return self.cli_client_cert
+
+
+class PerimeterSMTPConnection(odoo_ir_mail_server.SMTPConnection):
+    """Odoo's SMTPConnection; opened through MailTls while a connect() under the policy runs."""
+
+    _perimeter_mail_tls = True
+
+    def __init__(self, server, port, encryption, context=None):
+        attempt = _ATTEMPT.get()
+        if attempt is None:
+            super().__init__(server, port, encryption, context=context)
+            return
+        self.__obj__ = attempt.open(server, port, encryption, context)
+
+
+# connect() looks the class up in its module when it runs. Without an attempt
+# in progress (the policy is off, or this database lacks the module) the
+# subclass is Odoo's class exactly.
+if not getattr(odoo_ir_mail_server.SMTPConnection, "_perimeter_mail_tls", False):
+    odoo_ir_mail_server.SMTPConnection = PerimeterSMTPConnection
+
+
+class IrMailServer(models.Model):
+    _name = "ir.mail_server"
+    _inherit = ["ir.mail_server", "perimeter.mail.tls.mixin"]
+
+    perimeter_refused_mail_count = fields.Integer(
+        string="Refused mail", compute="_compute_perimeter_refused_mail_count",
+        help="Mail waiting in the queue (Delivery Failed) because the mail TLS policy refused this server.")
+
+    def _compute_perimeter_refused_mail_count(self):
+        Mail = self.env["mail.mail"].sudo()
+        for server in self:
+            saved = isinstance(server.id, int)
+            server.perimeter_refused_mail_count = (
+                Mail.search_count(server._perimeter_refused_mail_domain()) if saved else 0)
+
+    def _perimeter_kind(self):
+        return self.env._("Outgoing mail server")
+
+    def _perimeter_refusal_consequence(self, policy):
+        if policy == "enforce":
+            return self.env._("Mail through it is refused and waits in the queue (Delivery Failed) until it is "
+                              "fixed and retried.")
+        return self.env._("Odoo still sends through it without verification (mail TLS policy: warn).")
+
+    def _perimeter_endpoint(self):
+        """``(host, port, encryption)`` this server connects to; the command line's for 'cli' servers."""
+        self.ensure_one()
+        if self.smtp_authentication == "cli":
+            encryption = "starttls" if tools.config.get("smtp_ssl") else "none"
+            return tools.config.get("smtp_server"), int(tools.config.get("smtp_port") or 25), encryption
+        return self.smtp_host, self.smtp_port, self.smtp_encryption
+
+    def _perimeter_tls_target(self, policy):
+        host, port, encryption = self._perimeter_endpoint()
+        if not host:
+            return self.env._("No SMTP server is set, so there is nothing to check.")
+        protocol = mailtls.smtp_protocol(encryption)
+        if protocol != "plain":
+            return CheckTarget(host, port, protocol)
+        notes = (("unencrypted", mailtls.UNENCRYPTED),)
+        if policy == "enforce":
+            notes += (("policy", "refused: the mail TLS policy is enforce, so Odoo sends nothing through this "
+                                 "server until Connection Encryption is TLS (STARTTLS) or SSL/TLS"),)
+            return CheckTarget(host, port, protocol, notes, connect=False)
+        return CheckTarget(host, port, protocol, notes)
+
+    def _perimeter_collect_reports(self, policy, min_version):
+        # A probe cannot present a client certificate; a server that demands one
+        # during the handshake is checked by connecting as Odoo will.
+        by_certificate = self.filtered(lambda server: server.smtp_authentication == "certificate")
+        results = super(IrMailServer, self - by_certificate)._perimeter_collect_reports(policy, min_version)
+        for server in by_certificate:
+            results[server] = server._perimeter_check_by_connecting(min_version)
+        return results
+
+    def _perimeter_check_by_connecting(self, min_version):
+        self.ensure_one()
+        attempt = _SmtpAttempt("enforce", min_version, self.sudo(), None)
+        try:
+            connection = self._perimeter_connect_with(attempt, {"mail_server_id": self.id, "allow_archived": True})
+        except Exception as exc:  # noqa: BLE001 - any failure is the check's answer, in words
+            if mailtls.is_tls_failure(exc):
+                return self._perimeter_failure_report(attempt, exc, "enforce")
+            return mailtls.failed_report(*self._perimeter_endpoint()[:2], attempt.protocol,
+                                         [("connect", f"cannot connect: {exc}")], min_version=min_version)
+        connection.quit()
+        return attempt.mail_tls.report
+
+    # --- connect() -----------------------------------------------------------------------------------------------
+
+    def connect(self, host=None, port=None, user=None, password=None, encryption=None,  # noqa: PLR0917 - Odoo's signature
+                smtp_from=None, ssl_certificate=None, ssl_private_key=None, smtp_debug=False, mail_server_id=None,
+                allow_archived=False):
+        kwargs = {
+            "host": host, "port": port, "user": user, "password": password, "encryption": encryption,
+            "smtp_from": smtp_from, "ssl_certificate": ssl_certificate, "ssl_private_key": ssl_private_key,
+            "smtp_debug": smtp_debug, "mail_server_id": mail_server_id, "allow_archived": allow_archived,
+        }
+        # Odoo's test mode connects nowhere; neither do we.
+        if modules.module.current_test:
+            return super().connect(**kwargs)
+        policy, min_version = self._perimeter_mail_tls_settings()
+        if policy == "off":
+            return super().connect(**kwargs)
+        server = self._perimeter_server_for(host, mail_server_id, smtp_from)
+        cli_client_cert = (
+            ssl_certificate or tools.config.get("smtp_ssl_certificate_filename"),
+            ssl_private_key or tools.config.get("smtp_ssl_private_key_filename"),
+        )
+        attempt = _SmtpAttempt(policy, min_version, server, cli_client_cert)
+        try:
+            connection = self._perimeter_connect_with(attempt, kwargs)
+        except Exception as exc:
+            if not mailtls.is_tls_failure(exc):
+                if attempt.mail_tls is not None and attempt.mail_tls.verified and server:
+                    server._perimeter_record_connection(attempt.mail_tls.report, policy)  # TLS was fine; AUTH was not
+                raise
+            failure = exc
+        else:
+            if attempt.mail_tls is not None and attempt.mail_tls.plaintext and server:
+                server._perimeter_record_connection(mailtls.failed_report(
+                    attempt.host, attempt.port, "plain", [("unencrypted", mailtls.UNENCRYPTED)],
+                    min_version=min_version), policy)
+            elif attempt.mail_tls is not None and attempt.mail_tls.verified and server:
+                server._perimeter_record_connection(attempt.mail_tls.report, policy)
+            return connection
+        report = self._perimeter_failure_report(attempt, failure, policy)
+        if server:
+            server._perimeter_record_connection(report, policy)
+        if policy == "enforce":
+            raise MailTlsError(mailtls.failure_reason(
+                attempt.host, attempt.port, "; ".join(report.errors), policy)) from failure
+        # warn: the channel could not be verified; connect as Odoo always did.
+        return super().connect(**kwargs)
+
+    def _perimeter_connect_with(self, attempt, kwargs):
+        """Odoo's connect() with ``attempt`` deciding how its SMTPConnection is secured."""
+        token = _ATTEMPT.set(attempt)
+        try:
+            # Odoo's connect(), not ours: this method is the core of our override.
+            connection = super().connect(**kwargs)  # pylint: disable=super-method-mismatch
+        finally:
+            _ATTEMPT.reset(token)
+        if attempt.policy == "enforce" and (attempt.mail_tls is None or not attempt.mail_tls.verified):
+            # Something skipped starttls(): never hand out an unverified session under enforce.
+            if connection is not None:
+                connection.close()
+            raise mailtls.MailTlsRefused("the connection was not secured with TLS before use", key="unencrypted")
+        return connection
+
+    @api.model
+    def _perimeter_server_for(self, host, mail_server_id, smtp_from):
+        """The ir.mail_server record connect() will use (empty when it uses explicit or command-line settings)."""
+        if mail_server_id:
+            return self.sudo().browse(mail_server_id)
+        if host:
+            return self.sudo().browse()
+        server, _smtp_from = self.sudo()._find_mail_server(smtp_from)
+        return server or self.sudo().browse()
+
+    def _perimeter_failure_report(self, attempt, failure, policy):
+        """A failed TlsReport for a refused connection, with the facts a probe can see."""
+        host, port, protocol = attempt.host, attempt.port, attempt.protocol
+        problem = mailtls.problem_of(failure, host, attempt.min_version)
+        key = getattr(failure, "key", "tls")
+        quick = mailtls.failed_report(host, port, protocol, [(key, problem)], min_version=attempt.min_version)
+        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError) or host is None:
+            return quick
+        server = attempt.server
+        if policy == "warn" and server and server.perimeter_tls_state == "failed":
+            return quick  # already known; the daily check refreshes the facts
+        report = tlscheck.probe(host, port, protocol, min_version=attempt.min_version,
+                                ca_bundle_pem=(server.perimeter_ca_bundle if server else None) or None,
+                                pinned_sha256=(server.perimeter_pinned_sha256 if server else None) or None,
+                                timeout=PROBE_TIMEOUT)
+        return report if report.state == "failed" else quick
+
+    # --- Test Connection -----------------------------------------------------------------------------------------
+
+    def test_smtp_connection(self, autodetect_max_email_size=False):
+        if modules.module.current_test:
+            return super().test_smtp_connection(autodetect_max_email_size)
+        policy, _min_version = self._perimeter_mail_tls_settings()
+        if policy == "off":
+            return super().test_smtp_connection(autodetect_max_email_size)
+        results = self._perimeter_check_now()
+        failed = [server for server, result in results.items()
+                  if not isinstance(result, str) and result.state == "failed"]
+        if failed and policy == "enforce":
+            return self._perimeter_notification(
+                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        try:
+            action = super().test_smtp_connection(autodetect_max_email_size)
+        except UserError as exc:
+            if not failed:
+                raise
+            # State and details stay saved; the answer carries both problems.
+            return self._perimeter_notification(
+                results, title=self.env._("Connection Test Failed"), prefix=str(exc), force_type="danger")
+        tls = self._perimeter_notification(results)["params"]
+        params = action.get("params", {})
+        params["message"] = f"{params.get('message', '')}\n{tls['message']}".strip()
+        if tls["type"] != "success":
+            params.update(type=tls["type"], sticky=True)
+        return action
+
+    # --- refused mail --------------------------------------------------------------------------------------------
+
+    def _perimeter_refused_mail_domain(self):
+        self.ensure_one()
+        host, port, _encryption = self._perimeter_endpoint()
+        return [
+            ("state", "=", "exception"),
+            ("failure_reason", "=like", f"{mailtls.REASON_PREFIX} (%"),
+            ("failure_reason", "like", f"refused to connect to {mailtls.endpoint_text(host, port)}:"),
+        ]
+
+    def action_perimeter_retry_refused(self):
+        """Put the mail this server's TLS check refused back in the queue, and wake the mail queue."""
+        domain = expression.OR([server._perimeter_refused_mail_domain() for server in self] or [[(0, "=", 1)]])
+        mails = self.env["mail.mail"].sudo().search(domain)
+        mails.action_retry()
+        cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
+        if cron and mails:
+            cron.sudo()._trigger()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Refused mail"),
+                "message": self.env._("%s refused mail(s) queued again.", len(mails)),
+                "type": "success" if mails else "info",
+                "sticky": False,
+            },
+        }
+
+    @api.model
+    def _perimeter_cron_check_mail_tls(self):
+        """Daily TLS check of every outgoing and incoming mail server."""
+        self._perimeter_check_all()
+        self.env["fetchmail.server"]._perimeter_check_all()

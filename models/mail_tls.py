@@ -1,0 +1,278 @@
+import dataclasses
+
+from markupsafe import Markup, escape
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..perimeter import mailtls, tlscheck
+from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
+
+# One check must not hold a cron worker or a user's request for long.
+PROBE_TIMEOUT = 10.0
+PROBE_WORKERS = 8
+TLS_STATES = [("unknown", "Not checked"), ("ok", "Verified"), ("warning", "Warning"), ("failed", "Failed")]
+_NOTIFICATION_TYPES = {"ok": "success", "warning": "warning", "failed": "danger"}
+
+
+class MailTlsError(UserError):
+    """A mail connection the mail TLS policy refused; the message is the failure reason.
+
+    A ``UserError`` so that a refused send shows as a clear dialog, never as a
+    traceback; ``mail.mail`` stores the message as the failure reason.
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckTarget:
+    """What a TLS check of one server must look at.
+
+    ``notes`` are ``(key, message)`` problems known without looking (a
+    policy that refuses clear text); ``connect=False`` judges on them alone,
+    without opening a socket.
+    """
+
+    host: str
+    port: int
+    protocol: str
+    notes: tuple = ()
+    connect: bool = True
+
+
+class PerimeterMailTlsMixin(models.AbstractModel):
+    """TLS trust settings, last check and notifications shared by outgoing and incoming mail servers."""
+
+    _name = "perimeter.mail.tls.mixin"
+    _description = "Mail server TLS verification"
+
+    perimeter_ca_bundle = fields.Text(
+        string="CA bundle",
+        help="PEM certificates (-----BEGIN CERTIFICATE-----) trusted for this server in addition to the "
+        "system's certificate authorities: your private CA, or the intermediate that issued the server's "
+        "certificate.",
+    )
+    perimeter_pinned_sha256 = fields.Char(
+        string="Pinned SHA-256 fingerprint",
+        help="Optional. The server's certificate must have exactly this SHA-256 fingerprint (as printed by "
+        "openssl x509 -noout -fingerprint -sha256; colons optional). A pin is a trust anchor of its own: "
+        "a self-signed certificate is accepted when pinned, if its name and dates are right.",
+    )
+    perimeter_tls_state = fields.Selection(
+        TLS_STATES, string="TLS", default="unknown", required=True, readonly=True, copy=False,
+        help="Verified: the last check saw a trusted certificate for this host. Warning: verified, but "
+        "something needs attention soon (an expiring certificate). Failed: no trustworthy TLS channel.",
+    )
+    perimeter_tls_details = fields.Text(string="TLS details", readonly=True, copy=False)
+    perimeter_cert_expires_at = fields.Datetime(string="Certificate expires", readonly=True, copy=False)
+    perimeter_cert_sha256 = fields.Char(
+        string="Certificate SHA-256", readonly=True, copy=False,
+        help="Fingerprint of the certificate seen by the last check: what to pin.",
+    )
+    perimeter_last_check = fields.Datetime(string="Last TLS check", readonly=True, copy=False)
+    # Smallest expiry notice (30, 14, 7, 1 days) already sent for the current certificate.
+    perimeter_expiry_notice_days = fields.Integer(readonly=True, copy=False)
+
+    # --- settings and validation ---------------------------------------------------------------------------------
+
+    @api.model
+    def _perimeter_mail_tls_settings(self):
+        values = self.env["ir.config_parameter"]._perimeter_settings()
+        return values["mail_tls_policy"], values["mail_tls_min_version"]
+
+    def _perimeter_clean_vals(self, vals):
+        if "perimeter_pinned_sha256" not in vals:
+            return vals
+        raw = vals["perimeter_pinned_sha256"]
+        if not raw or not str(raw).strip():
+            return dict(vals, perimeter_pinned_sha256=False)
+        try:
+            pin = format_fingerprint(normalize_pin(str(raw)))
+        except ValueError as exc:
+            raise ValidationError(self.env._("Pinned SHA-256 fingerprint: %s", exc)) from None
+        return dict(vals, perimeter_pinned_sha256=pin)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self._perimeter_clean_vals(vals) for vals in vals_list])
+
+    def write(self, vals):
+        return super().write(self._perimeter_clean_vals(vals))
+
+    @api.constrains("perimeter_ca_bundle")
+    def _check_perimeter_ca_bundle(self):
+        for server in self:
+            if server.perimeter_ca_bundle and server.perimeter_ca_bundle.strip():
+                try:
+                    tlscheck.build_client_context(ca_bundle_pem=server.perimeter_ca_bundle)
+                except ValueError as exc:
+                    raise ValidationError(self.env._(
+                        "CA bundle of %(server)s: %(error)s", server=server.display_name, error=exc)) from None
+
+    # --- what to check: each model says ---------------------------------------------------------------------------
+
+    def _perimeter_kind(self):
+        """"Outgoing mail server", "Incoming mail server": how notifications name the record."""
+        return self._description
+
+    def _perimeter_tls_target(self, policy):
+        """A :class:`CheckTarget`, or a sentence saying why there is nothing to check."""
+        raise NotImplementedError
+
+    def _perimeter_refusal_consequence(self, policy):
+        """What a failing check means for mail, in one sentence, for the notification."""
+        return ""
+
+    # --- checking -------------------------------------------------------------------------------------------------
+
+    def _perimeter_probe_options(self, min_version):
+        return {
+            "min_version": min_version,
+            "ca_bundle_pem": self.perimeter_ca_bundle or None,
+            "pinned_sha256": self.perimeter_pinned_sha256 or None,
+            "timeout": PROBE_TIMEOUT,
+        }
+
+    def _perimeter_collect_reports(self, policy, min_version):
+        """``{server: TlsReport or sentence}``: every probe of ``self`` run at once."""
+        results, probes = {}, []
+        for server in self:
+            target = server._perimeter_tls_target(policy)
+            if isinstance(target, str):
+                results[server] = target
+            elif not target.connect:
+                results[server] = mailtls.failed_report(target.host, target.port, target.protocol, target.notes,
+                                                        min_version=min_version)
+            else:
+                probes.append((server, target))
+        reports = tlscheck.probe_many(
+            [dict(host=t.host, port=t.port, protocol=t.protocol, **s._perimeter_probe_options(min_version))
+             for s, t in probes],
+            max_workers=PROBE_WORKERS,
+        )
+        for (server, target), report in zip(probes, reports, strict=True):
+            if target.notes:
+                for key, message in target.notes:
+                    report.add_error(key, message)
+                report.settle()
+            results[server] = report
+        return results
+
+    def _perimeter_check_now(self):
+        """Check every server of ``self`` for real, store what was seen, notify; return the results."""
+        policy, min_version = self._perimeter_mail_tls_settings()
+        results = self._perimeter_collect_reports(policy, min_version)
+        events = []
+        for server, result in results.items():
+            if isinstance(result, str):
+                server.sudo().write({
+                    "perimeter_tls_state": "unknown",
+                    "perimeter_tls_details": result,
+                    "perimeter_last_check": utcnow(),
+                })
+            else:
+                events += server._perimeter_store_report(result)
+        self._perimeter_notify(events, policy)
+        return results
+
+    def action_perimeter_check(self):
+        """Check TLS now (the **Check TLS** button): fill the TLS fields and say what was seen."""
+        results = self._perimeter_check_now()
+        return self._perimeter_notification(results)
+
+    @api.model
+    def _perimeter_check_all(self):
+        """Daily: re-check every active server (nothing when the policy is off)."""
+        policy, _min_version = self._perimeter_mail_tls_settings()
+        if policy == "off":
+            return {}
+        return self.search([("active", "=", True)])._perimeter_check_now()
+
+    def _perimeter_notification(self, results, title=None, prefix=None, force_type=None):
+        """A ``display_notification`` action summing up ``results`` (and reloading the form)."""
+        lines, worst = [], "ok"
+        order = ["ok", "warning", "failed"]
+        for server, result in results.items():
+            text = result if isinstance(result, str) else mailtls.summary(result)
+            state = "warning" if isinstance(result, str) else result.state
+            worst = max(worst, state, key=order.index)
+            lines.append(text if len(results) == 1 else f"{server.display_name}: {text}")
+        if prefix:
+            lines.insert(0, prefix)
+        notification_type = force_type or _NOTIFICATION_TYPES[worst]
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": title or self.env._("TLS check"),
+                "message": "\n".join(lines),
+                "type": notification_type,
+                "sticky": notification_type != "success",
+                "next": {"type": "ir.actions.act_window_close"},  # reloads the form, as Test Connection does
+            },
+        }
+
+    # --- storing, and telling administrators ----------------------------------------------------------------------
+
+    def _perimeter_store_report(self, report):
+        """Write what ``report`` saw on this server; return the events worth a notification."""
+        self.ensure_one()
+        fingerprint = format_fingerprint(report.fingerprint_sha256) if report.fingerprint_sha256 else False
+        vals = {
+            "perimeter_tls_state": report.state,
+            "perimeter_tls_details": report.details_text(),
+            "perimeter_cert_expires_at": report.not_after or False,
+            "perimeter_last_check": report.checked_at,
+        }
+        events = []
+        if mailtls.starts_failing(self.perimeter_tls_state, report.state):
+            events.append(("failing", self, report))
+        if fingerprint:
+            # A new certificate starts its own series of expiry notices.
+            notice = self.perimeter_expiry_notice_days if fingerprint == self.perimeter_cert_sha256 else 0
+            if report.state != "failed" and report.not_after is not None:
+                days_left = (report.not_after - report.checked_at).total_seconds() / 86400
+                due = mailtls.expiry_notice_due(days_left, notice)
+                if due:
+                    events.append(("expiring", self, report))
+                    notice = due
+            vals.update(perimeter_cert_sha256=fingerprint, perimeter_expiry_notice_days=notice)
+        self.sudo().write(vals)
+        return events
+
+    def _perimeter_record_connection(self, report, policy):
+        """Store what a real connection saw, only when it changes the picture (no write per mail batch)."""
+        self.ensure_one()
+        fingerprint = format_fingerprint(report.fingerprint_sha256) if report.fingerprint_sha256 else False
+        if report.state == self.perimeter_tls_state and fingerprint in (False, self.perimeter_cert_sha256):
+            return
+        self._perimeter_notify(self._perimeter_store_report(report), policy)
+
+    def _perimeter_event_text(self, kind, server, report, policy):
+        link = server._get_html_link(title=server.display_name)
+        label = escape(server._perimeter_kind())
+        if kind == "failing":
+            consequence = server._perimeter_refusal_consequence(policy)
+            return Markup("%s %s: the TLS check now fails: %s. %s") % (
+                label, link, "; ".join(report.errors), consequence)
+        return Markup("%s %s: its TLS certificate expires %s, on %s (UTC). Renew it before then.") % (
+            label, link, mailtls.expiry_words(report.not_after, report.checked_at),
+            report.not_after.strftime("%Y-%m-%d %H:%M"))
+
+    @api.model
+    def _perimeter_notify(self, events, policy):
+        """One message to the administrators for these events (the #Administrators channel, as Odoo's
+        own cron failures do; the admins' inboxes when that channel is gone)."""
+        if not events:
+            return
+        texts = [self._perimeter_event_text(kind, server, report, policy) for kind, server, report in events]
+        body = texts[0] if len(texts) == 1 else Markup("<ul>%s</ul>") % Markup().join(
+            Markup("<li>%s</li>") % text for text in texts)
+        channel = self.env.ref("mail.channel_admin", raise_if_not_found=False)
+        if channel:
+            channel.with_user(SUPERUSER_ID).message_post(
+                body=body, message_type="comment", subtype_xmlid="mail.mt_comment")
+            return
+        admins = self.env.ref("base.group_system").sudo().users.filtered(lambda user: user.active and not user.share)
+        if admins:
+            self.env["mail.thread"].sudo().message_notify(
+                partner_ids=admins.partner_id.ids, body=body, subject=self.env._("Mail server TLS"))

@@ -1,0 +1,440 @@
+"""The TLS side of Odoo's mail connections: policy, verified channels, plain words.
+
+Odoo talks to SMTP, IMAP and POP servers through smtplib, imaplib and poplib,
+with contexts that verify nothing. :class:`MailTls` opens those same client
+objects with a *verifying* context (system CAs plus the server's CA bundle,
+hostname check, minimum version, optional SHA-256 pin) and checks the channel
+right after the handshake, before a single credential crosses it. The policy
+decides what happens to a channel that cannot be verified:
+
+- ``enforce``: nothing is sent without a verified channel. Clear-text SMTP is
+  refused before a socket is opened; IMAP/POP without implicit TLS upgrade
+  with STARTTLS/STLS when the server offers it, else are refused.
+- ``warn``: the caller is told (an ``ssl.SSLError`` or :class:`MailTlsRefused`
+  propagates) and goes on the way Odoo always did; clear text is allowed and
+  flagged with :attr:`MailTls.plaintext`.
+- ``off``: the caller does not use this module at all.
+
+Facts for an administrator about a failed channel come from
+:func:`perimeter.tlscheck.probe`; there is no second prober here. A verified
+session is summed up by :func:`session_report` in the same
+:class:`~perimeter.tlscheck.TlsReport` a probe returns, so both read the same.
+
+Nothing here imports Odoo.
+"""
+
+import contextlib
+import imaplib
+import os
+import poplib
+import smtplib
+import ssl
+import tempfile
+
+from .certinfo import cert_info, utcnow
+from .tlscheck import (
+    TlsReport,
+    TlsVerificationError,
+    build_context_for,
+    describe_ssl_error,
+    parse_min_version,
+    verify_peer,
+    version_label,
+)
+
+POLICIES = ("off", "warn", "enforce")
+# Days before a certificate expires on which administrators hear about it.
+EXPIRY_NOTICE_DAYS = (30, 14, 7, 1)
+# Every failure reason this module writes starts with it, so refused mail can
+# be told from other delivery failures (and found again to retry it).
+REASON_PREFIX = "Mail TLS"
+# Odoo's smtp_encryption values and the probe protocol each one means.
+SMTP_PROTOCOLS = {"ssl": "direct", "starttls": "smtp", "none": "plain"}
+_STARTTLS_BY_MAIL_PROTOCOL = {"imap": "imap", "pop": "pop3"}
+UNENCRYPTED = "unencrypted: no TLS, everything (passwords included) travels in clear text"
+
+
+class MailTlsRefused(Exception):
+    """No verified channel could be had, and the policy does not allow any other.
+
+    ``problem`` is the plain-English cause ("the server does not offer
+    STARTTLS"); ``str(exc)`` is the same sentence.
+    """
+
+    def __init__(self, problem, key="policy"):
+        super().__init__(problem)
+        self.problem = problem
+        self.key = key
+
+
+def endpoint_text(host, port):
+    host = str(host or "")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def failure_reason(host, port, problem, policy="enforce"):
+    """The sentence stored on refused mail (``mail.mail.failure_reason``)."""
+    return (
+        f"{REASON_PREFIX} ({policy}): refused to connect to {endpoint_text(host, port)}: {problem}. "
+        "Nothing was sent. Fix the server's certificate, or trust it on the mail server "
+        "(CA bundle or pinned SHA-256 fingerprint), then retry this mail."
+    )
+
+
+def is_tls_failure(exc):
+    """Whether ``exc`` says the channel could not be secured (rather than, say, a wrong password)."""
+    return isinstance(exc, ssl.SSLError | MailTlsRefused)
+
+
+def problem_of(exc, hostname=None, min_version=None):
+    """Plain words for a TLS failure raised while opening a mail connection."""
+    if isinstance(exc, MailTlsRefused | TlsVerificationError):
+        return str(exc)
+    return describe_ssl_error(exc, hostname=hostname, min_version=min_version)
+
+
+def smtp_protocol(encryption):
+    """Probe protocol of an ``ir.mail_server`` ``smtp_encryption`` value."""
+    return SMTP_PROTOCOLS.get(encryption or "none", "plain")
+
+
+def fetch_protocol(connection_type, is_ssl, policy):
+    """Probe protocol of a ``fetchmail.server``: what :class:`MailTls` will actually do.
+
+    Implicit TLS when ``is_ssl``; otherwise STARTTLS/STLS under ``enforce``,
+    and clear text under the other policies (as Odoo does).
+    """
+    if is_ssl:
+        return "direct"
+    if policy == "enforce":
+        return _STARTTLS_BY_MAIL_PROTOCOL.get(connection_type, "plain")
+    return "plain"
+
+
+def load_client_certificate(context, client_cert):
+    """Load a client certificate and its key into ``context``.
+
+    ``client_cert`` is PEM (text or bytes) holding both the certificate and
+    the key, as Odoo stores them on a mail server, or a ``(cert_path,
+    key_path)`` pair, as given on Odoo's command line. In-memory PEM goes
+    through an anonymous memory file where the platform has one, so the key
+    is never written to disk. Raises ``ValueError`` in plain words.
+    """
+    try:
+        if isinstance(client_cert, tuple | list):
+            cert_path, key_path = client_cert
+            context.load_cert_chain(cert_path, key_path or None)
+            return
+        data = client_cert.encode("ascii", "replace") if isinstance(client_cert, str) else bytes(client_cert)
+        if b"PRIVATE KEY-----" not in data or b"CERTIFICATE-----" not in data:
+            raise ValueError("the client certificate needs both a PEM certificate and its PEM private key")
+        if hasattr(os, "memfd_create"):
+            fd = os.memfd_create("perimeter-client-cert", getattr(os, "MFD_CLOEXEC", 0))
+            try:
+                os.write(fd, data)
+                context.load_cert_chain(f"/proc/self/fd/{fd}")
+            finally:
+                os.close(fd)
+            return
+        with tempfile.TemporaryDirectory(prefix="perimeter-") as directory:
+            path = os.path.join(directory, "client.pem")
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            context.load_cert_chain(path)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"the client certificate or its private key cannot be loaded: {exc}") from None
+
+
+def session_report(ssl_sock, host, port, protocol, *, server_hostname=None, min_version="TLSv1_2",
+                   pinned_sha256=None, expiry_warning_days=30, now=None):
+    """A :class:`TlsReport` of an established, already verified session.
+
+    Reads what the handshake saw (version, cipher, certificate) and adds the
+    expiry warning a probe would give; call it only after
+    :func:`~perimeter.tlscheck.verify_peer` accepted the channel.
+    """
+    now = now or utcnow()
+    report = TlsReport(host=str(host), port=int(port), protocol=protocol,
+                       server_hostname=server_hostname or str(host), min_version=parse_min_version(min_version),
+                       checked_at=now)
+    report.tls_version = ssl_sock.version()
+    cipher = ssl_sock.cipher()
+    if cipher:
+        report.cipher, report.cipher_bits = cipher[0], cipher[2]
+    der = ssl_sock.getpeercert(binary_form=True)
+    if der:
+        report.set_certificate(cert_info(der))
+    report.pinned = bool(pinned_sha256)
+    report.pin_match = True if pinned_sha256 else None
+    report.trusted_by = "pin" if ssl_sock.context.verify_mode == ssl.CERT_NONE else "ca"
+    if report.not_after is not None:
+        days_left = (report.not_after - now).total_seconds() / 86400
+        if 0 <= days_left < expiry_warning_days:
+            report.warnings.append(f"certificate expires {expiry_words(report.not_after, now)}, "
+                                   f"on {report.not_after:%Y-%m-%d}")
+    return report.settle()
+
+
+def expiry_words(not_after, now):
+    """``"in 9 days"``, ``"in 1 day"``, ``"within a day"``: whole days left, as the probe's details say."""
+    days_left = (not_after - now).total_seconds() / 86400
+    return f"in {_days(days_left)}" if days_left >= 1 else "within a day"
+
+
+def failed_report(host, port, protocol, problems, *, server_hostname=None, min_version="TLSv1_2"):
+    """A failed :class:`TlsReport` for a channel refused without a handshake to look at."""
+    report = TlsReport(host=str(host or ""), port=int(port or 0), protocol=protocol,
+                       server_hostname=server_hostname or str(host or ""),
+                       min_version=parse_min_version(min_version))
+    for key, message in problems:
+        report.add_error(key, message)
+    return report.settle()
+
+
+def _days(count):
+    count = int(count)
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def summary(report):
+    """One line for a notification: the verdict and the facts that matter most."""
+    if report.state == "failed":
+        return "TLS check failed: " + "; ".join(report.errors)
+    facts = []
+    if report.tls_version:
+        facts.append(version_label(report.tls_version))
+    if report.sans or report.subject:
+        names = ", ".join(report.sans[:3]) or report.subject
+        facts.append(f"certificate for {names}")
+    if report.not_after is not None:
+        facts.append(f"valid until {report.not_after:%Y-%m-%d}")
+    if report.trusted_by == "pin":
+        facts.append("trusted by its pinned fingerprint")
+    text = "TLS verified" + (f" ({', '.join(facts)})" if facts else "")
+    if report.warnings:
+        text += ". Warning: " + "; ".join(report.warnings)
+    return text
+
+
+def expiry_notice_due(days_left, last_notice_days, thresholds=EXPIRY_NOTICE_DAYS):
+    """The notice (in days: 30, 14, 7 or 1) to send now about an expiring certificate, or ``None``.
+
+    ``last_notice_days`` is the notice already sent for this certificate (0 or
+    ``None``: none yet). Only the nearest threshold reached is announced, once:
+    a certificate first seen 10 days before its end gets the 14-day notice,
+    then the 7-day and the 1-day ones, never the 30-day one afterwards.
+    """
+    if days_left is None or days_left < 0:
+        return None
+    reached = [threshold for threshold in thresholds if days_left <= threshold]
+    if not reached:
+        return None
+    notice = min(reached)
+    if last_notice_days and last_notice_days <= notice:
+        return None
+    return notice
+
+
+def starts_failing(previous_state, new_state):
+    """A check that fails after anything else (never checked included) is news; a repeat is not."""
+    return new_state == "failed" and previous_state != "failed"
+
+
+class _VerifyingSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose STARTTLS uses the verifying context and checks the peer at once."""
+
+    def __init__(self, host, port, *, mail_tls, timeout):
+        self._mail_tls = mail_tls
+        self._perimeter_port = port
+        super().__init__(host, port, timeout=timeout)
+
+    def starttls(self, *args, **kwargs):
+        # Odoo passes its own (non-verifying) context; the verifying one replaces it.
+        kwargs.pop("context", None)
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("starttls"):
+            self.close()
+            raise MailTlsRefused("the server does not offer STARTTLS", key="no_starttls")
+        try:
+            reply = super().starttls(*args, context=self._mail_tls.context())
+            self._mail_tls.accept(self.sock, self._host, self._perimeter_port, "smtp")
+        except BaseException:
+            self.close()
+            raise
+        return reply
+
+
+class _VerifyingSMTP_SSL(smtplib.SMTP_SSL):  # noqa: N801 - named after smtplib.SMTP_SSL
+    """smtplib.SMTP_SSL that checks the peer before reading the greeting."""
+
+    def __init__(self, host, port, *, mail_tls, timeout):
+        self._mail_tls = mail_tls
+        self._perimeter_port = port
+        super().__init__(host, port, timeout=timeout, context=mail_tls.context())
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        try:
+            self._mail_tls.accept(sock, host, port, "direct")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+class MailTls:
+    """How one mail connection secures itself, and what it saw.
+
+    :param policy: ``warn`` or ``enforce`` (see the module docstring).
+    :param min_version: ``TLSv1_2`` or ``TLSv1_3``.
+    :param ca_bundle_pem: PEM certificates trusted in addition to the system store.
+    :param pinned_sha256: fingerprint the server certificate must have (then the pin is the trust anchor).
+    :param client_cert: PEM certificate + key, or ``(cert_path, key_path)``, for certificate authentication.
+
+    After a successful opening, :attr:`report` is the :class:`TlsReport` of
+    the verified session; :attr:`plaintext` is True when ``warn`` let a
+    clear-text connection through. A channel that cannot be verified raises
+    ``ssl.SSLError`` (:class:`~perimeter.tlscheck.TlsVerificationError` for a
+    pin, name or date problem found after the handshake) or
+    :class:`MailTlsRefused`, and the socket is closed.
+    """
+
+    def __init__(self, policy="enforce", min_version="TLSv1_2", ca_bundle_pem=None, pinned_sha256=None,
+                 client_cert=None):
+        if policy not in ("warn", "enforce"):
+            raise ValueError(f"{policy!r} is not a mail TLS policy that opens connections: use warn or enforce")
+        self.policy = policy
+        self.min_version = parse_min_version(min_version)
+        self.ca_bundle_pem = ca_bundle_pem or None
+        self.pinned_sha256 = pinned_sha256 or None
+        self.client_cert = client_cert or None
+        self.report = None
+        self.plaintext = False
+        self._context = None
+
+    @property
+    def verified(self):
+        return self.report is not None
+
+    def context(self):
+        """The verifying client context (built once); bad settings raise :class:`MailTlsRefused`."""
+        if self._context is None:
+            try:
+                context = build_context_for(self.min_version, self.ca_bundle_pem, self.pinned_sha256)
+                if self.client_cert:
+                    load_client_certificate(context, self.client_cert)
+            except ValueError as exc:
+                raise MailTlsRefused(f"the server's TLS settings cannot be used: {exc}", key="config") from None
+            self._context = context
+        return self._context
+
+    def accept(self, ssl_sock, host, port, protocol):
+        """Check an established channel (pin, and in pin mode the name and dates); record it."""
+        verify_peer(ssl_sock, self.pinned_sha256, host)
+        self.report = session_report(ssl_sock, host, port, protocol, min_version=self.min_version,
+                                     pinned_sha256=self.pinned_sha256)
+        return self.report
+
+    def _allow_plaintext(self, why):
+        if self.policy == "enforce":
+            raise MailTlsRefused(why, key="unencrypted")
+        self.plaintext = True
+
+    # --- SMTP (smtplib, as Odoo's ir.mail_server drives it) -------------------------------------------------------
+
+    def open_smtp(self, host, port, encryption, timeout):
+        """An ``smtplib.SMTP`` for Odoo's ``smtp_encryption`` value.
+
+        ``ssl``: implicit TLS, verified before the greeting is read.
+        ``starttls``: verified inside ``starttls()``, which the caller must
+        call (Odoo does) before anything else. ``none``: refused under
+        ``enforce`` before any socket is opened.
+        """
+        if encryption == "ssl":
+            return _VerifyingSMTP_SSL(host, port, mail_tls=self, timeout=timeout)
+        if encryption == "starttls":
+            return _VerifyingSMTP(host, port, mail_tls=self, timeout=timeout)
+        self._allow_plaintext(
+            "Connection Encryption is None, so mail would travel in clear text; choose TLS (STARTTLS) or SSL/TLS")
+        return smtplib.SMTP(host, port, timeout=timeout)
+
+    # --- IMAP and POP3 (imaplib, poplib, as Odoo's fetchmail drives them) ----------------------------------------
+
+    def open_imap(self, host, port, is_ssl, timeout, *, imap_class=imaplib.IMAP4, imap_ssl_class=imaplib.IMAP4_SSL):
+        """A connected, not yet logged-in IMAP client."""
+        if is_ssl:
+            connection = imap_ssl_class(host, port, ssl_context=self.context(), timeout=timeout)
+            self._accept_or_close(connection.sock, host, port, "direct", connection.shutdown)
+            return connection
+        connection = imap_class(host, port, timeout=timeout)
+        if self.policy != "enforce":
+            self.plaintext = True
+            return connection
+        if "STARTTLS" not in connection.capabilities:
+            connection.shutdown()
+            raise MailTlsRefused("the server offers neither SSL/TLS on this port nor STARTTLS", key="no_starttls")
+        try:
+            connection.starttls(ssl_context=self.context())
+        except BaseException:
+            connection.shutdown()
+            raise
+        self._accept_or_close(connection.sock, host, port, "imap", connection.shutdown)
+        return connection
+
+    def open_pop3(self, host, port, is_ssl, timeout, *, pop_class=poplib.POP3, pop_ssl_class=poplib.POP3_SSL):
+        """A connected, not yet logged-in POP3 client."""
+        if is_ssl:
+            connection = pop_ssl_class(host, port, timeout=timeout, context=self.context())
+            self._accept_or_close(connection.sock, host, port, "direct", connection.close)
+            return connection
+        connection = pop_class(host, port, timeout=timeout)
+        if self.policy != "enforce":
+            self.plaintext = True
+            return connection
+        try:
+            capabilities = connection.capa()
+        except poplib.error_proto:
+            capabilities = {}
+        if "STLS" not in capabilities:
+            connection.close()
+            raise MailTlsRefused("the server offers neither SSL/TLS on this port nor STLS", key="no_starttls")
+        try:
+            connection.stls(context=self.context())
+        except BaseException:
+            connection.close()
+            raise
+        self._accept_or_close(connection.sock, host, port, "pop3", connection.close)
+        return connection
+
+    def _accept_or_close(self, sock, host, port, protocol, close):
+        try:
+            self.accept(sock, host, port, protocol)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                close()
+            raise
+
+
+__all__ = [
+    "EXPIRY_NOTICE_DAYS",
+    "POLICIES",
+    "REASON_PREFIX",
+    "SMTP_PROTOCOLS",
+    "UNENCRYPTED",
+    "MailTls",
+    "MailTlsRefused",
+    "endpoint_text",
+    "expiry_notice_due",
+    "expiry_words",
+    "failed_report",
+    "failure_reason",
+    "fetch_protocol",
+    "is_tls_failure",
+    "load_client_certificate",
+    "problem_of",
+    "session_report",
+    "smtp_protocol",
+    "starts_failing",
+    "summary",
+]

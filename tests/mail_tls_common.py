@@ -1,0 +1,114 @@
+"""Real mail servers on loopback for the mail TLS tests, as Odoo's own SMTP tests do.
+
+Odoo's test mode connects nowhere (``ir.mail_server.connect`` returns None and
+``send_email`` skips sending), so each test turns it off for itself, like
+``odoo/addons/base/tests/test_ir_mail_server_smtpd.py``, and only ever talks
+to servers it started. The command-line SMTP settings are blanked so that
+nothing can leave through them.
+"""
+
+import base64
+import contextlib
+import datetime
+import logging
+from unittest.mock import patch
+
+from cryptography import x509
+from cryptography.hazmat.backends import default_backend
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from odoo import modules
+from odoo.tests import TransactionCase
+from odoo.tools import config
+
+from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
+
+from ..perimeter.testing.certs import CertFactory
+
+LOCAL = "127.0.0.1"
+
+
+class MailTlsCase(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.certs = CertFactory()
+        cls.addClassCleanup(cls.certs.cleanup)
+        cls.good = cls.certs.trusted()
+        cls.ca_pem = cls.certs.ca.cert_pem
+        cls.startClassPatcher(patch.dict(config.options, {
+            "smtp_server": "", "smtp_port": 25, "smtp_ssl": False, "smtp_user": False, "smtp_password": False,
+            "smtp_ssl_certificate_filename": False, "smtp_ssl_private_key_filename": False,
+        }))
+        # A server that does not answer must fail the test, not hang it for a minute.
+        cls.startClassPatcher(patch.object(odoo_ir_mail_server, "SMTP_TIMEOUT", 10))
+        # aiosmtpd reports every session at INFO, and every handshake our client
+        # refuses (the point of these tests) as an ERROR with a traceback.
+        mail_log = logging.getLogger("mail.log")
+        level = mail_log.level
+        mail_log.setLevel(logging.CRITICAL + 1)
+        cls.addClassCleanup(mail_log.setLevel, level)
+
+    def setUp(self):
+        super().setUp()
+        # Real connections, to the servers this test starts and to nothing else.
+        self.startPatcher(patch.object(modules.module, "current_test", False))
+
+    def set_policy(self, policy, min_version="TLSv1_2"):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("perimeter_security.mail_tls_policy", policy)
+        params.set_param("perimeter_security.mail_tls_min_version", min_version)
+
+    def smtp_record(self, port, encryption="starttls", **vals):
+        return self.env["ir.mail_server"].create({
+            "name": f"Test SMTP {port}",
+            "smtp_host": LOCAL,
+            "smtp_port": port,
+            "smtp_encryption": encryption,
+            "smtp_authentication": "login",
+            **vals,
+        })
+
+    def build_message(self, subject="Invoice INV/2024/0042", body="Please find your invoice attached."):
+        return self.env["ir.mail_server"].build_email(
+            email_from="billing@example.com", email_to=["customer@example.com"], subject=subject, body=body)
+
+    def send(self, server, **message_values):
+        message = self.build_message(**message_values)
+        return self.env["ir.mail_server"].send_email(message, mail_server_id=server.id), message
+
+    def channel_messages(self, text):
+        channel = self.env.ref("mail.channel_admin")
+        return channel.message_ids.filtered(lambda message: text in (message.body or ""))
+
+    @contextlib.contextmanager
+    def no_commit(self):
+        """fetch_mail() commits after each message; inside a test that is the savepoint's job."""
+        with patch.object(self.env.cr, "commit", self.env.flush_all):
+            yield
+
+
+def client_certificate(factory, name="odoo-client"):
+    """A client certificate (clientAuth) from ``factory``'s CA: ``(cert_pem, key_pem)`` bytes."""
+    key = ec.generate_private_key(ec.SECP256R1(), default_backend())
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(factory.ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(factory.ca.private_key, hashes.SHA256(), default_backend())
+    )
+    return (certificate.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def b64(data):
+    return base64.b64encode(data)
