@@ -149,6 +149,46 @@ def _range_of(entry):
     return (4 if network.version == 4 else 16), first, first + network.num_addresses - 1
 
 
+# Families with more ranges than this get a first-level index on their first 16 bits.
+_INDEX_THRESHOLD = 256
+
+
+class _Ranges:
+    """Sorted disjoint ranges of one family's packed addresses (4 or 16 bytes).
+
+    Large sets also keep, for each value of the first two bytes, where its
+    ranges sit in the sorted list: a lookup then bisects a few neighbours
+    instead of the whole list, which keeps it fast when the list no longer
+    fits in the CPU cache.
+    """
+
+    __slots__ = ("starts", "ends", "positions")
+
+    def __init__(self, merged, width):
+        self.starts = [first.to_bytes(width, "big") for first, _last in merged]
+        self.ends = [last.to_bytes(width, "big") for _first, last in merged]
+        self.positions = None
+        if len(self.starts) > _INDEX_THRESHOLD:
+            # positions[b]: how many ranges start before the 16-bit prefix b.
+            counts = [0] * 65537
+            for start in self.starts:
+                counts[(start[0] << 8 | start[1]) + 1] += 1
+            for bucket in range(1, 65537):
+                counts[bucket] += counts[bucket - 1]
+            self.positions = counts
+
+    def contains(self, packed):
+        positions = self.positions
+        if positions is None:
+            index = bisect.bisect_right(self.starts, packed) - 1
+        else:
+            # Every range before positions[bucket] starts below the address and every range from
+            # positions[bucket + 1] on starts above it: bisecting between them gives the same answer.
+            bucket = packed[0] << 8 | packed[1]
+            index = bisect.bisect_right(self.starts, packed, positions[bucket], positions[bucket + 1]) - 1
+        return index >= 0 and packed <= self.ends[index]
+
+
 class NetworkSet:
     """An immutable set of IPv4/IPv6 networks.
 
@@ -157,7 +197,7 @@ class NetworkSet:
     simply not in the set.
     """
 
-    __slots__ = ("_v4_starts", "_v4_ends", "_v6_starts", "_v6_ends", "_entries", "_canonical")
+    __slots__ = ("_v4", "_v6", "_entries", "_canonical")
 
     def __init__(self, networks=()):
         self._entries = tuple(networks)
@@ -170,10 +210,8 @@ class NetworkSet:
                 merged[-1][2] = max(merged[-1][2], last)
             else:
                 merged.append([width, first, last])
-        self._v4_starts = [first.to_bytes(4, "big") for width, first, _ in merged if width == 4]
-        self._v4_ends = [last.to_bytes(4, "big") for width, _, last in merged if width == 4]
-        self._v6_starts = [first.to_bytes(16, "big") for width, first, _ in merged if width == 16]
-        self._v6_ends = [last.to_bytes(16, "big") for width, _, last in merged if width == 16]
+        self._v4 = _Ranges([(first, last) for width, first, last in merged if width == 4], 4)
+        self._v6 = _Ranges([(first, last) for width, first, last in merged if width == 16], 16)
 
     def __contains__(self, address):
         # pack_address inlined: this is the per-request hot path.
@@ -181,27 +219,17 @@ class NetworkSet:
             return False
         try:
             if ":" not in address:
-                packed = _inet_pton(_AF_INET, address)
-                starts, ends = self._v4_starts, self._v4_ends
-            else:
-                packed = _inet_pton(_AF_INET6, address.partition("%")[0])
-                if packed[:12] == _V4_MAPPED_PREFIX:
-                    packed, starts, ends = packed[12:], self._v4_starts, self._v4_ends
-                else:
-                    starts, ends = self._v6_starts, self._v6_ends
+                return self._v4.contains(_inet_pton(_AF_INET, address))
+            packed = _inet_pton(_AF_INET6, address.partition("%")[0])
         except (OSError, ValueError):
             return False
-        index = bisect.bisect_right(starts, packed) - 1
-        return index >= 0 and packed <= ends[index]
+        if packed[:12] == _V4_MAPPED_PREFIX:
+            return self._v4.contains(packed[12:])
+        return self._v6.contains(packed)
 
     def contains_packed(self, packed):
         """Membership test for an address packed by ``pack_address``."""
-        if len(packed) == 4:
-            starts, ends = self._v4_starts, self._v4_ends
-        else:
-            starts, ends = self._v6_starts, self._v6_ends
-        index = bisect.bisect_right(starts, packed) - 1
-        return index >= 0 and packed <= ends[index]
+        return (self._v4 if len(packed) == 4 else self._v6).contains(packed)
 
     @property
     def networks(self):
@@ -214,7 +242,7 @@ class NetworkSet:
         return self._canonical
 
     def __bool__(self):
-        return bool(self._v4_starts or self._v6_starts)
+        return bool(self._v4.starts or self._v6.starts)
 
     def __len__(self):
         """Number of distinct networks given (not of merged ranges)."""
@@ -230,7 +258,7 @@ class NetworkSet:
         return hash(self._ranges())
 
     def _ranges(self):
-        return tuple(self._v4_starts), tuple(self._v4_ends), tuple(self._v6_starts), tuple(self._v6_ends)
+        return tuple(self._v4.starts), tuple(self._v4.ends), tuple(self._v6.starts), tuple(self._v6.ends)
 
     def __repr__(self):
         shown = ", ".join(self.networks[:5])
@@ -240,7 +268,7 @@ class NetworkSet:
     @property
     def range_count(self):
         """Number of disjoint ranges after merging."""
-        return len(self._v4_starts) + len(self._v6_starts)
+        return len(self._v4.starts) + len(self._v6.starts)
 
     @classmethod
     def from_text(cls, text):

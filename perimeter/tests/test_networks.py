@@ -189,3 +189,30 @@ def test_arbitrary_text_never_crashes(text):
         normalize_network(text)
     except ValueError as exc:
         assert str(exc)
+
+
+def test_large_sets_use_the_index_and_agree_with_a_naive_scan():
+    """Past a few hundred ranges, lookups go through the 16-bit index: check it at every boundary."""
+    import random
+
+    rng = random.Random(7)
+    networks = []
+    for _ in range(1500):
+        networks.append(ipaddress.ip_network((rng.getrandbits(32), rng.choice((8, 12, 16, 20, 24, 30, 32))),
+                                             strict=False))
+        networks.append(ipaddress.ip_network((rng.getrandbits(128), rng.choice((16, 32, 48, 64, 120, 128))),
+                                             strict=False))
+    compiled = NetworkSet(str(n) for n in networks)
+    assert compiled._v4.positions is not None and compiled._v6.positions is not None
+    by_version = {4: [n for n in networks if n.version == 4], 6: [n for n in networks if n.version == 6]}
+    probes = []
+    for network in networks[:600]:
+        for value in (int(network.network_address) - 1, int(network.network_address),
+                      int(network.broadcast_address), int(network.broadcast_address) + 1):
+            if 0 <= value < 2 ** network.max_prefixlen:
+                probes.append(ipaddress.IPv4Address(value) if network.version == 4 else ipaddress.IPv6Address(value))
+    probes += [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(300)]
+    probes += [ipaddress.IPv4Address(value) for value in (0, 2**32 - 1, 0xFFFF, 0x10000)]
+    for probe in probes:
+        expected = any(probe in n for n in by_version[probe.version])
+        assert (str(probe) in compiled) == expected, probe
