@@ -13,6 +13,8 @@
         "views/perimeter_allowlist_views.xml",
         "views/res_config_settings_views.xml",
         "views/perimeter_menus.xml",
+        "data/perimeter_connected_system_cron.xml",
+        "views/perimeter_connected_system_views.xml",
     ],
     "assets": {
         "web.assets_tests": [
