@@ -203,6 +203,10 @@ class PerimeterConnectedSystem(models.Model):
         self._discover()
         return True
 
+    def action_discover_button(self):
+        """The dashboard's Discover button (buttons always pass record ids, which discovery ignores)."""
+        return self.browse().action_discover()
+
     @api.model
     def _discover(self):
         """Run the providers; return ``{"created": systems, "updated": systems, "gone": systems}``."""
@@ -291,9 +295,8 @@ class PerimeterConnectedSystem(models.Model):
                 system.write(result.values())
         return True
 
-    @api.model
     def action_check_all(self):
-        """Check every active system (the dashboard's button and the cron)."""
+        """Check every active system, whatever the records it is called on (the dashboard's button, the cron)."""
         return self.sudo().search([]).action_check()
 
     @api.model

@@ -3,3 +3,4 @@ from . import test_settings
 from . import test_ui
 from . import test_connected_systems
 from . import test_system_fence
+from . import test_dashboard_tour
