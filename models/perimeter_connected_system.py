@@ -297,7 +297,7 @@ class PerimeterConnectedSystem(models.Model):
 
     def action_check_all(self):
         """Check every active system, whatever the records it is called on (the dashboard's button, the cron)."""
-        return self.sudo().search([]).action_check()
+        return self.sudo().search([("active", "=", True)]).action_check()
 
     @api.model
     def _cron_discover_and_check(self):

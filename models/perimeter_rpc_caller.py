@@ -19,7 +19,7 @@ class PerimeterRpcCaller(models.Model):
     _order = "last_seen desc, id desc"
     _rec_name = "ip"
 
-    user_id = fields.Many2one("res.users", string="User", required=True, ondelete="cascade", readonly=True,
+    user_id = fields.Many2one("res.users", required=True, ondelete="cascade", readonly=True,
                               index=True)
     apikey_id = fields.Many2one("res.users.apikeys", string="API key", ondelete="cascade", readonly=True,
                                 help="Empty when the call authenticated with a password.")

@@ -41,11 +41,12 @@ class ResUsers(models.Model):
 
     @classmethod
     def check(cls, db, uid, passwd):
-        super().check(db, uid, passwd)
+        result = super().check(db, uid, passwd)
         with contextlib.closing(cls.pool.cursor()) as cr:
             call = api.Environment(cr, SUPERUSER_ID, {})["res.users"]._perimeter_guard(uid, passwd, record=True)
         if call:
             rpc_callers.record_call(*call)
+        return result
 
     @classmethod
     def authenticate(cls, db, credential, user_agent_env):
@@ -77,7 +78,7 @@ class ResUsers(models.Model):
         return 0
 
     @api.model
-    def _perimeter_guard(self, uid, secret, fence=True, record=False, http_error=False):
+    def _perimeter_guard(self, uid, secret, *, fence=True, record=False, http_error=False):
         """Apply the fence to a credential that just authenticated; return the RPC call to record, if any.
 
         Refusal raises ``AccessDenied`` (``Forbidden`` with ``http_error``), after
@@ -93,13 +94,13 @@ class ResUsers(models.Model):
         if bound and snapshot.binds(uid, apikey_id):
             refused = snapshot.refused_address(uid, apikey_id, client)
             if refused:
-                self._perimeter_refuse(uid, apikey_id, refused, client, request, http_error)
+                self._perimeter_refuse(uid, apikey_id, refused, client=client, request=request, http_error=http_error)
         if record and client is not None:
             return (self.env.cr.dbname, uid, apikey_id, client.ip, client.scheme)
         return None
 
     @api.model
-    def _perimeter_refuse(self, uid, apikey_id, address, client, request, http_error):
+    def _perimeter_refuse(self, uid, apikey_id, address, *, client, request, http_error):
         what = f"API key {apikey_id} of user {uid}" if apikey_id else f"user {uid}"
         _logger.info("perimeter: refused %s from %s: outside the allowed networks of its connected system",
                      what, address)

@@ -48,7 +48,8 @@ class ConnectedSystemsCase(TransactionCase):
         })
 
     def _by_key(self, record):
-        return self.Systems.with_context(active_test=False).search([("discovery_key", "=", f"{record._name},{record.id}")])
+        key = f"{record._name},{record.id}"
+        return self.Systems.with_context(active_test=False).search([("discovery_key", "=", key)])
 
 
 @tagged("post_install", "-at_install")
