@@ -10,10 +10,10 @@ Nothing here imports Odoo.
 """
 
 import dataclasses
+import datetime
 import threading
 import time
-
-from .certinfo import utcnow
+from typing import NamedTuple
 
 # Seconds between two flushes of one process's counts.
 FLUSH_INTERVAL = 10.0
@@ -21,24 +21,36 @@ FLUSH_INTERVAL = 10.0
 MAX_KEYS = 5000
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class CallerKey:
+class CallerKey(NamedTuple):  # a tuple: cheap to build and to hash on every call
     user_id: int
     apikey_id: int  # 0: the call used a password (or a credential that is not an API key)
     ip: str
     scheme: str  # "http" or "https"
 
 
+def _utc(timestamp):
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).replace(tzinfo=None)
+
+
 @dataclasses.dataclass(slots=True)
 class Count:
     hits: int
-    first_seen: object  # naive UTC datetime
-    last_seen: object
+    first: float  # epoch seconds: reading the clock as a float is what each call can afford
+    last: float
+
+    @property
+    def first_seen(self):
+        """Naive UTC datetime, as Odoo stores them."""
+        return _utc(self.first)
+
+    @property
+    def last_seen(self):
+        return _utc(self.last)
 
     def merge(self, other):
         self.hits += other.hits
-        self.first_seen = min(self.first_seen, other.first_seen)
-        self.last_seen = max(self.last_seen, other.last_seen)
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
 
 
 class CallerTally:
@@ -60,8 +72,8 @@ class CallerTally:
         self._last_drain = clock()
 
     def add(self, dbname, key, at=None):
-        """Count one call; return True when a flush is due."""
-        moment = at or utcnow()
+        """Count one call (at ``at``, epoch seconds, default now); return True when a flush is due."""
+        moment = time.time() if at is None else at
         with self._lock:
             counts = self._counts.get(dbname)
             if counts is None:
@@ -72,10 +84,10 @@ class CallerTally:
                 self._size += 1
             else:
                 count.hits += 1
-                if moment > count.last_seen:
-                    count.last_seen = moment
-                elif moment < count.first_seen:  # threads may hand in their moments out of order
-                    count.first_seen = moment
+                if moment > count.last:
+                    count.last = moment
+                elif moment < count.first:  # threads may hand in their moments out of order
+                    count.first = moment
             return self._size >= self.max_keys or self._clock() - self._last_drain >= self.flush_interval
 
     def drain(self, dbname=None):

@@ -255,13 +255,13 @@ class TestChecks(ConnectedSystemsCase):
     def test_inbound_judged_by_calls_seen(self):
         self.Systems._discover()
         api = self._by_key(self.key)
-        now = datetime.datetime(2024, 5, 1, 12, 0)
+        now = datetime.datetime(2024, 5, 1, 12, 0).replace(tzinfo=datetime.UTC).timestamp()
         self.env["perimeter.rpc.caller"]._merge_counts({
             CallerKey(self.bot.id, self.key.id, "192.0.2.7", "https"): Count(5, now, now),
         })
         api.action_check()
         self.assertEqual(api.state, "ok")
-        self.assertIn("192.0.2.7 over HTTPS: 5 calls", api.details)
+        self.assertIn("192.0.2.7 over HTTPS: 5 calls, last 2024-05-01 12:00 UTC", api.details)
         self.env["perimeter.rpc.caller"]._merge_counts({
             CallerKey(self.bot.id, self.key.id, "198.51.100.3", "http"): Count(1, now, now),
             CallerKey(self.bot.id, self.key.id, "192.0.2.7", "https"): Count(2, now, now),

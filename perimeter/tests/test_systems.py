@@ -154,7 +154,7 @@ def test_tally_counts_flushes_and_restores():
     clock = [0.0]
     tally = CallerTally(flush_interval=10, max_keys=3, clock=lambda: clock[0])
     key = CallerKey(2, 0, "127.0.0.1", "http")
-    early, late = datetime.datetime(2024, 1, 1), datetime.datetime(2024, 1, 2)
+    early, late = datetime.datetime(2024, 1, 1).timestamp(), datetime.datetime(2024, 1, 2).timestamp()
     assert not tally.add("db", key, at=late)
     assert not tally.add("db", key, at=early)
     assert tally.pending("db") == 1
@@ -162,7 +162,9 @@ def test_tally_counts_flushes_and_restores():
     assert tally.add("other", key, at=late)  # the interval passed
     taken = tally.drain("db")
     count = taken["db"][key]
-    assert (count.hits, count.first_seen, count.last_seen) == (2, early, late)
+    assert (count.hits, count.first, count.last) == (2, early, late)
+    assert count.last_seen - count.first_seen == datetime.timedelta(days=1)
+    assert count.first_seen.tzinfo is None
     assert tally.pending() == 1 and tally.pending("db") == 0
     tally.restore("db", taken["db"])  # writing failed: nothing is lost
     assert tally.drain()["db"][key].hits == 2
