@@ -20,6 +20,7 @@ Prints markdown tables.
 """
 
 import argparse
+import functools
 import multiprocessing
 import os
 import platform
@@ -96,9 +97,9 @@ def measure_record(number=200_000, repeat=5):
         ("fenced key, via a trusted proxy", 7, 70, relayed),
     ]
     rows = []
-    for label, uid, key, connection in cases:
-        base = min(timeit.repeat(lambda: noop("db", uid, key, connection), number=number, repeat=repeat))
-        cost = min(timeit.repeat(lambda: record("db", uid, key, connection), number=number, repeat=repeat))
+    for label, *args in cases:
+        base = min(timeit.repeat(functools.partial(noop, "db", *args), number=number, repeat=repeat))
+        cost = min(timeit.repeat(functools.partial(record, "db", *args), number=number, repeat=repeat))
         rows.append((label, 1e9 * base / number, 1e9 * cost / number))
     return rows, tally.drain()
 
