@@ -222,7 +222,8 @@ class PerimeterConnectedSystem(models.Model):
                 updated |= system
             else:
                 created |= Systems.create(self._found_vals(item))
-        gone = Systems.browse([system.id for key, system in existing.items() if key not in {f.key for f in found}])
+        found_keys = {item.key for item in found}
+        gone = Systems.browse([system.id for key, system in existing.items() if key not in found_keys])
         gone.filtered(lambda system: not system.discovery_gone).write({"discovery_gone": True})
         return {"created": created, "updated": updated, "gone": gone}
 
