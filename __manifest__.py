@@ -20,6 +20,8 @@
         "data/ir_cron.xml",
         "views/ir_mail_server_views.xml",
         "views/fetchmail_server_views.xml",
+        "data/perimeter_connected_system_cron.xml",
+        "views/perimeter_connected_system_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

@@ -7,3 +7,6 @@ from . import mail_tls
 from . import ir_mail_server
 from . import fetchmail_server
 from . import mail_mail
+from . import perimeter_rpc_caller
+from . import perimeter_connected_system
+from . import res_users_system_fence
