@@ -9,14 +9,20 @@ them re-implements a rule.
 import posixpath
 import re
 from dataclasses import dataclass, replace
+from urllib.parse import quote
 
 from .client import PROXY_HEADERS, Client, is_loopback, resolve_client
 from .networks import NetworkSet
-from .settings import load_settings
+from .settings import load_settings, parse_setting
 
 ALLOW, DENY, REDIRECT = "allow", "deny", "redirect"
 _SAFE_METHODS = ("GET", "HEAD")
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+# Characters left as they are in a redirect's path and query (RFC 3986 pchar, plus "?" in queries and "%"
+# for escapes the client already made). Everything else is percent-encoded, so a decoded CR/LF in
+# PATH_INFO can never reach the Location header.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%[]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +131,17 @@ def https_location(facts):
         return ""
     if match.group(1) == "80":
         host = host[: -len(":80")]
-    query = f"?{facts.query_string}" if facts.query_string else ""
-    return f"https://{host}{facts.path}{query}"
+    path = quote(_wsgi_bytes(facts.path), safe=_PATH_SAFE)
+    query = f"?{quote(_wsgi_bytes(facts.query_string), safe=_QUERY_SAFE)}" if facts.query_string else ""
+    return f"https://{host}{path}{query}"
+
+
+def _wsgi_bytes(text):
+    """The bytes behind a WSGI string (PEP 3333 carries them as latin-1)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 def decide(facts, policy):
@@ -163,3 +178,59 @@ def _allow(facts, policy, loopback, verdict):
     if location:
         return replace(verdict, action=REDIRECT, location=location, secure_cookie=True)
     return replace(verdict, action=DENY, reason="not_https", report=True, blocked=True)
+
+
+# Options of the ``[perimeter_security]`` section of Odoo's configuration file.
+SERVER_OPTIONS = ("disabled", "server_allowlist", "trusted_proxies", "allow_loopback")
+
+
+def _option_text(value):
+    # Odoo's configuration parser turns "True"/"False" into booleans and leaves the rest as text.
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return "" if value is None else str(value)
+
+
+def break_glass(options):
+    """Whether ``disabled`` is set in the configuration file's section (anything unreadable is not)."""
+    value = options.get("disabled")
+    if value is None or value is False:
+        return False
+    try:
+        return parse_setting("allow_loopback", _option_text(value))  # the same True/False grammar
+    except ValueError:
+        return False
+
+
+def server_policy(options):
+    """The policy of requests that belong to no database, from the configuration file's section.
+
+    ``server_allowlist`` present (even empty) turns enforcement on for them;
+    absent, they are not restricted. Returns ``(policy, problems)``; an
+    unreadable value fails closed (an unreadable allowlist admits nobody but
+    loopback, unreadable proxies are not trusted) and is named in ``problems``.
+    """
+    problems = [f"[perimeter_security] {name}: unknown option (known: {', '.join(SERVER_OPTIONS)})"
+                for name in options if name not in SERVER_OPTIONS]
+    values = {}
+    for name, setting in (("server_allowlist", "trusted_proxies"), ("trusted_proxies", "trusted_proxies"),
+                          ("allow_loopback", "allow_loopback")):
+        if name not in options:
+            continue
+        try:
+            values[name] = parse_setting(setting, _option_text(options[name]))
+        except ValueError as exc:
+            problems.append(f"[perimeter_security] {name}: {str(exc).partition(': ')[2] or exc}")
+            values[name] = () if setting == "trusted_proxies" else True
+    raw_disabled = options.get("disabled")
+    if raw_disabled not in (None, False) and not break_glass(options) and \
+            _option_text(raw_disabled).strip().lower() not in ("false", "0", "no", "off", ""):
+        problems.append(f"[perimeter_security] disabled: {_option_text(raw_disabled)!r} is not True or False")
+    policy = Policy(
+        mode="enforce" if "server_allowlist" in options else "off",
+        allowlist=NetworkSet(values.get("server_allowlist", ())),
+        trusted_proxies=NetworkSet(values.get("trusted_proxies", ())),
+        allow_loopback=values.get("allow_loopback", True),
+        disabled=break_glass(options),
+    )
+    return policy, problems

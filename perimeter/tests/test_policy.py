@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perimeter.networks import NetworkSet
-from perimeter.policy import DENY, REDIRECT, Policy, RequestFacts, decide, is_exempt
+from perimeter.policy import DENY, REDIRECT, Policy, RequestFacts, break_glass, decide, is_exempt, server_policy
 
 ALLOWED = NetworkSet(["192.0.2.0/24", "2001:db8::/32"])
 PROXY = NetworkSet(["10.0.0.1"])
@@ -160,3 +160,52 @@ def test_odoo_proxy_mode_rewrite_is_undone():
     }
     verdict = decide(RequestFacts.from_environ(environ), policy())
     assert verdict.action == DENY and verdict.client.peer == "203.0.113.9"
+
+
+@pytest.mark.parametrize(("path", "query", "location"), [
+    ("/odoo/action-1", "a=1&b=%20x", "https://erp.example.com/odoo/action-1?a=1&b=%20x"),
+    ("/web/x\r\nSet-Cookie: a=b", "", "https://erp.example.com/web/x%0D%0ASet-Cookie:%20a=b"),
+    ("/caf\xc3\xa9", "q=\xc3\xa9", "https://erp.example.com/caf%C3%A9?q=%C3%A9"),  # WSGI latin-1 strings
+    ("/a b<script>", "x=\"y\"", "https://erp.example.com/a%20b%3Cscript%3E?x=%22y%22"),
+])
+def test_redirect_location_is_percent_encoded(path, query, location):
+    verdict = decide(facts(peer="192.0.2.44", path=path, query=query), policy(require_https=True))
+    assert verdict.action == REDIRECT and verdict.location == location
+    assert not any(c in verdict.location for c in "\r\n \"<>")
+
+
+def test_server_policy_from_the_configuration_section():
+    off, problems = server_policy({})
+    assert off.mode == "off" and not off.active and not problems
+    strict, problems = server_policy({"server_allowlist": "192.0.2.0/24, 2001:db8::/32", "trusted_proxies": "10.0.0.1",
+                                      "allow_loopback": False})
+    assert not problems and strict.mode == "enforce" and not strict.allow_loopback
+    assert decide(facts(peer="192.0.2.9"), strict).allowed
+    assert decide(facts(peer="10.0.0.1", x_forwarded_for="192.0.2.9"), strict).allowed
+    assert decide(facts(peer="198.51.100.1"), strict).action == DENY
+    assert decide(facts(peer="127.0.0.1"), strict).action == DENY
+    # Present but empty: nobody but loopback.
+    empty, problems = server_policy({"server_allowlist": ""})
+    assert not problems and decide(facts(peer="192.0.2.9"), empty).action == DENY
+    assert decide(facts(peer="127.0.0.1"), empty).allowed
+
+
+def test_server_policy_fails_closed_and_names_bad_options():
+    bad, problems = server_policy({"server_allowlist": "192.0.2.1/24", "trusted_proxies": "proxy.lan", "disable": True,
+                                   "allow_loopback": "perhaps"})
+    text = "\n".join(problems)
+    assert "server_allowlist" in text and "did you mean '192.0.2.0/24'" in text
+    assert "trusted_proxies" in text and "proxy.lan" in text
+    assert "disable: unknown option" in text and "allow_loopback" in text
+    assert bad.mode == "enforce" and not bad.allowlist and not bad.trusted_proxies
+    assert decide(facts(peer="192.0.2.9"), bad).action == DENY
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, True), ("True", True), ("yes", True), ("1", True), (False, False), ("False", False), ("", False),
+    ("maybe", False), (None, False),
+])
+def test_break_glass_option(value, expected):
+    assert break_glass({"disabled": value}) is expected
+    assert server_policy({"disabled": value, "server_allowlist": ""})[0].disabled is expected
+    assert bool(server_policy({"disabled": value})[1]) is (value == "maybe")
