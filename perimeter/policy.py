@@ -77,6 +77,7 @@ class RequestFacts:
     path: str = "/"
     query_string: str = ""
     host: str = ""
+    user_agent: str = ""  # for the access log only; no decision reads it
 
     @classmethod
     def from_environ(cls, environ):
@@ -93,6 +94,7 @@ class RequestFacts:
             path=environ.get("PATH_INFO", "/") or "/",
             query_string=environ.get("QUERY_STRING", ""),
             host=original.get("HTTP_HOST") or environ.get("HTTP_HOST", ""),
+            user_agent=environ.get("HTTP_USER_AGENT", ""),
         )
 
 
@@ -152,7 +154,9 @@ def decide(facts, policy):
     loopback = policy.allow_loopback and is_loopback(client)
 
     if policy.mode != "off" and not loopback:
-        refused = next((ip for ip in client.addresses if ip not in policy.allowlist), None)
+        # A trusted proxy's unreadable header leaves the client unknown: refused, whatever address survived.
+        refused = client.ip if client.malformed else next(
+            (ip for ip in client.addresses if ip not in policy.allowlist), None)
         if refused is not None:
             reason = "untrusted_proxy_headers" if client.untrusted_headers else "not_allowlisted"
             if policy.mode == "enforce":

@@ -69,6 +69,16 @@ def test_trusted_proxy_every_candidate_must_be_allowed():
     assert garbage.action == DENY
 
 
+def test_unreadable_proxy_headers_refuse_even_when_an_allowed_address_survives():
+    proxies = NetworkSet(["10.0.0.0/8"])
+    too_deep = ", ".join(["192.0.2.44"] + ["10.0.0.1"] * 30)  # more hops than any real chain
+    request = facts(peer="10.0.0.1", x_forwarded_for=too_deep)
+    verdict = decide(request, policy(trusted_proxies=proxies))
+    assert verdict.client.malformed and verdict.action == DENY
+    monitored = decide(request, policy(trusted_proxies=proxies, mode="monitor"))
+    assert monitored.allowed and monitored.report
+
+
 def test_exempt_paths():
     exempt = policy(exempt_paths=("/web/health", "/payment/webhook"))
     assert decide(facts(path="/web/health"), exempt).allowed
