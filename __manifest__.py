@@ -14,7 +14,11 @@
         "views/res_config_settings_views.xml",
         "views/perimeter_menus.xml",
     ],
+    "post_load": "post_load",
     "assets": {
+        "web.assets_backend": [
+            "perimeter_security/static/src/break_glass/**/*",
+        ],
         "web.assets_tests": [
             "perimeter_security/static/tests/tours/**/*",
         ],
