@@ -29,4 +29,4 @@ class IrWebsocket(models.AbstractModel):
             if not verdict.allowed:
                 enforcement.report(verdict, facts, wsrequest.db)
                 raise refusal.WebsocketRefused()
-        super()._authenticate()
+        return super()._authenticate()
