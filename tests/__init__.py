@@ -7,3 +7,4 @@ from . import test_enforcement_https
 from . import test_server_tier
 from . import test_websocket
 from . import test_lockout
+from . import test_break_glass
