@@ -73,6 +73,7 @@ def decide_once(facts, policy, dbname, state=None):
     """The verdict of ``policy`` (of database ``dbname``; None: the server) on this request.
 
     Decided and reported to the access log once per request and policy.
+    ``facts`` may be None when the policy is not active (nothing to decide).
     """
     state = state if state is not None else _STATE.get()
     if state is not None and dbname in state.verdicts:

@@ -206,7 +206,9 @@ def _guard_serve_db(original):
 
 def _enforce(request, policy, dbname):
     state = enforcement.current_state()
-    facts = state.facts if state is not None else enforcement.current_facts()
+    facts = None
+    if policy.active:
+        facts = state.facts if state is not None else enforcement.current_facts()
     verdict = enforcement.decide_once(facts, policy, dbname, state)
     enforcement.raise_for(verdict, request.httprequest.environ)
 

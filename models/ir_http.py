@@ -31,7 +31,9 @@ class IrHttp(models.AbstractModel):
         """
         policy = request.env["perimeter.policy"]._perimeter_policy()
         state = enforcement.current_state()
-        facts = state.facts if state is not None else RequestFacts.from_environ(request.httprequest.environ)
+        facts = None
+        if policy.active:  # else nothing is decided: not even the facts are read
+            facts = state.facts if state is not None else RequestFacts.from_environ(request.httprequest.environ)
         verdict = enforcement.decide_once(facts, policy, request.db, state)
         request._perimeter_verdict = verdict
         enforcement.raise_for(verdict, request.httprequest.environ)

@@ -120,9 +120,9 @@ def is_exempt(path, exempt_paths):
 
     ``exempt_paths`` hold prefixes without a trailing slash (``Policy`` strips it).
     """
-    if not exempt_paths or posixpath.normpath(path) != path.rstrip("/"):
+    if not any(path == prefix or path.startswith(prefix + "/") for prefix in exempt_paths):
         return False
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in exempt_paths)
+    return posixpath.normpath(path) == path.rstrip("/")  # normalised only when a prefix matched: cheap
 
 
 def https_location(facts):
