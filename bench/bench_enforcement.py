@@ -158,8 +158,9 @@ def measure(port, targets, *, requests, block, warmup, max_seconds):
     """Interleaved rounds of sequential requests.
 
     Returns ``({label: [seconds, ...]}, {label: [median of each round, ...]})``:
-    each round sends one block per configuration, so the ratio of round
-    medians cancels the drift of a shared machine.
+    each round sends one block per configuration, in an order that rotates
+    from round to round, so the ratio of round medians cancels the drift of a
+    shared machine and any effect of going first.
     """
     timings = {label: [] for label, _cookie in targets}
     rounds = {label: [] for label, _cookie in targets}
@@ -167,8 +168,11 @@ def measure(port, targets, *, requests, block, warmup, max_seconds):
         for _ in range(warmup):
             one_request(port, cookie)
     deadline = time.monotonic() + max_seconds
+    turn = 0
     while any(len(values) < requests for values in timings.values()) and time.monotonic() < deadline:
-        for label, cookie in targets:
+        # Each round starts with the next configuration: no configuration is always first (or last).
+        turn += 1
+        for label, cookie in targets[turn % len(targets):] + targets[:turn % len(targets)]:
             count = min(block, requests - len(timings[label]))
             if count <= 0:
                 continue

@@ -8,3 +8,4 @@ from . import test_server_tier
 from . import test_websocket
 from . import test_lockout
 from . import test_break_glass
+from . import test_policy_snapshot

@@ -107,7 +107,7 @@ class PerimeterMixin:
                                                 source_address=(source, 0))
         try:
             connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-            connection.putheader("Host", host or f"127.0.0.1:{self.http_port()}")
+            connection.putheader("Host", f"127.0.0.1:{self.http_port()}" if host is None else host)
             jar = {TEST_CURSOR_COOKIE_NAME: self.http_request_key, **(cookies or {})}
             connection.putheader("Cookie", "; ".join(f"{name}={value}" for name, value in jar.items() if value))
             for name, value in headers:

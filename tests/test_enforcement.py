@@ -147,3 +147,13 @@ class TestEnforcement(PerimeterHttpCase):
         self.set_server_section(disabled=False)
         self.assertEqual(self.get("/web/login", source=OUTSIDE).status, 403)
         self.assertNotIn("perimeter_break_glass", self.get("/odoo", cookies={"session_id": self.session.sid}).text)
+
+    def test_odd_requests_are_refused_never_crash(self):
+        self.strict_policy()
+        for path in ("/%00", "/web/login%00.js", "/..%2f..%2fetc/passwd", "/" + "a" * 6000, "//web/login",
+                     "/web/static/../../../etc/passwd", "http://evil.example/web/login", "/web/login?x=%ff%fe"):
+            with self.subTest(path=path[:60]):
+                self.assertEqual(self.get(path, source=OUTSIDE).status, 403)
+        for host in ("", "evil.example", "a" * 300, "127.0.0.1:0", "[::1]:80"):
+            with self.subTest(host=host[:60]):
+                self.assertEqual(self.get("/web/login", source=OUTSIDE, host=host).status, 403)

@@ -126,6 +126,12 @@ class TestServerTier(PerimeterHttpCase):
         with no_database_selected():
             self.assertRefused(self.get("/web/database/manager"), INSIDE)
 
+    def test_break_glass_is_announced_when_the_guard_starts(self):
+        self.set_server_section(disabled=True)
+        with self.assertLogs("odoo.addons.perimeter_security.http_guard", "WARNING") as logs:
+            http_guard.install()
+        self.assertIn("BREAK-GLASS is on", "\n".join(logs.output))
+
     def test_databases_without_the_module_are_not_touched(self):
         self.assertIsNone(http_guard.database_policy("perimeter_no_such_database"))
         self.assertIsNotNone(http_guard.database_policy(self.env.cr.dbname))

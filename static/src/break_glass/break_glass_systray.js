@@ -1,3 +1,5 @@
+/** @odoo-module */
+
 import { Component } from "@odoo/owl";
 import { registry } from "@web/core/registry";
 import { session } from "@web/session";
