@@ -12,9 +12,11 @@ methods of Odoo's classes (never by rebinding ``odoo.http.root``):
 - ``Request._serve_db``: database management (``/web/database/*``,
   ``/xmlrpc/*/db``) answers to the server policy even when a database is
   selected;
-- ``odoo.service.{common,model,db}.dispatch``: ``/xmlrpc/2/*`` and
-  ``/jsonrpc`` open the database named in the payload, not the request's:
-  that database's policy is enforced there (a refusal is an RPC fault);
+- ``odoo.service.{common,model,db}.dispatch`` and ``Session.authenticate``:
+  ``/xmlrpc/2/*``, ``/jsonrpc`` and ``/web/session/authenticate`` open the
+  database named in the payload, not the request's: that database's policy
+  is enforced there, before any password is checked (a refusal is an RPC
+  fault or a JSON-RPC error);
 - the bus ``Websocket``: an open websocket is closed when the policy of its
   database stops admitting the client it was opened from.
 
@@ -35,7 +37,7 @@ import psycopg2
 
 import odoo
 from odoo import SUPERUSER_ID, api
-from odoo.http import Application, Request
+from odoo.http import Application, Request, Session
 from odoo.modules.registry import Registry
 
 from . import enforcement, refusal, server_config
@@ -63,6 +65,7 @@ def install():
     _wrap(Request, "_serve_db", _guard_serve_db)
     for service in ("common", "db", "model"):
         _wrap(getattr(odoo.service, service), "dispatch", functools.partial(_guard_dispatch, service))
+    _wrap(Session, "authenticate", _guard_session_authenticate)
     if server_config.break_glass():
         _logger.warning(
             "perimeter_security: BREAK-GLASS is on ([perimeter_security] disabled = True in the configuration "
@@ -227,14 +230,30 @@ def _guard_dispatch(service, original):
 def _check_rpc(state, service, method, params):
     """Refuse an RPC call whose target (a database, or the server for ``db``) refuses this client."""
     if service == "db":
-        dbname = None
-    else:
-        methods = _RPC_DATABASE_METHODS.get(service, ())
-        if methods is not None and method not in methods:
-            return
-        dbname = params[0] if isinstance(params, (list, tuple)) and params else None
-        if not isinstance(dbname, str) or not dbname:
-            return
+        _check_target(state, None)
+        return
+    methods = _RPC_DATABASE_METHODS.get(service, ())
+    if methods is not None and method not in methods:
+        return
+    dbname = params[0] if isinstance(params, (list, tuple)) and params else None
+    if isinstance(dbname, str) and dbname:
+        _check_target(state, dbname)
+
+
+def _guard_session_authenticate(original):
+    @functools.wraps(original)
+    def authenticate(self, dbname, credential):
+        # /web/session/authenticate checks a password in the database its payload names.
+        state = enforcement.current_state()
+        if state is not None and isinstance(dbname, str) and dbname:
+            _check_target(state, dbname)
+        return original(self, dbname, credential)
+
+    return authenticate
+
+
+def _check_target(state, dbname):
+    """Refuse, as an RPC answer, a call into database ``dbname`` (None: the server) that refuses this client."""
     verdict = state.verdicts.get(dbname)
     if verdict is None:
         if dbname is None:

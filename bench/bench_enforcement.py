@@ -188,25 +188,27 @@ def report(timings, rounds, baseline, rules):
           f"{rules:,} allowlist rules in enforce mode. Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}.\n")
     print("| configuration | requests | median (ms) | p90 (ms) | requests/s | median vs without module "
-          "| round-by-round ratio (median) |")
+          "| round-by-round ratio (median, interquartile range) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, values in timings.items():
         median = statistics.median(values)
         p90 = statistics.quantiles(values, n=10)[-1] if len(values) >= 10 else max(values)
         ratio = median / base_median
-        paired = statistics.median(
-            mine / base for mine, base in zip(rounds[label], rounds[baseline], strict=False) if base
-        )
+        ratios = [mine / base for mine, base in zip(rounds[label], rounds[baseline], strict=False) if base]
+        paired = statistics.median(ratios)
+        low, _middle, high = statistics.quantiles(ratios, n=4) if len(ratios) >= 4 else (paired, paired, paired)
         print(f"| {label} | {len(values):,} | {median * 1e3:.2f} | {p90 * 1e3:.2f} | {1 / median:.0f} | "
-              f"{ratio:.3f} ({(ratio - 1) * 100:+.1f}%) | {paired:.3f} ({(paired - 1) * 100:+.1f}%) |")
+              f"{ratio:.3f} ({(ratio - 1) * 100:+.1f}%) | {paired:.3f} ({(paired - 1) * 100:+.1f}%), "
+              f"IQR {low:.3f}-{high:.3f} |")
     print("\nThe last column compares each configuration with the baseline within the same round (blocks "
-          "sent back to back), which cancels the drift of a busy machine; read it first.")
+          "sent back to back, in rotating order), which cancels the drift of a busy machine; read it first. "
+          "Its interquartile range shows how much of a difference is noise.")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per configuration")
-    parser.add_argument("--block", type=int, default=25, help="requests per configuration and round")
+    parser.add_argument("--block", type=int, default=20, help="requests per configuration and round")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--rules", type=int, default=10000)
     parser.add_argument("--max-seconds", type=float, default=600, help="cap on the measuring phase")

@@ -2,7 +2,7 @@ import json
 import xmlrpc.client
 
 import odoo
-from odoo.http import Application, Request
+from odoo.http import Application, Request, Session
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -26,7 +26,7 @@ class TestServerTier(PerimeterHttpCase):
 
     def test_guard_is_installed_once(self):
         for owner, name in ((Application, "__call__"), (Request, "_serve_static"), (Request, "_serve_nodb"),
-                            (Request, "_serve_db"), (odoo.service.model, "dispatch"),
+                            (Request, "_serve_db"), (Session, "authenticate"), (odoo.service.model, "dispatch"),
                             (odoo.service.common, "dispatch"), (odoo.service.db, "dispatch")):
             self.assertTrue(http_guard.is_installed(owner, name), name)
         wrapped = Application.__call__
@@ -105,6 +105,15 @@ class TestServerTier(PerimeterHttpCase):
             # Methods that name no database are left alone.
             version = self.xml_rpc("/xmlrpc/2/common", "version", [], source=OUTSIDE)
             self.assertIn("server_version", xmlrpc.client.loads(version.body)[0][0])
+
+    def test_session_authenticate_is_judged_by_the_database_it_names(self):
+        self.strict_policy()
+        params = {"db": self.env.cr.dbname, "login": "admin", "password": "admin"}
+        with no_database_selected():
+            self.assertRefused(self.json_rpc("/web/session/authenticate", params, source=OUTSIDE), OUTSIDE, "json")
+            self.assertHit(OUTSIDE, "not_allowlisted", path="/web/session/authenticate")
+            inside = self.json_rpc("/web/session/authenticate", params)
+        self.assertEqual(inside.json()["result"]["uid"], 2)
 
     def test_rpc_refusal_happens_before_the_password_is_checked(self):
         self.strict_policy()
