@@ -169,6 +169,47 @@ def decide(facts, policy):
     return _allow(facts, policy, loopback, Verdict(ALLOW, client, client_ip=client.ip))
 
 
+class Decider:
+    """``decide`` for one policy, remembering the verdicts that cannot depend on the path.
+
+    A request that is allowed on a path that is not exempt is allowed, with
+    the same verdict, for every method, path and host arriving with the same
+    connection facts (TCP peer, scheme, proxy headers, and what ProxyFix
+    rewrote): those verdicts are remembered, keyed by exactly those facts, so
+    a returning client costs a dictionary lookup instead of resolving and
+    matching again. Refusals, redirects and exempt paths are decided every
+    time. A policy change makes a new ``Decider``: nothing outlives its policy.
+    """
+
+    __slots__ = ("_memo", "policy")
+
+    MEMO_SIZE = 4096  # remembered connection facts; the memo starts over when full
+    MEMO_KEY_LIMIT = 1024  # characters of header values beyond which nothing is remembered
+
+    def __init__(self, policy):
+        self.policy = policy
+        self._memo = {}
+
+    def __call__(self, environ):
+        """The verdict on the WSGI request ``environ``: always ``decide(RequestFacts.from_environ(environ))``."""
+        if is_exempt(environ.get("PATH_INFO", "/") or "/", self.policy.exempt_paths):
+            return decide(RequestFacts.from_environ(environ), self.policy)  # exempt paths: never remembered
+        original = environ.get("werkzeug.proxy_fix.orig")
+        key = tuple(map(environ.get, _FACT_KEYS))
+        if original:
+            key += (original.get("REMOTE_ADDR"), original.get("wsgi.url_scheme"))
+        verdict = self._memo.get(key)
+        if verdict is not None:
+            return verdict
+        verdict = decide(RequestFacts.from_environ(environ), self.policy)
+        if verdict.action == ALLOW and sum(len(value) for value in key if isinstance(value, str)) <= \
+                self.MEMO_KEY_LIMIT:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = verdict
+        return verdict
+
+
 def _allow(facts, policy, loopback, verdict):
     """Apply the HTTPS requirement to a request the allowlist lets through."""
     if not policy.require_https:
