@@ -1,8 +1,9 @@
 """Applying verdicts: what every enforcement point shares.
 
 Each point (``ir.http._match``, the server tier in ``http_guard``, the RPC
-wrappers, ``ir.websocket``) gathers ``RequestFacts``, takes a ``Policy`` and
-calls :func:`decide_once`, then :func:`raise_for` the verdict. The current HTTP
+wrappers) takes its policy's ``Decider`` and calls :func:`decide_once` with the
+request's environ, then :func:`raise_for` the verdict (``ir.websocket`` calls
+``decide`` on the facts of the handshake). The current HTTP
 request's :class:`RequestState` (a context variable the server tier sets
 around each request) keeps the verdicts per database, so a request is decided
 and reported once per policy however many points see it, and it tells the
@@ -14,7 +15,7 @@ import logging
 
 from . import access_log, refusal
 from .perimeter.accesslog import Hit
-from .perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict, decide
+from .perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict
 
 _logger = logging.getLogger(__name__)
 
@@ -69,18 +70,18 @@ def current_facts():
     return None
 
 
-def decide_once(facts, policy, dbname, state=None):
-    """The verdict of ``policy`` (of database ``dbname``; None: the server) on this request.
+def decide_once(decider, dbname, environ, state=None):
+    """The verdict of ``decider``'s policy (of database ``dbname``; None: the server) on this request.
 
-    Decided and reported to the access log once per request and policy.
-    ``facts`` may be None when the policy is not active (nothing to decide).
+    ``environ`` is the request's WSGI environ. Decided and reported to the
+    access log once per request and policy.
     """
     state = state if state is not None else _STATE.get()
     if state is not None and dbname in state.verdicts:
         return state.verdicts[dbname]
-    verdict = decide(facts, policy) if policy.active else INACTIVE
+    verdict = decider(environ) if decider.policy.active else INACTIVE
     if verdict.report:
-        report(verdict, facts, dbname)
+        report(verdict, RequestFacts.from_environ(environ), dbname)
     if state is not None:
         state.verdicts[dbname] = verdict
         if verdict.hsts or verdict.secure_cookie:

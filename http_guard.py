@@ -54,7 +54,7 @@ _SECURE_FLAG = re.compile(r";\s*secure\s*(?:;|$)", re.IGNORECASE)
 _RPC_DATABASE_METHODS = {"common": ("login", "authenticate"), "model": None}  # None: every method
 _UNUSABLE_DATABASE = (AttributeError, KeyError, psycopg2.OperationalError, psycopg2.ProgrammingError)
 
-_snapshots = {}  # database name -> (Policy, time.monotonic() deadline)
+_snapshots = {}  # database name -> (Decider, time.monotonic() deadline)
 
 
 def install():
@@ -101,7 +101,13 @@ def forget_snapshots():
 
 
 def database_policy(dbname, fresh=False, load=False):
-    """The policy of database ``dbname`` if the module is installed there, else None.
+    """The policy of database ``dbname`` if the module is installed there, else None."""
+    decider = database_decider(dbname, fresh, load)
+    return decider.policy if decider is not None else None
+
+
+def database_decider(dbname, fresh=False, load=False):
+    """The ``Decider`` of database ``dbname``'s policy if the module is installed there, else None.
 
     Only a registry already loaded is used, unless ``load`` (the RPC wrappers:
     Odoo opens that registry the next instant anyway, so the first call after
@@ -122,12 +128,12 @@ def database_policy(dbname, fresh=False, load=False):
                 if registry_sequence == registry.registry_sequence:
                     # Clear what other workers invalidated; a pending registry reload is left to Odoo.
                     registry.check_signaling(cr)
-            policy = api.Environment(cr, SUPERUSER_ID, {})[POLICY_MODEL]._perimeter_policy()
+            decider = api.Environment(cr, SUPERUSER_ID, {})[POLICY_MODEL]._perimeter_decider()
     except psycopg2.Error:
         _logger.warning("perimeter_security: cannot read the policy of database %s", dbname, exc_info=True)
         return cached[0] if cached is not None else None  # the last one known, else the server's
-    _snapshots[dbname] = (policy, now + SNAPSHOT_TTL)
-    return policy
+    _snapshots[dbname] = (decider, now + SNAPSHOT_TTL)
+    return decider
 
 
 def _registry(dbname, load):
@@ -178,11 +184,11 @@ def _guard_call(original):
 def _guard_serve_static(original):
     @functools.wraps(original)
     def _serve_static(self):
-        policy = database_policy(self.db) if self.db else None
-        if policy is None:
-            _enforce(self, server_config.server_policy(), None)
+        decider = database_decider(self.db) if self.db else None
+        if decider is None:
+            _enforce(self, server_config.server_decider(), None)
         else:
-            _enforce(self, policy, self.db)
+            _enforce(self, decider, self.db)
         return original(self)
 
     return _serve_static
@@ -191,7 +197,7 @@ def _guard_serve_static(original):
 def _guard_serve_nodb(original):
     @functools.wraps(original)
     def _serve_nodb(self):
-        _enforce(self, server_config.server_policy(), None)
+        _enforce(self, server_config.server_decider(), None)
         return original(self)
 
     return _serve_nodb
@@ -201,19 +207,17 @@ def _guard_serve_db(original):
     @functools.wraps(original)
     def _serve_db(self):
         if self.httprequest.path.startswith(DATABASE_MANAGEMENT):
-            _enforce(self, server_config.server_policy(), None)
+            _enforce(self, server_config.server_decider(), None)
         return original(self)  # ir.http._match enforces the database's own policy
 
     return _serve_db
 
 
-def _enforce(request, policy, dbname):
-    state = enforcement.current_state()
-    facts = None
-    if policy.active:
-        facts = state.facts if state is not None else enforcement.current_facts()
-    verdict = enforcement.decide_once(facts, policy, dbname, state)
-    enforcement.raise_for(verdict, request.httprequest.environ)
+def _enforce(request, decider, dbname):
+    environ = request.httprequest.environ
+    verdict = enforcement.decide_once(decider, dbname, environ)
+    if not verdict.allowed:
+        enforcement.raise_for(verdict, environ)
 
 
 def _guard_dispatch(service, original):
@@ -257,15 +261,15 @@ def _check_target(state, dbname):
     verdict = state.verdicts.get(dbname)
     if verdict is None:
         if dbname is None:
-            policy = server_config.server_policy()
+            decider = server_config.server_decider()
         else:
             try:
-                policy = database_policy(dbname, fresh=True, load=True)
+                decider = database_decider(dbname, fresh=True, load=True)
             except _UNUSABLE_DATABASE:
                 return  # Odoo reports the unusable database itself, the next instant
-            if policy is None:
+            if decider is None:
                 return
-        verdict = enforcement.decide_once(state.facts, policy, dbname, state)
+        verdict = enforcement.decide_once(decider, dbname, state.environ, state)
     if verdict.allowed:
         return
     exc = refusal.RpcRefused(refusal.message(verdict))
@@ -279,9 +283,9 @@ def _guard_notifications(original):
     def _dispatch_bus_notifications(self):
         facts = getattr(self, "_perimeter_facts", None)
         if facts is not None:
-            policy = database_policy(self._db)
-            if policy is not None and policy.active:
-                verdict = decide(facts, policy)
+            decider = database_decider(self._db)
+            if decider is not None and decider.policy.active:
+                verdict = decide(facts, decider.policy)
                 if not verdict.allowed:
                     enforcement.report(verdict, facts, self._db)
                     raise refusal.WebsocketRefused()

@@ -11,13 +11,14 @@ import logging
 
 from odoo.tools import config
 
+from .perimeter.policy import Decider
 from .perimeter.policy import break_glass as _break_glass
 from .perimeter.policy import server_policy as _server_policy
 
 SECTION = "perimeter_security"
 
 _logger = logging.getLogger(__name__)
-# (options as text, Policy): rebuilt only when the section changes.
+# (options as text, Decider): rebuilt only when the section changes.
 _compiled = (None, None)
 
 
@@ -32,15 +33,21 @@ def break_glass():
 
 def server_policy():
     """The ``Policy`` of requests that belong to no database (compiled once per distinct section)."""
+    return server_decider().policy
+
+
+def server_decider():
+    """The ``Decider`` of that policy (it remembers allowed clients while the section is unchanged)."""
     global _compiled  # noqa: PLW0603 -- one immutable tuple swapped atomically, safe across threads
     section = options()
     key = tuple(sorted((str(name), repr(value)) for name, value in section.items()))
-    compiled_key, policy = _compiled
+    compiled_key, decider = _compiled
     if compiled_key == key:
-        return policy
+        return decider
     policy, problems = _server_policy(section)
     for problem in problems:
         # Fails closed: the policy refuses what it cannot read. Say so once, loudly.
         _logger.error("perimeter_security: %s (Odoo configuration file)", problem)
-    _compiled = (key, policy)
-    return policy
+    decider = Decider(policy)
+    _compiled = (key, decider)
+    return decider

@@ -2,7 +2,7 @@ from odoo import models
 from odoo.http import request
 
 from .. import enforcement, server_config
-from ..perimeter.policy import RequestFacts
+from .perimeter_policy import cached_decider
 
 
 class IrHttp(models.AbstractModel):
@@ -29,14 +29,12 @@ class IrHttp(models.AbstractModel):
         Never ``NotFound``: that would fall through to website pages and
         attachments. Reported to the access log once.
         """
-        policy = request.env["perimeter.policy"]._perimeter_policy()
-        state = enforcement.current_state()
-        facts = None
-        if policy.active:  # else nothing is decided: not even the facts are read
-            facts = state.facts if state is not None else RequestFacts.from_environ(request.httprequest.environ)
-        verdict = enforcement.decide_once(facts, policy, request.db, state)
+        decider = cached_decider(request.registry) or request.env["perimeter.policy"]._perimeter_decider()
+        environ = request.httprequest.environ
+        verdict = enforcement.decide_once(decider, request.db, environ)
         request._perimeter_verdict = verdict
-        enforcement.raise_for(verdict, request.httprequest.environ)
+        if not verdict.allowed:
+            enforcement.raise_for(verdict, environ)
 
     def session_info(self):
         info = super().session_info()

@@ -6,7 +6,7 @@ from odoo.exceptions import UserError
 from .. import enforcement, http_guard, server_config
 from ..perimeter import settings
 from ..perimeter.networks import NetworkSet
-from ..perimeter.policy import ALLOW, REDIRECT, Policy, decide
+from ..perimeter.policy import ALLOW, REDIRECT, Decider, Policy, decide
 
 # A key of ours in the registry's ``default`` ormcache (see ``_perimeter_policy``).
 _SENTINEL = ("perimeter.policy", "snapshot sentinel")
@@ -17,6 +17,19 @@ def _default_ormcache(registry):
     caches = getattr(registry, "_Registry__caches", None)
     lru = caches.get("default") if isinstance(caches, dict) else None
     return lru if isinstance(getattr(lru, "d", None), dict) else None
+
+
+def cached_decider(registry):
+    """The registry's current ``Decider`` if its snapshot is still valid, else None (no ORM, no SQL)."""
+    fast = registry.__dict__.get("_perimeter_fast_policy")
+    if fast is None:
+        return None
+    lru = _default_ormcache(registry)
+    if lru is None or lru.d.get(_SENTINEL) is not fast[1] or fast[0] != server_config.break_glass():
+        return None
+    if fast[3] and fields.Datetime.now() >= fast[3]:
+        return None
+    return fast[2]
 
 
 class PerimeterPolicy(models.AbstractModel):
@@ -33,32 +46,38 @@ class PerimeterPolicy(models.AbstractModel):
 
     @api.model
     def _perimeter_policy(self):
-        """The ``perimeter.policy.Policy`` in force now (break-glass included).
+        """The ``perimeter.policy.Policy`` in force now (break-glass included)."""
+        return self._perimeter_decider().policy
 
-        Called for every request, so it first tries a copy kept on the
-        registry, valid while a sentinel of ours is still in the registry's
-        ``default`` ormcache: whatever clears that cache (a write to rules or
-        parameters, Odoo's signaling from another worker, a rollback) drops the
-        sentinel, and the next call goes through the ``ormcache`` again. This
-        saves the ~15 µs an ``ormcache`` lookup costs.
+    @api.model
+    def _perimeter_decider(self):
+        """The ``perimeter.policy.Decider`` of the policy in force now: what every request calls.
+
+        Called for every request, so ``cached_decider`` first tries a copy kept
+        on the registry, valid while a sentinel of ours is still in the
+        registry's ``default`` ormcache: whatever clears that cache (a write to
+        rules or parameters, Odoo's signaling from another worker, a rollback)
+        drops the sentinel, and the next call goes through the ``ormcache``
+        again. That saves the ~15 µs of an ``ormcache`` lookup, and keeps the
+        ``Decider``'s memory of allowed clients for as long as the policy lasts.
         """
-        disabled = server_config.break_glass()
         registry = self.env.registry
-        lru = _default_ormcache(registry)
-        fast = registry.__dict__.get("_perimeter_fast_policy")
-        if fast is not None and lru is not None and fast[0] == disabled and lru.d.get(_SENTINEL) is fast[1]:
-            if not fast[3] or fields.Datetime.now() < fast[3]:
-                return fast[2]
+        decider = cached_decider(registry)
+        if decider is not None:
+            return decider
+        disabled = server_config.break_glass()
         token = object()
+        lru = _default_ormcache(registry)
         if lru is not None:
             lru[_SENTINEL] = token  # before compiling: a clear from now on drops it, and this copy with it
         policy, next_expiry = self._perimeter_policy_cached(disabled)
         if next_expiry and fields.Datetime.now() >= next_expiry:
             # A rule expired since the snapshot was compiled: compile again, in every worker.
             registry.clear_cache()
-            return self._perimeter_policy()
-        registry._perimeter_fast_policy = (disabled, token, policy, next_expiry)
-        return policy
+            return self._perimeter_decider()
+        decider = Decider(policy)
+        registry._perimeter_fast_policy = (disabled, token, decider, next_expiry)
+        return decider
 
     @tools.ormcache("disabled")
     def _perimeter_policy_cached(self, disabled):
