@@ -68,12 +68,15 @@ def run(argv, what):
     print(f"   done in {time.monotonic() - started:.0f} s", flush=True)
 
 
+def psql(db, dbname, command):
+    psql_bin = os.path.join(pgcluster._pg_bindir(), "psql")  # the server's own client, as the cluster helper uses
+    subprocess.run([psql_bin, "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"], "-d", dbname, "-qc",
+                    command], check=True, env=dict(os.environ, PGPASSWORD=db["db_password"]))
+
+
 def copy_database(db, data_dir, source, target):
     """``target`` as a copy of ``source``: same modules, same data, same files."""
-    psql = os.path.join(pgcluster._pg_bindir(), "psql")  # the server's own client, as the cluster helper uses
-    subprocess.run([psql, "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"], "-d", "postgres", "-qc",
-                    f'CREATE DATABASE "{target}" TEMPLATE "{source}"'],
-                   check=True, env=dict(os.environ, PGPASSWORD=db["db_password"]))
+    psql(db, "postgres", f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
     filestore = os.path.join(data_dir, "filestore")
     if os.path.isdir(os.path.join(filestore, source)):
         shutil.copytree(os.path.join(filestore, source), os.path.join(filestore, target))
@@ -235,6 +238,8 @@ def main():
             with odoo_server(argv, port, os.path.join(data_dir, "odoo.log")):
                 cookies = {name: session_for(port, name) for name in (WITHOUT, WITH, OFF)}
                 rules = configure_enforcement(port, args.rules)
+                for name in (WITHOUT, WITH, OFF):
+                    psql(db, name, "VACUUM ANALYZE")  # same footing: no database carries its install's dead rows
                 print(f"-- {rules:,} rules in force on {WITH}; measuring", flush=True)
                 targets = [("without the module", cookies[WITHOUT]),
                            (f"module, enforce, {rules:,} rules", cookies[WITH])]
