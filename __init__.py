@@ -1,5 +1,11 @@
 from . import models
 from . import wizards
+from . import http_guard
+
+
+def post_load():
+    """Install the server tier (static files, requests with no database, cross-database RPC)."""
+    http_guard.install()
 
 
 def uninstall_hook(env):

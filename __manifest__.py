@@ -23,7 +23,11 @@
         "data/perimeter_connected_system_cron.xml",
         "views/perimeter_connected_system_views.xml",
     ],
+    "post_load": "post_load",
     "assets": {
+        "web.assets_backend": [
+            "perimeter_security/static/src/break_glass/**/*",
+        ],
         "web.assets_tests": [
             "perimeter_security/static/tests/tours/**/*",
         ],

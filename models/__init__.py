@@ -10,3 +10,7 @@ from . import mail_mail
 from . import perimeter_rpc_caller
 from . import perimeter_connected_system
 from . import res_users_system_fence
+from . import perimeter_policy
+from . import perimeter_lockout
+from . import ir_http
+from . import ir_websocket

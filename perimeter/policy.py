@@ -9,14 +9,20 @@ them re-implements a rule.
 import posixpath
 import re
 from dataclasses import dataclass, replace
+from urllib.parse import quote
 
 from .client import PROXY_HEADERS, Client, is_loopback, resolve_client
 from .networks import NetworkSet
-from .settings import load_settings
+from .settings import load_settings, parse_setting
 
 ALLOW, DENY, REDIRECT = "allow", "deny", "redirect"
 _SAFE_METHODS = ("GET", "HEAD")
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+# Characters left as they are in a redirect's path and query (RFC 3986 pchar, plus "?" in queries and "%"
+# for escapes the client already made). Everything else is percent-encoded, so a decoded CR/LF in
+# PATH_INFO can never reach the Location header.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%[]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +77,7 @@ class RequestFacts:
     path: str = "/"
     query_string: str = ""
     host: str = ""
+    user_agent: str = ""  # for the access log only; no decision reads it
 
     @classmethod
     def from_environ(cls, environ):
@@ -87,6 +94,7 @@ class RequestFacts:
             path=environ.get("PATH_INFO", "/") or "/",
             query_string=environ.get("QUERY_STRING", ""),
             host=original.get("HTTP_HOST") or environ.get("HTTP_HOST", ""),
+            user_agent=environ.get("HTTP_USER_AGENT", ""),
         )
 
 
@@ -112,9 +120,9 @@ def is_exempt(path, exempt_paths):
 
     ``exempt_paths`` hold prefixes without a trailing slash (``Policy`` strips it).
     """
-    if not exempt_paths or posixpath.normpath(path) != path.rstrip("/"):
+    if not any(path == prefix or path.startswith(prefix + "/") for prefix in exempt_paths):
         return False
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in exempt_paths)
+    return posixpath.normpath(path) == path.rstrip("/")  # normalised only when a prefix matched: cheap
 
 
 def https_location(facts):
@@ -125,8 +133,17 @@ def https_location(facts):
         return ""
     if match.group(1) == "80":
         host = host[: -len(":80")]
-    query = f"?{facts.query_string}" if facts.query_string else ""
-    return f"https://{host}{facts.path}{query}"
+    path = quote(_wsgi_bytes(facts.path), safe=_PATH_SAFE)
+    query = f"?{quote(_wsgi_bytes(facts.query_string), safe=_QUERY_SAFE)}" if facts.query_string else ""
+    return f"https://{host}{path}{query}"
+
+
+def _wsgi_bytes(text):
+    """The bytes behind a WSGI string (PEP 3333 carries them as latin-1)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 def decide(facts, policy):
@@ -137,7 +154,9 @@ def decide(facts, policy):
     loopback = policy.allow_loopback and is_loopback(client)
 
     if policy.mode != "off" and not loopback:
-        refused = next((ip for ip in client.addresses if ip not in policy.allowlist), None)
+        # A trusted proxy's unreadable header leaves the client unknown: refused, whatever address survived.
+        refused = client.ip if client.malformed else next(
+            (ip for ip in client.addresses if ip not in policy.allowlist), None)
         if refused is not None:
             reason = "untrusted_proxy_headers" if client.untrusted_headers else "not_allowlisted"
             if policy.mode == "enforce":
@@ -148,6 +167,47 @@ def decide(facts, policy):
             return _allow(facts, policy, loopback,
                           Verdict(ALLOW, client, "untrusted_proxy_headers", report=True, client_ip=client.ip))
     return _allow(facts, policy, loopback, Verdict(ALLOW, client, client_ip=client.ip))
+
+
+class Decider:
+    """``decide`` for one policy, remembering the verdicts that cannot depend on the path.
+
+    A request that is allowed on a path that is not exempt is allowed, with
+    the same verdict, for every method, path and host arriving with the same
+    connection facts (TCP peer, scheme, proxy headers, and what ProxyFix
+    rewrote): those verdicts are remembered, keyed by exactly those facts, so
+    a returning client costs a dictionary lookup instead of resolving and
+    matching again. Refusals, redirects and exempt paths are decided every
+    time. A policy change makes a new ``Decider``: nothing outlives its policy.
+    """
+
+    __slots__ = ("_memo", "policy")
+
+    MEMO_SIZE = 4096  # remembered connection facts; the memo starts over when full
+    MEMO_KEY_LIMIT = 1024  # characters of header values beyond which nothing is remembered
+
+    def __init__(self, policy):
+        self.policy = policy
+        self._memo = {}
+
+    def __call__(self, environ):
+        """The verdict on the WSGI request ``environ``: always ``decide(RequestFacts.from_environ(environ))``."""
+        if is_exempt(environ.get("PATH_INFO", "/") or "/", self.policy.exempt_paths):
+            return decide(RequestFacts.from_environ(environ), self.policy)  # exempt paths: never remembered
+        original = environ.get("werkzeug.proxy_fix.orig")
+        key = tuple(map(environ.get, _FACT_KEYS))
+        if original:
+            key += (original.get("REMOTE_ADDR"), original.get("wsgi.url_scheme"))
+        verdict = self._memo.get(key)
+        if verdict is not None:
+            return verdict
+        verdict = decide(RequestFacts.from_environ(environ), self.policy)
+        if verdict.action == ALLOW and sum(len(value) for value in key if isinstance(value, str)) <= \
+                self.MEMO_KEY_LIMIT:
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = verdict
+        return verdict
 
 
 def _allow(facts, policy, loopback, verdict):
@@ -163,3 +223,59 @@ def _allow(facts, policy, loopback, verdict):
     if location:
         return replace(verdict, action=REDIRECT, location=location, secure_cookie=True)
     return replace(verdict, action=DENY, reason="not_https", report=True, blocked=True)
+
+
+# Options of the ``[perimeter_security]`` section of Odoo's configuration file.
+SERVER_OPTIONS = ("disabled", "server_allowlist", "trusted_proxies", "allow_loopback")
+
+
+def _option_text(value):
+    # Odoo's configuration parser turns "True"/"False" into booleans and leaves the rest as text.
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return "" if value is None else str(value)
+
+
+def break_glass(options):
+    """Whether ``disabled`` is set in the configuration file's section (anything unreadable is not)."""
+    value = options.get("disabled")
+    if value is None or value is False:
+        return False
+    try:
+        return parse_setting("allow_loopback", _option_text(value))  # the same True/False grammar
+    except ValueError:
+        return False
+
+
+def server_policy(options):
+    """The policy of requests that belong to no database, from the configuration file's section.
+
+    ``server_allowlist`` present (even empty) turns enforcement on for them;
+    absent, they are not restricted. Returns ``(policy, problems)``; an
+    unreadable value fails closed (an unreadable allowlist admits nobody but
+    loopback, unreadable proxies are not trusted) and is named in ``problems``.
+    """
+    problems = [f"[perimeter_security] {name}: unknown option (known: {', '.join(SERVER_OPTIONS)})"
+                for name in options if name not in SERVER_OPTIONS]
+    values = {}
+    for name, setting in (("server_allowlist", "trusted_proxies"), ("trusted_proxies", "trusted_proxies"),
+                          ("allow_loopback", "allow_loopback")):
+        if name not in options:
+            continue
+        try:
+            values[name] = parse_setting(setting, _option_text(options[name]))
+        except ValueError as exc:
+            problems.append(f"[perimeter_security] {name}: {str(exc).partition(': ')[2] or exc}")
+            values[name] = () if setting == "trusted_proxies" else True
+    raw_disabled = options.get("disabled")
+    if raw_disabled not in (None, False) and not break_glass(options) and \
+            _option_text(raw_disabled).strip().lower() not in ("false", "0", "no", "off", ""):
+        problems.append(f"[perimeter_security] disabled: {_option_text(raw_disabled)!r} is not True or False")
+    policy = Policy(
+        mode="enforce" if "server_allowlist" in options else "off",
+        allowlist=NetworkSet(values.get("server_allowlist", ())),
+        trusted_proxies=NetworkSet(values.get("trusted_proxies", ())),
+        allow_loopback=values.get("allow_loopback", True),
+        disabled=break_glass(options),
+    )
+    return policy, problems

@@ -10,3 +10,11 @@ from . import test_mail_tls_cron
 from . import test_connected_systems
 from . import test_system_fence
 from . import test_dashboard_tour
+from . import test_enforcement
+from . import test_enforcement_proxies
+from . import test_enforcement_https
+from . import test_server_tier
+from . import test_websocket
+from . import test_lockout
+from . import test_break_glass
+from . import test_policy_snapshot

@@ -3,7 +3,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perimeter.networks import NetworkSet
-from perimeter.policy import DENY, REDIRECT, Policy, RequestFacts, decide, is_exempt
+from perimeter.policy import (
+    DENY,
+    REDIRECT,
+    Decider,
+    Policy,
+    RequestFacts,
+    break_glass,
+    decide,
+    is_exempt,
+    server_policy,
+)
 
 ALLOWED = NetworkSet(["192.0.2.0/24", "2001:db8::/32"])
 PROXY = NetworkSet(["10.0.0.1"])
@@ -67,6 +77,16 @@ def test_trusted_proxy_every_candidate_must_be_allowed():
     assert forged.action == DENY and forged.client_ip == "203.0.113.9"
     garbage = decide(facts(peer="10.0.0.1", x_forwarded_for="garbage"), policy())
     assert garbage.action == DENY
+
+
+def test_unreadable_proxy_headers_refuse_even_when_an_allowed_address_survives():
+    proxies = NetworkSet(["10.0.0.0/8"])
+    too_deep = ", ".join(["192.0.2.44"] + ["10.0.0.1"] * 30)  # more hops than any real chain
+    request = facts(peer="10.0.0.1", x_forwarded_for=too_deep)
+    verdict = decide(request, policy(trusted_proxies=proxies))
+    assert verdict.client.malformed and verdict.action == DENY
+    monitored = decide(request, policy(trusted_proxies=proxies, mode="monitor"))
+    assert monitored.allowed and monitored.report
 
 
 def test_exempt_paths():
@@ -160,3 +180,111 @@ def test_odoo_proxy_mode_rewrite_is_undone():
     }
     verdict = decide(RequestFacts.from_environ(environ), policy())
     assert verdict.action == DENY and verdict.client.peer == "203.0.113.9"
+
+
+@pytest.mark.parametrize(("path", "query", "location"), [
+    ("/odoo/action-1", "a=1&b=%20x", "https://erp.example.com/odoo/action-1?a=1&b=%20x"),
+    ("/web/x\r\nSet-Cookie: a=b", "", "https://erp.example.com/web/x%0D%0ASet-Cookie:%20a=b"),
+    ("/caf\xc3\xa9", "q=\xc3\xa9", "https://erp.example.com/caf%C3%A9?q=%C3%A9"),  # WSGI latin-1 strings
+    ("/a b<script>", "x=\"y\"", "https://erp.example.com/a%20b%3Cscript%3E?x=%22y%22"),
+])
+def test_redirect_location_is_percent_encoded(path, query, location):
+    verdict = decide(facts(peer="192.0.2.44", path=path, query=query), policy(require_https=True))
+    assert verdict.action == REDIRECT and verdict.location == location
+    assert not any(c in verdict.location for c in "\r\n \"<>")
+
+
+def test_server_policy_from_the_configuration_section():
+    off, problems = server_policy({})
+    assert off.mode == "off" and not off.active and not problems
+    strict, problems = server_policy({"server_allowlist": "192.0.2.0/24, 2001:db8::/32", "trusted_proxies": "10.0.0.1",
+                                      "allow_loopback": False})
+    assert not problems and strict.mode == "enforce" and not strict.allow_loopback
+    assert decide(facts(peer="192.0.2.9"), strict).allowed
+    assert decide(facts(peer="10.0.0.1", x_forwarded_for="192.0.2.9"), strict).allowed
+    assert decide(facts(peer="198.51.100.1"), strict).action == DENY
+    assert decide(facts(peer="127.0.0.1"), strict).action == DENY
+    # Present but empty: nobody but loopback.
+    empty, problems = server_policy({"server_allowlist": ""})
+    assert not problems and decide(facts(peer="192.0.2.9"), empty).action == DENY
+    assert decide(facts(peer="127.0.0.1"), empty).allowed
+
+
+def test_server_policy_fails_closed_and_names_bad_options():
+    bad, problems = server_policy({"server_allowlist": "192.0.2.1/24", "trusted_proxies": "proxy.lan", "disable": True,
+                                   "allow_loopback": "perhaps"})
+    text = "\n".join(problems)
+    assert "server_allowlist" in text and "did you mean '192.0.2.0/24'" in text
+    assert "trusted_proxies" in text and "proxy.lan" in text
+    assert "disable: unknown option" in text and "allow_loopback" in text
+    assert bad.mode == "enforce" and not bad.allowlist and not bad.trusted_proxies
+    assert decide(facts(peer="192.0.2.9"), bad).action == DENY
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (True, True), ("True", True), ("yes", True), ("1", True), (False, False), ("False", False), ("", False),
+    ("maybe", False), (None, False),
+])
+def test_break_glass_option(value, expected):
+    assert break_glass({"disabled": value}) is expected
+    assert server_policy({"disabled": value, "server_allowlist": ""})[0].disabled is expected
+    assert bool(server_policy({"disabled": value})[1]) is (value == "maybe")
+
+
+def environ_of(*, peer="203.0.113.9", method="GET", path="/odoo", scheme="http", host="erp.example.com", query="",
+               orig=None, **headers):
+    environ = {"REMOTE_ADDR": peer, "wsgi.url_scheme": scheme, "REQUEST_METHOD": method, "PATH_INFO": path,
+               "QUERY_STRING": query, "HTTP_HOST": host}
+    environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
+    if orig:
+        environ["werkzeug.proxy_fix.orig"] = orig
+    return environ
+
+
+def test_decider_remembers_only_what_cannot_depend_on_the_path():
+    strict = policy(exempt_paths=("/hook",), require_https=True)
+    decider = Decider(strict)
+    # An outsider on an exempt path is let in there, and refused everywhere else: never remembered.
+    assert decider(environ_of(path="/hook/x")).allowed
+    assert decider(environ_of(path="/odoo")).action == DENY
+    assert not decider._memo
+    # An insider over plain HTTP is redirected (depends on the path): not remembered either.
+    assert decider(environ_of(peer="192.0.2.44", path="/a")).location == "https://erp.example.com/a"
+    assert decider(environ_of(peer="192.0.2.44", path="/b")).location == "https://erp.example.com/b"
+    # Over HTTPS the insider is allowed whatever the path: remembered, and the same verdict comes back.
+    first = decider(environ_of(peer="192.0.2.44", scheme="https", path="/a"))
+    assert first.allowed and first.hsts and len(decider._memo) == 1
+    assert decider(environ_of(peer="192.0.2.44", scheme="https", path="/other", method="POST")) is first
+    # ProxyFix's rewrite is part of the key: a forged X-Forwarded-For cannot reuse the insider's verdict.
+    forged = environ_of(peer="192.0.2.44", scheme="https", orig={"REMOTE_ADDR": "203.0.113.9"},
+                        x_forwarded_for="192.0.2.44", x_forwarded_host="x")
+    assert decider(forged).action == DENY
+
+
+def test_decider_memo_is_bounded():
+    decider = Decider(policy(mode="monitor"))
+    for index in range(Decider.MEMO_SIZE + 10):
+        decider(environ_of(peer=f"10.{index // 65536}.{index // 256 % 256}.{index % 256}"))
+    assert len(decider._memo) <= Decider.MEMO_SIZE
+    decider(environ_of(peer="192.0.2.44", x_forwarded_for="1" * 2000))
+    assert all(len(str(key)) < 2000 for key in decider._memo)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "peer": st.sampled_from(["192.0.2.44", "203.0.113.9", "10.0.0.1", "127.0.0.1", "::ffff:192.0.2.1"]),
+    "scheme": st.sampled_from(["http", "https"]),
+    "path": st.sampled_from(["/odoo", "/web/health", "/hook", "/hook/../odoo", "/x"]),
+    "method": st.sampled_from(["GET", "POST", "HEAD"]),
+    "headers": st.dictionaries(st.sampled_from(["x_forwarded_for", "forwarded", "x_forwarded_proto", "x_real_ip"]),
+                               st.sampled_from(["192.0.2.44", "203.0.113.9", "for=192.0.2.44", "https", "garbage"]),
+                               max_size=2),
+}), max_size=12), st.sampled_from(["enforce", "monitor", "off"]), st.booleans(), st.booleans())
+def test_decider_always_agrees_with_decide(requests, mode, require_https, allow_loopback):
+    strict = policy(mode=mode, require_https=require_https, allow_loopback=allow_loopback,
+                    exempt_paths=("/web/health", "/hook"))
+    decider = Decider(strict)
+    for request in requests:
+        environ = environ_of(peer=request["peer"], scheme=request["scheme"], path=request["path"],
+                             method=request["method"], **request["headers"])
+        assert decider(environ) == decide(RequestFacts.from_environ(environ), strict)

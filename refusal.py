@@ -1,0 +1,177 @@
+"""What a refused client receives: the 403 refusal and the HTTPS redirect.
+
+The refusal says that access from this network is not allowed (or that only
+HTTPS is accepted) and shows the address the server saw; nothing else: no
+version, no database name, and the same answer whether the path exists or
+not. Browsers get a small HTML page, JSON-RPC clients (``/jsonrpc``,
+``/web/dataset/*``, any JSON request) a JSON-RPC error object, XML-RPC
+clients (``/xmlrpc/*``) a fault. The status is always 403.
+"""
+
+import json
+import logging
+import os
+import xmlrpc.client
+
+import werkzeug.exceptions
+import werkzeug.wrappers
+from markupsafe import escape
+
+from odoo.exceptions import AccessDenied
+from odoo.http import JSON_MIMETYPES, SessionExpiredException
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__, default_lang="en_US")
+
+NOT_ALLOWED = _lt("Access from this network is not allowed.")
+HTTPS_ONLY = _lt("This server accepts secure (HTTPS) connections only.")
+YOUR_ADDRESS = _lt("Your address, as this server sees it:")
+ASK_ADMINISTRATOR = _lt("If you should have access, give this address to your administrator.")
+USE_HTTPS = _lt("Connect with an https:// address instead.")
+
+# Languages this module has translations for: only these are looked up, so that a client's
+# Accept-Language cannot make the server load (and cache) arbitrary translation files.
+_I18N = os.path.join(os.path.dirname(os.path.abspath(__file__)), "i18n")
+LANGUAGES = frozenset(
+    name[:-3] for name in (os.listdir(_I18N) if os.path.isdir(_I18N) else ()) if name.endswith(".po")
+)
+
+XMLRPC_ACCESS_DENIED = 3  # odoo.addons.base.controllers.rpc.RPC_FAULT_CODE_ACCESS_DENIED
+_COMMON_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_HTML = """<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>403 Forbidden</title>
+<style>body{{font-family:system-ui,sans-serif;color:#222;max-width:36em;margin:15vh auto;padding:0 1em;line-height:1.5}}
+code{{background:#eee;padding:.1em .4em;border-radius:3px}}</style></head>
+<body><h1>{headline}</h1><p>{your_address} <code>{address}</code></p><p>{advice}</p></body></html>
+"""
+
+
+class Refused(werkzeug.exceptions.Forbidden):
+    """Raised by an enforcement point: Odoo serves ``response`` (the refusal) as is."""
+
+
+class HttpsRedirect(werkzeug.exceptions.HTTPException):
+    """Raised by an enforcement point: a 308 to the https URL, served as is (no session, no cookie)."""
+
+    code = 308
+    description = "Permanent Redirect"
+
+
+class RpcRefused(AccessDenied):
+    """A refusal inside an RPC call (the database named in the payload refuses the client).
+
+    Odoo turns it into an XML-RPC fault (code 3) or, through ``error_response``,
+    our JSON-RPC error. Logged at INFO: the access log is where refusals go.
+    """
+
+    loglevel = logging.INFO
+
+
+class WebsocketRefused(SessionExpiredException):
+    """Closes an open websocket whose client the policy now refuses (handled quietly by the bus)."""
+
+
+def pick_language(*candidates):
+    """The first candidate this module has a translation for, else en_US."""
+    for lang in candidates:
+        if not isinstance(lang, str):
+            continue
+        if lang in LANGUAGES:
+            return lang
+        if lang.partition("_")[0] in LANGUAGES:
+            return lang
+    return "en_US"
+
+
+def request_language():
+    """The language of the current request's user (session), else of its browser, if translated."""
+    from odoo.http import request  # noqa: PLC0415 -- the request proxy is unbound outside requests
+
+    if not request or not LANGUAGES:
+        return "en_US"
+    session = getattr(request, "session", None)
+    session_lang = session.context.get("lang") if session is not None else None
+    try:
+        browser_lang = request.best_lang
+    except (AttributeError, KeyError, ValueError):
+        browser_lang = None
+    return pick_language(session_lang, browser_lang)
+
+
+def texts(verdict, lang="en_US"):
+    """(headline, advice) for a refusal, translated."""
+    https = verdict.reason == "not_https" or verdict.action == "redirect"
+    headline, advice = (HTTPS_ONLY, USE_HTTPS) if https else (NOT_ALLOWED, ASK_ADMINISTRATOR)
+    return headline._translate(lang), advice._translate(lang)
+
+
+def response_kind(path, content_type=""):
+    if path.startswith("/xmlrpc/2/"):
+        return "xmlrpc"
+    if path.startswith("/xmlrpc/"):
+        return "xmlrpc_legacy"
+    mimetype = content_type.partition(";")[0].strip().lower()
+    if path == "/jsonrpc" or path.startswith("/web/dataset/") or mimetype in JSON_MIMETYPES:
+        return "json"
+    return "html"
+
+
+def message(verdict, lang="en_US"):
+    """One line for RPC clients and exceptions: the refusal and the address the server saw."""
+    headline, _advice = texts(verdict, lang)
+    return f"{headline} {YOUR_ADDRESS._translate(lang)} {verdict.client_ip}"
+
+
+def refusal_response(verdict, path, content_type="", lang="en_US", upgrade=False):
+    """The 403 response for ``verdict``, in the format the client speaks.
+
+    A websocket upgrade request gets no body: Odoo's server drops the body of
+    any answer to one, and a client told to expect a body would see a broken
+    connection instead of a clean 403.
+    """
+    if upgrade:
+        return _response(b"", "text/plain")
+    kind = response_kind(path, content_type)
+    if kind == "json":
+        return json_refusal(verdict, lang)
+    if kind in ("xmlrpc", "xmlrpc_legacy"):
+        code = XMLRPC_ACCESS_DENIED if kind == "xmlrpc" else "AccessDenied"
+        body = xmlrpc.client.dumps(xmlrpc.client.Fault(code, message(verdict, lang)), methodresponse=True)
+        return _response(body, "text/xml; charset=utf-8")
+    headline, advice = texts(verdict, lang)
+    body = _HTML.format(
+        lang=escape(lang.replace("_", "-")), headline=escape(headline), address=escape(verdict.client_ip),
+        your_address=escape(YOUR_ADDRESS._translate(lang)), advice=escape(advice),
+    )
+    return _response(body, "text/html; charset=utf-8",
+                     {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+def json_refusal(verdict, lang="en_US"):
+    text = message(verdict, lang)
+    error = {
+        "code": 403,
+        "message": texts(verdict, lang)[0],
+        # The shape of the server's own errors, so that the web client shows the message; a neutral
+        # name, so that a refused client does not even learn which software answers.
+        "data": {"name": "Forbidden", "message": text, "arguments": [text], "context": {},
+                 "debug": "", "client_address": verdict.client_ip},
+    }
+    return _response(json.dumps({"jsonrpc": "2.0", "id": None, "error": error}), "application/json")
+
+
+def redirect_response(location):
+    return werkzeug.wrappers.Response(
+        f"Redirecting to {location}\n", status=308, mimetype="text/plain",
+        headers={"Location": location, **_COMMON_HEADERS},
+    )
+
+
+def _response(body, content_type, extra_headers=None):
+    headers = {**_COMMON_HEADERS, **(extra_headers or {})}
+    return werkzeug.wrappers.Response(body, status=403, content_type=content_type, headers=headers)

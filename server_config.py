@@ -1,0 +1,53 @@
+"""The ``[perimeter_security]`` section of Odoo's configuration file.
+
+It holds what must work without any database: the break-glass switch
+(``disabled = True``) and the policy of requests that belong to no database
+(``server_allowlist``, ``trusted_proxies``, ``allow_loopback``). Odoo keeps
+sections other than ``[options]`` in ``config.misc``; they are read on every
+call (a dictionary lookup), so a test or a reload sees a change at once.
+"""
+
+import logging
+
+from odoo.tools import config
+
+from .perimeter.policy import Decider
+from .perimeter.policy import break_glass as _break_glass
+from .perimeter.policy import server_policy as _server_policy
+
+SECTION = "perimeter_security"
+
+_logger = logging.getLogger(__name__)
+# (options as text, Decider): rebuilt only when the section changes.
+_compiled = (None, None)
+
+
+def options():
+    return config.misc.get(SECTION) or {}
+
+
+def break_glass():
+    """Whether the break-glass switch is on: nothing is blocked anywhere."""
+    return _break_glass(options())
+
+
+def server_policy():
+    """The ``Policy`` of requests that belong to no database (compiled once per distinct section)."""
+    return server_decider().policy
+
+
+def server_decider():
+    """The ``Decider`` of that policy (it remembers allowed clients while the section is unchanged)."""
+    global _compiled  # noqa: PLW0603 -- one immutable tuple swapped atomically, safe across threads
+    section = options()
+    key = tuple(sorted((str(name), repr(value)) for name, value in section.items()))
+    compiled_key, decider = _compiled
+    if compiled_key == key:
+        return decider
+    policy, problems = _server_policy(section)
+    for problem in problems:
+        # Fails closed: the policy refuses what it cannot read. Say so once, loudly.
+        _logger.error("perimeter_security: %s (Odoo configuration file)", problem)
+    decider = Decider(policy)
+    _compiled = (key, decider)
+    return decider

@@ -1,0 +1,181 @@
+"""Helpers for enforcement tests through Odoo's real HTTP server.
+
+The test server listens on 127.0.0.1; any 127.x address is a distinct client
+(``source_address``). The usual setup: enforce, loopback not special, the
+allowlist holding 127.0.0.1 only, so 127.0.0.1 is "inside" and 127.0.0.2
+"outside"; 127.0.0.3 plays the trusted reverse proxy.
+"""
+
+import contextlib
+import http.client
+import json
+import xmlrpc.client
+from unittest.mock import patch
+
+from odoo.tests import HttpCase
+from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
+from odoo.tools import config
+
+from .. import access_log, http_guard
+from ..perimeter.settings import PREFIX
+
+INSIDE, OUTSIDE, PROXY = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+
+
+class Reply:
+    """What a client received: status, headers (every value of each, lower-case names), body."""
+
+    def __init__(self, response):
+        self.status = response.status
+        self.header_list = [(name.lower(), value) for name, value in response.getheaders()]
+        try:
+            self.body = response.read()
+        except http.client.IncompleteRead as partial:
+            # Odoo's server drops the body of any answer to a websocket upgrade request.
+            self.body = partial.partial
+
+    def header(self, name):
+        return next((value for key, value in self.header_list if key == name.lower()), None)
+
+    def headers(self, name):
+        return [value for key, value in self.header_list if key == name.lower()]
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Reply {self.status} {self.text[:200]!r}>"
+
+
+class PerimeterMixin:
+    """Policy setup, distinct loopback clients and access-log capture for HttpCase classes."""
+
+    def setUp(self):
+        super().setUp()
+        http_guard.forget_snapshots()
+        self.addCleanup(http_guard.forget_snapshots)
+        self.hits = []
+        record_hit = access_log.record_hit
+
+        def capture(dbname, hit):
+            self.hits.append((dbname, hit))
+            return record_hit(dbname, hit)
+
+        self.startPatcher(patch.object(access_log, "record_hit", capture))
+        misc = dict(config.misc.get("perimeter_security", {}))
+        self.addCleanup(self._restore_section, misc)
+
+    @staticmethod
+    def _restore_section(values):
+        if values:
+            config.misc["perimeter_security"] = values
+        else:
+            config.misc.pop("perimeter_security", None)
+
+    # -- policy --------------------------------------------------------------------------------
+
+    def set_policy(self, rules=(), **values):
+        """Write perimeter parameters (``mode="enforce"``...) and allowlist rules, visible to requests."""
+        params = self.env["ir.config_parameter"].sudo()
+        for name, value in values.items():
+            text = ("True" if value else "False") if isinstance(value, bool) else str(value)
+            params.set_param(PREFIX + name, text)
+        for network in rules:
+            self.env["perimeter.allowlist"].create({"name": f"Rule {network}", "network": network})
+        self.env.flush_all()
+        http_guard.forget_snapshots()
+
+    def strict_policy(self, **values):
+        """Enforce; only 127.0.0.1 allowed; loopback not special; 127.0.0.3 is a trusted proxy."""
+        policy = {"mode": "enforce", "allow_loopback": False, "trusted_proxies": f"{PROXY}/32"}
+        policy.update(values)
+        self.set_policy(rules=[f"{INSIDE}/32"], **policy)
+
+    def set_server_section(self, **options):
+        """The ``[perimeter_security]`` section of the configuration file, for this test only."""
+        config.misc["perimeter_security"] = dict(options)
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def call(self, method, path, *, source=INSIDE, headers=(), body=None, cookies=None, host=None, timeout=15):
+        """One request from ``source``; ``headers`` is a list of (name, value), repeats allowed."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.http_port(), timeout=timeout,
+                                                source_address=(source, 0))
+        try:
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", f"127.0.0.1:{self.http_port()}" if host is None else host)
+            jar = {TEST_CURSOR_COOKIE_NAME: self.http_request_key, **(cookies or {})}
+            connection.putheader("Cookie", "; ".join(f"{name}={value}" for name, value in jar.items() if value))
+            for name, value in headers:
+                connection.putheader(name, value)
+            if body is not None:
+                data = body.encode() if isinstance(body, str) else body
+                connection.putheader("Content-Length", str(len(data)))
+                connection.endheaders(data)
+            else:
+                connection.endheaders()
+            return Reply(connection.getresponse())
+        finally:
+            connection.close()
+
+    def get(self, path, **kwargs):
+        return self.call("GET", path, **kwargs)
+
+    def json_rpc(self, path, params=None, **kwargs):
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": params or {}, "id": 7})
+        headers = [("Content-Type", "application/json"), *kwargs.pop("headers", ())]
+        return self.call("POST", path, body=body, headers=headers, **kwargs)
+
+    def xml_rpc(self, path, method, params, **kwargs):
+        body = xmlrpc.client.dumps(tuple(params), method, allow_none=True)
+        headers = [("Content-Type", "text/xml"), *kwargs.pop("headers", ())]
+        return self.call("POST", path, body=body, headers=headers, **kwargs)
+
+    # -- assertions ----------------------------------------------------------------------------
+
+    def assertRefused(self, reply, address, kind="html"):
+        """A 403 refusal naming ``address``, in the format of ``kind``, revealing nothing else."""
+        self.assertEqual(reply.status, 403, reply)
+        self.assertEqual(reply.header("Cache-Control"), "no-store")
+        if kind == "status":
+            return
+        if kind == "json":
+            error = reply.json()["error"]
+            self.assertEqual(error["code"], 403)
+            self.assertIn(address, error["data"]["message"])
+            self.assertEqual(error["data"]["client_address"], address)
+            self.assertFalse(error["data"]["debug"])
+        elif kind == "xmlrpc":
+            with self.assertRaises(xmlrpc.client.Fault) as fault:
+                xmlrpc.client.loads(reply.body)
+            self.assertEqual(fault.exception.faultCode, 3)
+            self.assertIn(address, fault.exception.faultString)
+        else:
+            self.assertIn("text/html", reply.header("Content-Type"))
+            self.assertIn("Access from this network is not allowed.", reply.text)
+            self.assertIn(f"<code>{address}</code>", reply.text)
+        for secret in (self.env.cr.dbname, "odoo", "18.0", "traceback", "werkzeug"):
+            self.assertNotIn(secret, reply.text.lower(), "the refusal reveals nothing else")
+
+    def assertHit(self, ip, reason, blocked=True, path=None, dbname=None):
+        dbname = self.env.cr.dbname if dbname is None else dbname or None
+        matching = [hit for db, hit in self.hits
+                    if hit.ip == ip and hit.reason == reason and hit.blocked == blocked and db == dbname
+                    and (path is None or hit.path == path)]
+        self.assertTrue(matching, f"no hit {ip} {reason} blocked={blocked} {path} on {dbname}: {self.hits}")
+        return matching[-1]
+
+
+class PerimeterHttpCase(PerimeterMixin, HttpCase):
+    pass
+
+
+@contextlib.contextmanager
+def no_database_selected():
+    """Requests resolve to no database, as on a server with several and no ``db`` in the session."""
+    with patch("odoo.http.db_list", return_value=[]):
+        yield

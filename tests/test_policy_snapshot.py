@@ -1,0 +1,58 @@
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import fields
+from odoo.tests import TransactionCase, tagged
+from odoo.tools import config
+
+
+@tagged("post_install", "-at_install")
+class TestPolicySnapshot(TransactionCase):
+    """The per-database snapshot: compiled once, no SQL per request, and never stale."""
+
+    def setUp(self):
+        super().setUp()
+        self.model = self.env["perimeter.policy"]
+        self.params = self.env["ir.config_parameter"].sudo()
+        section = config.misc.get("perimeter_security")
+        self.addCleanup(lambda: config.misc.__setitem__("perimeter_security", section) if section
+                        else config.misc.pop("perimeter_security", None))
+
+    def test_cached_without_sql_and_follows_every_change(self):
+        first = self.model._perimeter_policy()
+        self.assertEqual(first.mode, "off")
+        with self.assertQueryCount(0):
+            self.assertIs(self.model._perimeter_policy(), first)
+        self.params.set_param("perimeter_security.mode", "monitor")
+        self.assertEqual(self.model._perimeter_policy().mode, "monitor")
+        rule = self.env["perimeter.allowlist"].create({"name": "Office", "network": "192.0.2.0/24"})
+        self.assertIn("192.0.2.9", self.model._perimeter_policy().allowlist)
+        rule.action_archive()
+        self.assertNotIn("192.0.2.9", self.model._perimeter_policy().allowlist)
+        cached = self.model._perimeter_policy()
+        # What Odoo's signaling does when another worker changed something: the caches are cleared.
+        self.env.registry.clear_cache()
+        self.assertIsNot(self.model._perimeter_policy(), cached)
+
+    def test_a_rule_stops_counting_when_it_expires(self):
+        now = fields.Datetime.now()
+        self.env["perimeter.allowlist"].create(
+            {"name": "Contractor", "network": "198.51.100.0/24", "expires_at": now + timedelta(hours=1)})
+        self.assertIn("198.51.100.7", self.model._perimeter_policy().allowlist)
+        with patch.object(fields.Datetime, "now", return_value=now + timedelta(hours=2)):
+            self.assertNotIn("198.51.100.7", self.model._perimeter_policy().allowlist)
+
+    def test_break_glass_is_part_of_the_snapshot(self):
+        self.params.set_param("perimeter_security.mode", "enforce")
+        self.assertTrue(self.model._perimeter_policy().active)
+        config.misc["perimeter_security"] = {"disabled": "True"}
+        self.assertTrue(self.model._perimeter_policy().disabled)
+        self.assertFalse(self.model._perimeter_policy().active)
+        config.misc["perimeter_security"] = {}
+        self.assertFalse(self.model._perimeter_policy().disabled)
+
+    def test_unreadable_stored_values_take_their_defaults(self):
+        self.env.cr.execute(
+            "INSERT INTO ir_config_parameter (key, value) VALUES ('perimeter_security.hsts_max_age', 'lots')")
+        self.env.registry.clear_cache()
+        self.assertEqual(self.model._perimeter_policy().hsts_max_age, 31536000)
