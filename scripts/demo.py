@@ -37,16 +37,10 @@ def main():
     python = odoo_env.odoo_python(odoo_bin)
     odoo_env.ensure_python_packages(python, {"phonenumbers": "phonenumbers"})
     addons_dir = odoo_env.linked_addons_dir()
-    connection = pgcluster.given_connection()
-    server = contextlib.nullcontext(connection) if connection else pgcluster.throwaway_cluster()
     try:
-        with server as db, tempfile.TemporaryDirectory(prefix="perimeter-demo-") as data_dir:
+        with pgcluster.database_server() as db, tempfile.TemporaryDirectory(prefix="perimeter-demo-") as data_dir:
             argv = [
-                odoo_bin,
-                f"--addons-path={','.join([*odoo_env.odoo_addons_paths(python), addons_dir])}",
-                f"--data-dir={data_dir}",
-                f"--db_host={db['db_host']}", f"--db_port={db['db_port']}", f"--db_user={db['db_user']}",
-                f"--db_password={db['db_password']}",
+                odoo_bin, *odoo_env.server_options(python, addons_dir, data_dir, db),
                 "-d", args.database, "--db-filter", f"^{args.database}$",
                 "-i", odoo_env.MODULE, "--without-demo=all",
                 "--http-interface=127.0.0.1", f"--http-port={args.port}",

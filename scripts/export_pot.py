@@ -6,7 +6,6 @@
 Same Odoo and PostgreSQL discovery as scripts/test.py (throwaway cluster unless PGHOST is set).
 """
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -27,14 +26,10 @@ def main():
     python = odoo_env.odoo_python(odoo_bin)
     addons_dir = odoo_env.linked_addons_dir()
     target = os.path.join(odoo_env.REPO_ROOT, "i18n", f"{odoo_env.MODULE}.pot")
-    connection = pgcluster.given_connection()
-    server = contextlib.nullcontext(connection) if connection else pgcluster.throwaway_cluster()
     try:
-        with server as db, tempfile.TemporaryDirectory(prefix="perimeter-pot-") as data_dir:
+        with pgcluster.database_server() as db, tempfile.TemporaryDirectory(prefix="perimeter-pot-") as data_dir:
             common = [
-                f"--addons-path={','.join([*odoo_env.odoo_addons_paths(python), addons_dir])}",
-                f"--data-dir={data_dir}", f"--db_host={db['db_host']}", f"--db_port={db['db_port']}",
-                f"--db_user={db['db_user']}", f"--db_password={db['db_password']}", "-d", "perimeter_pot",
+                *odoo_env.server_options(python, addons_dir, data_dir, db), "-d", "perimeter_pot",
                 "--without-demo=all", "--stop-after-init", "--no-http", "--log-level=warn",
             ]
             subprocess.run([odoo_bin, *common, "-i", odoo_env.MODULE], check=True)

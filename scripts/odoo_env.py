@@ -92,3 +92,13 @@ def ensure_chromium():
 def exit_cleanly_on_sigterm():
     """Turn SIGTERM into SystemExit so that ``finally`` blocks stop Odoo and the throwaway cluster."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def server_options(python, addons_dir, data_dir, db):
+    """The options every command gives Odoo: addons path (Odoo's own + the linked module), data dir, database server."""
+    return [
+        f"--addons-path={','.join([*odoo_addons_paths(python), addons_dir])}",
+        f"--data-dir={data_dir}",
+        f"--db_host={db['db_host']}", f"--db_port={db['db_port']}",
+        f"--db_user={db['db_user']}", f"--db_password={db['db_password']}",
+    ]

@@ -87,3 +87,9 @@ def given_connection():
         "db_user": os.environ.get("PGUSER", ROLE),
         "db_password": os.environ.get("PGPASSWORD", ""),
     }
+
+
+def database_server():
+    """The server named by PGHOST & co. if any, else a throwaway cluster: a context manager yielding settings."""
+    given = given_connection()
+    return contextlib.nullcontext(given) if given else throwaway_cluster()

@@ -11,6 +11,8 @@ static/description/ (the Apps page shows them too).
 """
 
 import contextlib
+import http.client
+import json
 import os
 import shutil
 import socket
@@ -88,18 +90,25 @@ env.cr.commit()
 print("SEEDED")
 '''
 
+OPEN_LEGACY_RELAY = (
+    "[...document.querySelectorAll('.o_data_row')].find(row => row.textContent.includes('Legacy relay'))"
+    ".querySelector('td.o_data_cell').click()"
+)
 SHOTS = [
-    # (file, path, selector to wait for, element to clip or None, javascript to run first)
+    # (file, path, selector to wait for, element to clip or None, javascript to run first, then wait for)
     ("screenshot_dashboard.png", "/odoo/action-perimeter_security.perimeter_connected_system_action",
-     ".o_kanban_renderer", None, None),
+     ".o_kanban_renderer", None, None, None),
     ("screenshot_allowlist.png", "/odoo/action-perimeter_security.perimeter_allowlist_action",
-     ".o_list_renderer .o_data_row", None, None),
+     ".o_list_renderer .o_data_row", None, None, None),
     ("screenshot_access_log.png", "/odoo/action-perimeter_security.perimeter_access_log_action",
-     ".o_list_renderer .o_data_row", None, None),
+     ".o_list_renderer .o_data_row", None, None, None),
     ("screenshot_mail_tls.png", "/odoo/action-perimeter_security.perimeter_ir_mail_server_action",
-     ".o_list_renderer .o_data_row", None, None),
-    ("screenshot_settings.png", "/odoo/settings", "#perimeter_security_settings", "#perimeter_security_settings",
-     "document.querySelector('#perimeter_security_settings').scrollIntoView()"),
+     ".o_list_renderer .o_data_row", None, None, None),
+    ("screenshot_mail_tls_check.png", "/odoo/action-perimeter_security.perimeter_ir_mail_server_action",
+     ".o_list_renderer .o_data_row", None, OPEN_LEGACY_RELAY, ".o_form_view .o_field_widget[name='smtp_host']"),
+    ("screenshot_settings.png", "/odoo/settings", "#perimeter_mode_setting", None,
+     "document.querySelector('#perimeter_mode_setting').closest('.o_settings_container')"
+     ".previousElementSibling.scrollIntoView()", None),
 ]
 
 
@@ -126,14 +135,10 @@ def main():
         os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
     addons_dir = odoo_env.linked_addons_dir()
     port = _free_port()
-    connection = pgcluster.given_connection()
-    server = contextlib.nullcontext(connection) if connection else pgcluster.throwaway_cluster()
     try:
-        with server as db, tempfile.TemporaryDirectory(prefix="perimeter-shots-") as data_dir:
+        with pgcluster.database_server() as db, tempfile.TemporaryDirectory(prefix="perimeter-shots-") as data_dir:
             common = [
-                f"--addons-path={','.join([*odoo_env.odoo_addons_paths(python), addons_dir])}",
-                f"--data-dir={data_dir}", f"--db_host={db['db_host']}", f"--db_port={db['db_port']}",
-                f"--db_user={db['db_user']}", f"--db_password={db['db_password']}", "-d", DATABASE,
+                *odoo_env.server_options(python, addons_dir, data_dir, db), "-d", DATABASE,
                 "--db-filter", f"^{DATABASE}$", "--log-level=warn",
             ]
             subprocess.run([odoo_bin, *common, "-i", odoo_env.MODULE, "--without-demo=all", "--stop-after-init",
@@ -168,15 +173,50 @@ def _photograph(base_url):
     browser = cdp.Browser()
     try:
         browser.set_cookie("session_id", session, base_url)
-        for name, path, wait_for, clip, script in SHOTS:
+        for name, path, wait_for, clip, script, then_wait_for in SHOTS:
             browser.open(base_url + path, wait_for, settle=2.0)
             if script:
                 browser.evaluate(script)
-                time.sleep(0.5)
+                if then_wait_for:
+                    browser.wait_for(then_wait_for)
+                time.sleep(1.0)
             browser.screenshot(os.path.join(OUT, name), clip_selector=clip)
             print(f"wrote static/description/{name}")
+        _photograph_refusal(browser, base_url)
     finally:
         browser.close()
+
+
+def _photograph_refusal(browser, base_url):
+    """What a client outside the allowlist sees: enforce, then ask from another loopback address."""
+    port = int(base_url.rsplit(":", 1)[1])
+    # 127.0.0.1 is allowlisted ("Monitoring"), so this is no lockout; 127.0.0.2 is an outsider once
+    # loopback no longer passes on its own.
+    for key, value in (("perimeter_security.allow_loopback", "False"), ("perimeter_security.mode", "enforce")):
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {
+            "service": "object", "method": "execute_kw",
+            "args": [DATABASE, 2, "admin", "ir.config_parameter", "set_param", [key, value]],
+        }})
+        with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=30)) as local:
+            local.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+            local.getresponse().read()
+    with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                                       source_address=("127.0.0.2", 0))) as outsider:
+        outsider.request("GET", "/odoo", headers={"Accept": "text/html", "Accept-Language": "en"})
+        answer = outsider.getresponse()
+        page = answer.read()
+    if answer.status != 403:
+        raise SystemExit(f"expected a refusal, got {answer.status}")
+    with tempfile.NamedTemporaryFile("wb", suffix=".html", delete=False) as saved:
+        saved.write(page)
+    try:
+        browser.width, browser.height = 900, 420
+        browser.call("Emulation.setDeviceMetricsOverride", width=900, height=420, deviceScaleFactor=1, mobile=False)
+        browser.open(f"file://{saved.name}", "h1", settle=0.5)
+        browser.screenshot(os.path.join(OUT, "screenshot_refusal.png"))
+        print("wrote static/description/screenshot_refusal.png")
+    finally:
+        os.unlink(saved.name)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ PGPORT, PGUSER, PGPASSWORD) name a server. The last line is always
 """
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
@@ -111,16 +110,14 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
     chromium = odoo_env.ensure_chromium()
     if not chromium:
         print("WARNING: Chromium not found: Odoo will skip the browser tours.", flush=True)
-    addons_path = ",".join([*odoo_env.odoo_addons_paths(python), addons_dir])
     dbname = f"perimeter_test_{os.getpid()}"
-    connection = pgcluster.given_connection()
+    given = pgcluster.given_connection()
     with tempfile.TemporaryDirectory(prefix="perimeter-odoo-") as data_dir:
         log_path = os.path.join(data_dir, "odoo.log")
-        with _database_server(connection) as db:
+        with pgcluster.database_server() as db:
             argv = [
-                odoo_bin, f"--addons-path={addons_path}", f"--data-dir={data_dir}",
-                f"--db_host={db['db_host']}", f"--db_port={db['db_port']}", f"--db_user={db['db_user']}",
-                f"--db_password={db['db_password']}", "-d", dbname, "--db-filter", f"^{dbname}$",
+                odoo_bin, *odoo_env.server_options(python, addons_dir, data_dir, db),
+                "-d", dbname, "--db-filter", f"^{dbname}$",
                 "-i", odoo_env.MODULE, "--without-demo=all", "--test-enable", f"--test-tags={tags}",
                 "--stop-after-init", "--workers=0", "--max-cron-threads=0", "--http-interface=127.0.0.1",
                 f"--http-port={free_port()}", "--log-level=info",
@@ -141,7 +138,7 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
                     raise
             if returncode == 0:
                 _check_uninstall(odoo_bin, argv, dbname, tally)
-            if connection:  # a server we were given: leave it as we found it
+            if given:  # a server we were given: leave it as we found it
                 subprocess.run(["dropdb", "--if-exists", "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"],
                                 dbname], env=dict(os.environ, PGPASSWORD=db["db_password"]), check=False)
         _tally_odoo_log(log_path, returncode, time.monotonic() - started, tally)
@@ -181,10 +178,6 @@ def _check_uninstall(odoo_bin, test_argv, dbname, tally):
     print(output if not clean else f"uninstalled cleanly: {result.group(0)}", flush=True)
     tally.add("uninstall", int(bool(clean)), int(not clean),
               problems=() if clean else [f"uninstall left: {result and result.group(0)}; {noise[:3]}"])
-
-
-def _database_server(connection):
-    return contextlib.nullcontext(connection) if connection else pgcluster.throwaway_cluster()
 
 
 def _worth_showing(line):
