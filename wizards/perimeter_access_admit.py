@@ -99,6 +99,8 @@ class PerimeterAccessAdmit(models.TransientModel):
         rows = step["rows"]
         latest = rows.sorted("last_seen", reverse=True)[:1]
         base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        # Built outside the translated call: Odoo's term extraction cannot read an f-string argument.
+        url = f"{base_url}/odoo/perimeter.access.log/{latest.id}"
         labels = dict(rows._fields["reason"]._description_selection(self.env))
         return self.env._(
             "Admitted from the access log by %(user)s on %(date)s UTC: %(hits)s refused requests from %(clients)s "
@@ -110,7 +112,7 @@ class PerimeterAccessAdmit(models.TransientModel):
             reasons=", ".join(sorted({labels.get(reason, reason) for reason in rows.mapped("reason")})),
             first=fields.Datetime.to_string(min(rows.mapped("first_seen")))[:16],
             last=fields.Datetime.to_string(max(rows.mapped("last_seen")))[:16],
-            url=f"{base_url}/odoo/perimeter.access.log/{latest.id}",
+            url=url,
         )
 
     def action_admit(self):
