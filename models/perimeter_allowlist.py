@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
@@ -103,23 +103,18 @@ class PerimeterAllowlist(models.Model):
 
     @api.model
     def _get_allowed_networks(self):
-        """Return the compiled ``NetworkSet`` of the active, unexpired rules.
+        """The compiled ``NetworkSet`` of the rules in force, from the policy snapshot (cached)."""
+        return self.env["perimeter.policy"]._perimeter_policy().allowlist
 
-        Cached per database; every create/write/unlink clears the cache and
-        Odoo's registry signaling carries that to the other workers. A rule
-        that expires later is handled by recompiling once its moment passes.
+    @api.model
+    def _read_rules_in_force(self):
+        """Compile the active, unexpired rules as they are now (uncached).
+
+        Returns ``(NetworkSet, moment the next rule expires or None)``: the
+        snapshot that uses it must be compiled again once that moment passes.
         """
-        networks, next_expiry = self._compiled_allowlist()
-        if next_expiry and fields.Datetime.now() >= next_expiry:
-            self.env.registry.clear_cache()
-            networks, next_expiry = self._compiled_allowlist()
-        return networks
-
-    @tools.ormcache()
-    def _compiled_allowlist(self):
         now = fields.Datetime.now()
         rules = self.sudo().search_fetch(
             ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"]
         )
-        expiries = [rule.expires_at for rule in rules if rule.expires_at]
-        return NetworkSet(rules.mapped("network")), min(expiries, default=None)
+        return NetworkSet(rules.mapped("network")), min(filter(None, rules.mapped("expires_at")), default=None)

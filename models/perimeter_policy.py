@@ -5,7 +5,6 @@ from odoo.exceptions import UserError
 
 from .. import enforcement, http_guard, server_config
 from ..perimeter import settings
-from ..perimeter.networks import NetworkSet
 from ..perimeter.policy import ALLOW, REDIRECT, Decider, Policy, decide
 
 # A key of ours in the registry's ``default`` ormcache (see ``_perimeter_policy``).
@@ -93,15 +92,9 @@ class PerimeterPolicy(models.AbstractModel):
         params = self.env["ir.config_parameter"].sudo().search_fetch(
             [("key", "in", list(settings.KEYS))], ["key", "value"]
         )
-        now = fields.Datetime.now()
-        rules = (
-            self.env["perimeter.allowlist"]
-            .sudo()
-            .search_fetch(["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"])
-        )
-        allowlist = NetworkSet(rules.mapped("network"))
+        allowlist, next_expiry = self.env["perimeter.allowlist"]._read_rules_in_force()
         policy = Policy.from_stored({param.key: param.value for param in params}, allowlist, disabled)
-        return policy, min((rule.expires_at for rule in rules if rule.expires_at), default=None)
+        return policy, next_expiry
 
     @api.model
     def _perimeter_policy_changed(self):
