@@ -50,10 +50,8 @@ def closed_port(host="127.0.0.1"):
     The port is bound then released, so it is free right now; for a port
     guaranteed to stay closed while a test runs, use :class:`ClosedPort`.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    with ClosedPort(host) as closed:
+        return closed.port
 
 
 class ClosedPort:
@@ -145,13 +143,6 @@ class LoopbackServer:
         for worker in self._workers:
             worker.join(timeout=5)
 
-    def reset_counters(self):
-        with self._lock:
-            self.connections = self.handshakes = self.max_active = 0
-            self.tls_versions.clear()
-            self.tls_failures.clear()
-            self.errors.clear()
-
     def _accept_loop(self):
         deadline = time.monotonic() + self.lifetime
         while not self._stop.is_set() and time.monotonic() < deadline:
@@ -232,9 +223,6 @@ class LineChannel:
         if len(line) > self.max_line:
             raise ValueError("line too long")
         return line.rstrip(b"\r\n").decode("utf-8", "replace")
-
-    def read_exact(self, size):
-        return self.reader.read(size)
 
     def send(self, data):
         self.conn.sendall(data if isinstance(data, bytes) else data.encode("utf-8"))
