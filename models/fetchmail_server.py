@@ -15,7 +15,7 @@ from odoo import api, models, modules
 
 from odoo.addons.mail.models import fetchmail as odoo_fetchmail
 
-from ..perimeter import mailtls, tlscheck
+from ..perimeter import mailtls
 from .mail_tls import CheckTarget, MailTlsError
 
 _ATTEMPT = contextvars.ContextVar("perimeter_fetchmail_attempt", default=None)
@@ -136,7 +136,8 @@ class FetchmailServer(models.Model):
             else:
                 server._perimeter_record_connection(self._perimeter_session_report(attempt), policy)
                 return connection
-        report = self._perimeter_failure_report(attempt, failure, policy)
+        report = server._perimeter_failure_report(attempt.host or self.server, attempt.port or self.port,
+                                                  attempt.protocol, attempt.min_version, failure=failure, policy=policy)
         server._perimeter_record_connection(report, policy)
         if policy == "enforce":
             raise MailTlsError(mailtls.failure_reason(
@@ -156,18 +157,6 @@ class FetchmailServer(models.Model):
             return attempt.mail_tls.report
         return mailtls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
                                      min_version=attempt.min_version)
-
-    def _perimeter_failure_report(self, attempt, failure, policy):
-        host, port, protocol = attempt.host or self.server, attempt.port or self.port, attempt.protocol
-        problem = mailtls.problem_of(failure, host, attempt.min_version)
-        quick = mailtls.failed_report(host, port, protocol, [(getattr(failure, "key", "tls"), problem)],
-                                      min_version=attempt.min_version)
-        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError):
-            return quick
-        if policy == "warn" and self.perimeter_tls_state == "failed":
-            return quick
-        report = tlscheck.probe(host, int(port), protocol, **self._perimeter_probe_options(attempt.min_version))
-        return report if report.state == "failed" else quick
 
     # --- Test & Confirm ------------------------------------------------------------------------------------------
 
