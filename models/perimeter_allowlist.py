@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
@@ -105,21 +105,8 @@ class PerimeterAllowlist(models.Model):
     def _get_allowed_networks(self):
         """Return the compiled ``NetworkSet`` of the active, unexpired rules.
 
-        Cached per database; every create/write/unlink clears the cache and
-        Odoo's registry signaling carries that to the other workers. A rule
-        that expires later is handled by recompiling once its moment passes.
+        The allowlist of the policy snapshot (``perimeter.policy``): cached per
+        database, cleared by every change to the rules, recompiled once a rule
+        expires.
         """
-        networks, next_expiry = self._compiled_allowlist()
-        if next_expiry and fields.Datetime.now() >= next_expiry:
-            self.env.registry.clear_cache()
-            networks, next_expiry = self._compiled_allowlist()
-        return networks
-
-    @tools.ormcache()
-    def _compiled_allowlist(self):
-        now = fields.Datetime.now()
-        rules = self.sudo().search_fetch(
-            ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"]
-        )
-        expiries = [rule.expires_at for rule in rules if rule.expires_at]
-        return NetworkSet(rules.mapped("network")), min(expiries, default=None)
+        return self.env["perimeter.policy"]._perimeter_policy().allowlist
