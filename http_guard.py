@@ -41,7 +41,6 @@ from odoo.http import Application, Request, Session
 from odoo.modules.registry import Registry
 
 from . import enforcement, refusal, server_config
-from .perimeter.policy import decide
 
 _logger = logging.getLogger(__name__)
 
@@ -284,11 +283,8 @@ def _guard_notifications(original):
         facts = getattr(self, "_perimeter_facts", None)
         if facts is not None:
             decider = database_decider(self._db)
-            if decider is not None and decider.policy.active:
-                verdict = decide(facts, decider.policy)
-                if not verdict.allowed:
-                    enforcement.report(verdict, facts, self._db)
-                    raise refusal.WebsocketRefused()
+            if decider is not None:
+                enforcement.check_websocket(decider.policy, facts, self._db)
         return original(self)
 
     return _dispatch_bus_notifications
