@@ -99,12 +99,6 @@ def forget_snapshots():
     _snapshots.clear()
 
 
-def database_policy(dbname, fresh=False, load=False):
-    """The policy of database ``dbname`` if the module is installed there, else None."""
-    decider = database_decider(dbname, fresh, load)
-    return decider.policy if decider is not None else None
-
-
 def database_decider(dbname, fresh=False, load=False):
     """The ``Decider`` of database ``dbname``'s policy if the module is installed there, else None.
 
