@@ -269,8 +269,3 @@ class NetworkSet:
     def range_count(self):
         """Number of disjoint ranges after merging."""
         return len(self._v4.starts) + len(self._v6.starts)
-
-    @classmethod
-    def from_text(cls, text):
-        """Build a set from a pasted list (see ``normalize_network_list``)."""
-        return cls(normalize_network_list(text))
