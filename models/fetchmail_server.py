@@ -166,12 +166,9 @@ class FetchmailServer(models.Model):
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
             return super().button_confirm_login()
-        results = self._perimeter_check_now()
-        failed = [server for server, result in results.items()
-                  if not isinstance(result, str) and result.state == "failed"]
-        if failed and policy == "enforce":
-            return self._perimeter_notification(
-                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        results, _failed, refusal = self._perimeter_check_for_test(policy)
+        if refusal:
+            return refusal
         super().button_confirm_login()
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
 

@@ -238,12 +238,9 @@ class IrMailServer(models.Model):
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
             return super().test_smtp_connection(autodetect_max_email_size)
-        results = self._perimeter_check_now()
-        failed = [server for server, result in results.items()
-                  if not isinstance(result, str) and result.state == "failed"]
-        if failed and policy == "enforce":
-            return self._perimeter_notification(
-                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        results, failed, refusal = self._perimeter_check_for_test(policy)
+        if refusal:
+            return refusal
         try:
             action = super().test_smtp_connection(autodetect_max_email_size)
         except UserError as exc:

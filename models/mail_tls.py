@@ -192,6 +192,21 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         self._perimeter_notify(events, policy)
         return results
 
+    def _perimeter_check_for_test(self, policy):
+        """Check TLS as a connection test (Test Connection, Test & Confirm) starts: ``(results, failed, refusal)``.
+
+        Under ``enforce`` a failing server is not tested any further: ``refusal``
+        is then the notification to answer with, else None.
+        """
+        results = self._perimeter_check_now()
+        failed = [server for server, result in results.items()
+                  if not isinstance(result, str) and result.state == "failed"]
+        refusal = None
+        if failed and policy == "enforce":
+            refusal = self._perimeter_notification(
+                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        return results, failed, refusal
+
     def action_perimeter_check(self):
         """Check TLS now (the **Check TLS** button): fill the TLS fields and say what was seen."""
         results = self._perimeter_check_now()
