@@ -8,8 +8,8 @@ its own thread; every loop is bounded in count and in time, and leaving the
 ``with`` block closes the listener and every open connection.
 
 It also counts: accepted connections, open ones at the same time, and
-completed TLS handshakes, so a test can assert "the server saw nothing" or
-"these probes overlapped".
+completed TLS handshakes (``tls_versions``, one entry each), so a test can
+assert "the server saw nothing" or "these probes overlapped".
 """
 
 import contextlib
@@ -96,7 +96,6 @@ class LoopbackServer:
         self.connections = 0
         self.active = 0
         self.max_active = 0
-        self.handshakes = 0
         self.tls_versions = []
         self.tls_failures = []
         self.errors = []
@@ -194,7 +193,6 @@ class LoopbackServer:
                 self.tls_failures.append(str(exc))
             return None
         with self._lock:
-            self.handshakes += 1
             self.tls_versions.append(tls_conn.version())
             # The TLS socket owns the descriptor now; stop() must shut that one down.
             self._open[threading.get_ident()] = tls_conn

@@ -57,8 +57,6 @@ class HttpServer:
     ``connections`` counts accepted TCP connections.
     """
 
-    scheme = "http"
-
     def __init__(self, cert=None, host="127.0.0.1", min_version=None, max_version=None):
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"test servers listen on loopback only, not on {host!r}")
