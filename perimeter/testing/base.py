@@ -27,6 +27,13 @@ TLS_VERSIONS = {
 }
 
 
+def loopback_host(host):
+    """``host`` itself if it is ``127.0.0.1`` or ``::1``; a test server listens nowhere else."""
+    if host not in LOOPBACK_HOSTS:
+        raise ValueError(f"test servers listen on loopback only, not on {host!r}")
+    return host
+
+
 def server_context(cert, min_version=None, max_version=None):
     """A server-side ``SSLContext`` presenting ``cert``.
 
@@ -85,9 +92,7 @@ class LoopbackServer:
     """
 
     def __init__(self, host="127.0.0.1", tls_context=None, max_connections=500, lifetime=300.0, io_timeout=5.0):
-        if host not in LOOPBACK_HOSTS:
-            raise ValueError(f"test servers listen on loopback only, not on {host!r}")
-        self.host = host
+        self.host = loopback_host(host)
         self.port = None
         self.tls_context = tls_context
         self.max_connections = max_connections
