@@ -1,6 +1,7 @@
 from . import models
 from . import wizards
 from . import http_guard
+from .perimeter.settings import PREFIX
 
 
 def post_load():
@@ -10,4 +11,4 @@ def post_load():
 
 def uninstall_hook(env):
     """Leave no setting behind: parameters are not owned by the module's data, so Odoo would keep them."""
-    env["ir.config_parameter"].sudo().search([("key", "=like", "perimeter_security.%")]).unlink()
+    env["ir.config_parameter"].sudo().search([("key", "=like", f"{PREFIX}%")]).unlink()

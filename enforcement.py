@@ -2,8 +2,8 @@
 
 Each point (``ir.http._match``, the server tier in ``http_guard``, the RPC
 wrappers) takes its policy's ``Decider`` and calls :func:`decide_once` with the
-request's environ, then :func:`raise_for` the verdict (``ir.websocket`` calls
-``decide`` on the facts of the handshake). The current HTTP
+request's environ, then :func:`raise_for` the verdict; an open websocket is
+judged on the facts of its handshake by :func:`check_websocket`. The current HTTP
 request's :class:`RequestState` (a context variable the server tier sets
 around each request) keeps the verdicts per database, so a request is decided
 and reported once per policy however many points see it, and it tells the
@@ -14,15 +14,13 @@ import contextvars
 import logging
 
 from . import access_log, refusal
-from .perimeter.accesslog import Hit
-from .perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict
+from .perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
+from .perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict, decide
 
 _logger = logging.getLogger(__name__)
 
 # The policy cannot affect anything (off, or break-glass): nothing decided, nothing to add.
 INACTIVE = Verdict(ALLOW, None)
-# Bounds of what one hit carries to the access log.
-MAX_PATH, MAX_USER_AGENT = 2048, 512
 
 _STATE = contextvars.ContextVar("perimeter_security_request", default=None)
 
@@ -98,7 +96,7 @@ def report(verdict, facts, dbname):
         blocked=verdict.blocked,
         peer=client.peer if client is not None and client.peer != verdict.client_ip else "",
         path=facts.path[:MAX_PATH],
-        method=facts.method[:16],
+        method=facts.method[:MAX_METHOD],
         user_agent=facts.user_agent[:MAX_USER_AGENT],
     )
     try:
@@ -106,6 +104,16 @@ def report(verdict, facts, dbname):
     except Exception:
         # The refusal itself must still be served: a broken log cannot turn it into a 500.
         _logger.exception("perimeter_security: the access log failed to record a hit")
+
+
+def check_websocket(policy, facts, dbname):
+    """Close an open websocket (``WebsocketRefused``) whose handshake ``facts`` ``policy`` now refuses."""
+    if not policy.active:
+        return
+    verdict = decide(facts, policy)
+    if not verdict.allowed:
+        report(verdict, facts, dbname)
+        raise refusal.WebsocketRefused()
 
 
 def raise_for(verdict, environ, lang=None):

@@ -41,7 +41,6 @@ from odoo.http import Application, Request, Session
 from odoo.modules.registry import Registry
 
 from . import enforcement, refusal, server_config
-from .perimeter.policy import decide
 
 _logger = logging.getLogger(__name__)
 
@@ -98,12 +97,6 @@ def _wrap(owner, name, make_wrapper):
 def forget_snapshots():
     """Drop the server tier's copies of database policies (tests, and after a policy change in-process)."""
     _snapshots.clear()
-
-
-def database_policy(dbname, fresh=False, load=False):
-    """The policy of database ``dbname`` if the module is installed there, else None."""
-    decider = database_decider(dbname, fresh, load)
-    return decider.policy if decider is not None else None
 
 
 def database_decider(dbname, fresh=False, load=False):
@@ -284,11 +277,8 @@ def _guard_notifications(original):
         facts = getattr(self, "_perimeter_facts", None)
         if facts is not None:
             decider = database_decider(self._db)
-            if decider is not None and decider.policy.active:
-                verdict = decide(facts, decider.policy)
-                if not verdict.allowed:
-                    enforcement.report(verdict, facts, self._db)
-                    raise refusal.WebsocketRefused()
+            if decider is not None:
+                enforcement.check_websocket(decider.policy, facts, self._db)
         return original(self)
 
     return _dispatch_bus_notifications

@@ -11,9 +11,8 @@ import logging
 
 from odoo.tools import config
 
-from .perimeter.policy import Decider
+from .perimeter.policy import Decider, server_policy
 from .perimeter.policy import break_glass as _break_glass
-from .perimeter.policy import server_policy as _server_policy
 
 SECTION = "perimeter_security"
 
@@ -31,20 +30,18 @@ def break_glass():
     return _break_glass(options())
 
 
-def server_policy():
-    """The ``Policy`` of requests that belong to no database (compiled once per distinct section)."""
-    return server_decider().policy
-
-
 def server_decider():
-    """The ``Decider`` of that policy (it remembers allowed clients while the section is unchanged)."""
+    """The ``Decider`` of the policy of requests that belong to no database.
+
+    Compiled once per distinct section; it remembers allowed clients while the section is unchanged.
+    """
     global _compiled  # noqa: PLW0603 -- one immutable tuple swapped atomically, safe across threads
     section = options()
     key = tuple(sorted((str(name), repr(value)) for name, value in section.items()))
     compiled_key, decider = _compiled
     if compiled_key == key:
         return decider
-    policy, problems = _server_policy(section)
+    policy, problems = server_policy(section)
     for problem in problems:
         # Fails closed: the policy refuses what it cannot read. Say so once, loudly.
         _logger.error("perimeter_security: %s (Odoo configuration file)", problem)

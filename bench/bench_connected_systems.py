@@ -6,7 +6,7 @@
 1. **Checks.** ``perimeter.systems.check_endpoints`` is what ``action_check``
    runs (the Odoo model only builds the jobs and writes the results). Over 100
    loopback endpoints — a quarter each trusted, self-signed, expired and
-   closed, served by ``bench_tlscheck``'s server process — it compares, in one
+   closed, served by ``_endpoints`` as for ``bench_tlscheck`` — it compares, in one
    run, the sum of single checks with the wall time of one concurrent round,
    on plain loopback and behind a per-handshake server delay (real endpoints
    are across a network).
@@ -21,26 +21,20 @@ Prints markdown tables.
 
 import argparse
 import functools
-import multiprocessing
 import os
 import platform
 import ssl
 import statistics
-import sys
 import time
 import timeit
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
+from _endpoints import EXPECTED, KINDS, add_arguments, per_kind, served  # same servers, same mix as bench_tlscheck
 
-from bench_tlscheck import EXPECTED, KINDS, _serve  # noqa: E402  (same servers, same mix)
-
-from perimeter.client import resolve_client  # noqa: E402
-from perimeter.fence import Fence  # noqa: E402
-from perimeter.rpccallers import CallerKey, CallerTally  # noqa: E402
-from perimeter.systems import MAX_WORKERS, CheckJob, check_endpoints  # noqa: E402
-from perimeter.tlscheck import DASHBOARD_STATES  # noqa: E402
+from perimeter.client import resolve_client
+from perimeter.fence import Fence
+from perimeter.rpccallers import CallerKey, CallerTally
+from perimeter.systems import MAX_WORKERS, CheckJob, check_endpoints
+from perimeter.tlscheck import DASHBOARD_STATES
 
 WORKERS = (MAX_WORKERS, 32)
 
@@ -106,29 +100,16 @@ def measure_record(number=200_000, repeat=5):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoints", type=int, default=100, help="endpoints per scenario (a multiple of 4)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario; medians are reported")
-    parser.add_argument("--delay-ms", type=float, default=50.0, help="server delay of the second scenario")
-    parser.add_argument("--timeout", type=float, default=5.0, help="per-probe timeout in seconds")
+    add_arguments(parser)
     args = parser.parse_args()
-    per_kind = max(1, args.endpoints // len(KINDS))
-    delays = (0.0, args.delay_ms / 1000)
-
-    parent, child = multiprocessing.Pipe()
-    servers = multiprocessing.Process(target=_serve, args=(child, per_kind, delays), daemon=True)
-    servers.start()
-    try:
-        ca_pem, scenarios = parent.recv()
+    with served(args) as (ca_pem, scenarios):
         check_endpoints(_jobs(scenarios[0.0][:1], ca_pem), timeout=args.timeout)  # load the CA store once
         results = {delay: measure_checks(targets, ca_pem, args.timeout, args.rounds)
                    for delay, targets in scenarios.items()}
-    finally:
-        parent.send("stop")
-        servers.join(timeout=10)
     record_rows, _ = measure_record()
 
-    count = per_kind * len(KINDS)
-    print(f"Connected-systems check round: {count} loopback endpoints ({per_kind} each: {', '.join(KINDS)}), "
+    count = per_kind(args) * len(KINDS)
+    print(f"Connected-systems check round: {count} loopback endpoints ({per_kind(args)} each: {', '.join(KINDS)}), "
           f"median of {args.rounds} rounds")
     print(f"Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {os.cpu_count()} CPUs\n")
     print("| server delay | run | wall time (s) | per system (ms) | speed-up vs sum |")

@@ -8,57 +8,27 @@ and a quarter closed ports.
 
 Two scenarios: plain loopback, where a probe is pure CPU (handshake crypto
 on both ends), and servers that wait ``--delay-ms`` before each handshake,
-as a server across a network does; real endpoints look like the second.
-The servers run in a child process so that their handshakes do not compete
-with the prober for the GIL.
+as a server across a network does; real endpoints look like the second
+(``_endpoints`` serves both).
 
 Run from the repository root: ``python bench/bench_tlscheck.py``; it prints
 markdown tables.
 """
 
 import argparse
-import contextlib
-import multiprocessing
 import os
 import platform
 import ssl
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import cryptography
+from _endpoints import EXPECTED, KINDS, add_arguments, per_kind, served  # before perimeter: puts the repo on the path
 
-try:
-    from perimeter.testing.certs import CertFactory
-except ImportError:  # run as ``python bench/bench_tlscheck.py``: the repository root is not on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from perimeter.testing.certs import CertFactory
-from perimeter.testing.servers import ClosedPort, TlsServer
 from perimeter.tlscheck import probe, probe_many
 
-KINDS = ("trusted", "self-signed", "expired", "closed")
-EXPECTED = {"trusted": "ok", "self-signed": "failed", "expired": "failed", "closed": "failed"}
 HANDSHAKES = {"trusted": 1, "self-signed": 2, "expired": 2, "closed": 0}
 WORKERS = (8, 32)
-
-
-def _serve(connection, per_kind, delays):
-    """Child process: start the servers, send the CA and {delay: [(kind, port)]}, wait for 'stop'."""
-    with CertFactory() as certs, contextlib.ExitStack() as stack:
-        certificates = {"trusted": certs.trusted(), "self-signed": certs.self_signed(), "expired": certs.expired()}
-        scenarios = {}
-        for delay in delays:
-            endpoints = scenarios.setdefault(delay, [])
-            for index in range(per_kind * len(KINDS)):
-                kind = KINDS[index % len(KINDS)]
-                if kind == "closed":
-                    endpoints.append((kind, stack.enter_context(ClosedPort()).port))
-                    continue
-                server = TlsServer(certificates[kind], delay=delay, max_connections=100_000, lifetime=3600)
-                endpoints.append((kind, stack.enter_context(server).port))
-        connection.send((certs.ca.cert_pem, scenarios))
-        connection.recv()
 
 
 def _check(targets, reports):
@@ -118,27 +88,14 @@ def _print_tables(count, per_kind, results, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--endpoints", type=int, default=100, help="endpoints per scenario (a multiple of 4)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario; medians are reported")
-    parser.add_argument("--delay-ms", type=float, default=50.0, help="server delay of the second scenario")
-    parser.add_argument("--timeout", type=float, default=5.0, help="per-probe timeout in seconds")
+    add_arguments(parser)
     args = parser.parse_args()
-    per_kind = max(1, args.endpoints // len(KINDS))
-    delays = (0.0, args.delay_ms / 1000)
-
-    parent, child = multiprocessing.Pipe()
-    server_process = multiprocessing.Process(target=_serve, args=(child, per_kind, delays), daemon=True)
-    server_process.start()
-    try:
-        ca_pem, scenarios = parent.recv()
+    with served(args) as (ca_pem, scenarios):
         options = {"ca_bundle_pem": ca_pem, "server_hostname": "localhost", "timeout": args.timeout}
         # Load the verifying context once, as a dashboard does before its first round.
         probe("127.0.0.1", scenarios[0.0][0][1], **options)
         results = {delay: _measure(targets, options, args.rounds) for delay, targets in scenarios.items()}
-    finally:
-        parent.send("stop")
-        server_process.join(timeout=10)
-    _print_tables(per_kind * len(KINDS), per_kind, results, args.rounds)
+    _print_tables(per_kind(args) * len(KINDS), per_kind(args), results, args.rounds)
 
 
 if __name__ == "__main__":

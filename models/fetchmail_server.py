@@ -15,7 +15,7 @@ from odoo import api, models, modules
 
 from odoo.addons.mail.models import fetchmail as odoo_fetchmail
 
-from ..perimeter import mailtls, tlscheck
+from ..perimeter import mailtls
 from .mail_tls import CheckTarget, MailTlsError
 
 _ATTEMPT = contextvars.ContextVar("perimeter_fetchmail_attempt", default=None)
@@ -136,7 +136,8 @@ class FetchmailServer(models.Model):
             else:
                 server._perimeter_record_connection(self._perimeter_session_report(attempt), policy)
                 return connection
-        report = self._perimeter_failure_report(attempt, failure, policy)
+        report = server._perimeter_failure_report(attempt.host or self.server, attempt.port or self.port,
+                                                  attempt.protocol, attempt.min_version, failure=failure, policy=policy)
         server._perimeter_record_connection(report, policy)
         if policy == "enforce":
             raise MailTlsError(mailtls.failure_reason(
@@ -157,18 +158,6 @@ class FetchmailServer(models.Model):
         return mailtls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
                                      min_version=attempt.min_version)
 
-    def _perimeter_failure_report(self, attempt, failure, policy):
-        host, port, protocol = attempt.host or self.server, attempt.port or self.port, attempt.protocol
-        problem = mailtls.problem_of(failure, host, attempt.min_version)
-        quick = mailtls.failed_report(host, port, protocol, [(getattr(failure, "key", "tls"), problem)],
-                                      min_version=attempt.min_version)
-        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError):
-            return quick
-        if policy == "warn" and self.perimeter_tls_state == "failed":
-            return quick
-        report = tlscheck.probe(host, int(port), protocol, **self._perimeter_probe_options(attempt.min_version))
-        return report if report.state == "failed" else quick
-
     # --- Test & Confirm ------------------------------------------------------------------------------------------
 
     def button_confirm_login(self):
@@ -177,12 +166,9 @@ class FetchmailServer(models.Model):
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
             return super().button_confirm_login()
-        results = self._perimeter_check_now()
-        failed = [server for server, result in results.items()
-                  if not isinstance(result, str) and result.state == "failed"]
-        if failed and policy == "enforce":
-            return self._perimeter_notification(
-                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        results, _failed, refusal = self._perimeter_check_for_test(policy)
+        if refusal:
+            return refusal
         super().button_confirm_login()
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
 

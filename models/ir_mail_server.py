@@ -19,8 +19,8 @@ from odoo.osv import expression
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
-from ..perimeter import mailtls, tlscheck
-from .mail_tls import PROBE_TIMEOUT, CheckTarget, MailTlsError
+from ..perimeter import mailtls
+from .mail_tls import CheckTarget, MailTlsError
 
 # How the SMTPConnection created during the current connect() must be secured.
 _ATTEMPT = contextvars.ContextVar("perimeter_smtp_attempt", default=None)
@@ -32,7 +32,7 @@ class _SmtpAttempt:
     def __init__(self, policy, min_version, server, cli_client_cert):
         self.policy = policy
         self.min_version = min_version
-        self.server = server
+        self.server = server  # the ir.mail_server record; empty with explicit or command-line settings
         self.cli_client_cert = cli_client_cert
         self.mail_tls = None
         self.host = self.port = None
@@ -54,6 +54,11 @@ class _SmtpAttempt:
         )
         # Read at call time: Odoo's own tests shorten it.
         return self.mail_tls.open_smtp(host, port, self.encryption, timeout=odoo_ir_mail_server.SMTP_TIMEOUT)
+
+    def failure_report(self, failure):
+        """A failed TlsReport for this refused connection, with the facts a probe can see."""
+        return self.server._perimeter_failure_report(self.host, self.port, self.protocol, self.min_version,
+                                                     failure=failure, policy=self.policy)
 
     def _client_cert(self):
         # Odoo built a context only to present a client certificate: present
@@ -147,7 +152,7 @@ class IrMailServer(models.Model):
             connection = self._perimeter_connect_with(attempt, {"mail_server_id": self.id, "allow_archived": True})
         except Exception as exc:  # noqa: BLE001 - any failure is the check's answer, in words
             if mailtls.is_tls_failure(exc):
-                return self._perimeter_failure_report(attempt, exc, "enforce")
+                return attempt.failure_report(exc)
             return mailtls.failed_report(*self._perimeter_endpoint()[:2], attempt.protocol,
                                          [("connect", f"cannot connect: {exc}")], min_version=min_version)
         connection.quit()
@@ -191,7 +196,7 @@ class IrMailServer(models.Model):
             elif attempt.mail_tls is not None and attempt.mail_tls.verified and server:
                 server._perimeter_record_connection(attempt.mail_tls.report, policy)
             return connection
-        report = self._perimeter_failure_report(attempt, failure, policy)
+        report = attempt.failure_report(failure)
         if server:
             server._perimeter_record_connection(report, policy)
         if policy == "enforce":
@@ -225,23 +230,6 @@ class IrMailServer(models.Model):
         server, _smtp_from = self.sudo()._find_mail_server(smtp_from)
         return server or self.sudo().browse()
 
-    def _perimeter_failure_report(self, attempt, failure, policy):
-        """A failed TlsReport for a refused connection, with the facts a probe can see."""
-        host, port, protocol = attempt.host, attempt.port, attempt.protocol
-        problem = mailtls.problem_of(failure, host, attempt.min_version)
-        key = getattr(failure, "key", "tls")
-        quick = mailtls.failed_report(host, port, protocol, [(key, problem)], min_version=attempt.min_version)
-        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError) or host is None:
-            return quick
-        server = attempt.server
-        if policy == "warn" and server and server.perimeter_tls_state == "failed":
-            return quick  # already known; the daily check refreshes the facts
-        report = tlscheck.probe(host, port, protocol, min_version=attempt.min_version,
-                                ca_bundle_pem=(server.perimeter_ca_bundle if server else None) or None,
-                                pinned_sha256=(server.perimeter_pinned_sha256 if server else None) or None,
-                                timeout=PROBE_TIMEOUT)
-        return report if report.state == "failed" else quick
-
     # --- Test Connection -----------------------------------------------------------------------------------------
 
     def test_smtp_connection(self, autodetect_max_email_size=False):
@@ -250,12 +238,9 @@ class IrMailServer(models.Model):
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
             return super().test_smtp_connection(autodetect_max_email_size)
-        results = self._perimeter_check_now()
-        failed = [server for server, result in results.items()
-                  if not isinstance(result, str) and result.state == "failed"]
-        if failed and policy == "enforce":
-            return self._perimeter_notification(
-                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        results, failed, refusal = self._perimeter_check_for_test(policy)
+        if refusal:
+            return refusal
         try:
             action = super().test_smtp_connection(autodetect_max_email_size)
         except UserError as exc:

@@ -2,8 +2,8 @@ from odoo import models
 
 from odoo.addons.bus.websocket import wsrequest
 
-from .. import enforcement, refusal
-from ..perimeter.policy import RequestFacts, decide
+from .. import enforcement
+from ..perimeter.policy import RequestFacts
 
 
 class IrWebsocket(models.AbstractModel):
@@ -23,10 +23,5 @@ class IrWebsocket(models.AbstractModel):
         if facts is None:
             facts = RequestFacts.from_environ(wsrequest.httprequest.environ)
             wsrequest.ws._perimeter_facts = facts
-        policy = wsrequest.env["perimeter.policy"]._perimeter_policy()
-        if policy.active:
-            verdict = decide(facts, policy)
-            if not verdict.allowed:
-                enforcement.report(verdict, facts, wsrequest.db)
-                raise refusal.WebsocketRefused()
+        enforcement.check_websocket(wsrequest.env["perimeter.policy"]._perimeter_policy(), facts, wsrequest.db)
         return super()._authenticate()

@@ -157,6 +157,24 @@ class PerimeterMailTlsMixin(models.AbstractModel):
             results[server] = report
         return results
 
+    def _perimeter_failure_report(self, host, port, protocol, min_version, *, failure, policy):
+        """A failed ``TlsReport`` for a connection to ``host:port`` that ``failure`` refused.
+
+        ``self`` is the server record (empty for settings given by hand or on
+        the command line). Our own refusals already say it all; a TLS error
+        is probed for the facts (expired on which day, issued for which
+        names), unless ``warn`` already knows this server fails.
+        """
+        problem = mailtls.problem_of(failure, host, min_version)
+        quick = mailtls.failed_report(host, port, protocol, [(getattr(failure, "key", "tls"), problem)],
+                                      min_version=min_version)
+        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError) or host is None:
+            return quick
+        if policy == "warn" and self.perimeter_tls_state == "failed":
+            return quick  # already known; the daily check refreshes the facts
+        report = tlscheck.probe(host, int(port), protocol, **self._perimeter_probe_options(min_version))
+        return report if report.state == "failed" else quick
+
     def _perimeter_check_now(self):
         """Check every server of ``self`` for real, store what was seen, notify; return the results."""
         policy, min_version = self._perimeter_mail_tls_settings()
@@ -173,6 +191,21 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                 events += server._perimeter_store_report(result)
         self._perimeter_notify(events, policy)
         return results
+
+    def _perimeter_check_for_test(self, policy):
+        """Check TLS as a connection test (Test Connection, Test & Confirm) starts: ``(results, failed, refusal)``.
+
+        Under ``enforce`` a failing server is not tested any further: ``refusal``
+        is then the notification to answer with, else None.
+        """
+        results = self._perimeter_check_now()
+        failed = [server for server, result in results.items()
+                  if not isinstance(result, str) and result.state == "failed"]
+        refusal = None
+        if failed and policy == "enforce":
+            refusal = self._perimeter_notification(
+                results, title=self.env._("Connection Test Failed"), force_type="danger")
+        return results, failed, refusal
 
     def action_perimeter_check(self):
         """Check TLS now (the **Check TLS** button): fill the TLS fields and say what was seen."""

@@ -1,4 +1,3 @@
-import logging
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -8,8 +7,6 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..perimeter.accesslog import REASONS, refused_per_client
-
-_logger = logging.getLogger(__name__)
 
 
 class PerimeterAccessAlert(models.Model):
@@ -161,11 +158,7 @@ class PerimeterAccessAlert(models.Model):
 
     def action_perimeter_client_log(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("perimeter_security.perimeter_access_log_action")
-        action["domain"] = [("ip", "=", self.ip)]
-        action["display_name"] = self.env._("Access log of %s", self.ip)
-        action["context"] = {}
-        return action
+        return self.env["perimeter.access.log"]._perimeter_client_log_action(self.ip)
 
     @api.autovacuum
     def _gc_perimeter_access_alert(self):

@@ -126,9 +126,14 @@ class PerimeterAccessLog(models.Model):
     def action_perimeter_client_log(self):
         """Every row of this client."""
         self.ensure_one()
+        return self._perimeter_client_log_action(self.ip)
+
+    @api.model
+    def _perimeter_client_log_action(self, ip):
+        """The access log, filtered on client ``ip`` (also opened from its alerts)."""
         action = self.env["ir.actions.act_window"]._for_xml_id("perimeter_security.perimeter_access_log_action")
-        action["domain"] = [("ip", "=", self.ip)]
-        action["display_name"] = self.env._("Access log of %s", self.ip)
+        action["domain"] = [("ip", "=", ip)]
+        action["display_name"] = self.env._("Access log of %s", ip)
         action["context"] = {}
         return action
 

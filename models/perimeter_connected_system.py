@@ -11,8 +11,9 @@ from . import connected_system_providers as providers
 
 # Fields that discovery fills; once an administrator edits one, discovery leaves it alone.
 DISCOVERED_FIELDS = ("name", "kind", "direction", "endpoint", "probe_protocol")
-# Fields the compiled fence depends on.
+# Fields the compiled fence depends on, and the systems that fence their credentials.
 FENCE_FIELDS = ("active", "direction", "allowed_networks", "user_ids", "apikey_ids")
+FENCING = [("active", "=", True), ("direction", "=", "inbound"), ("allowed_networks", "!=", False)]
 # Models a system may come from (the source_ref field's choices), when installed.
 SOURCE_MODELS = (
     "ir.mail_server", "fetchmail.server", "res.users.apikeys", "res.users", "ir.actions.server",
@@ -139,8 +140,7 @@ class PerimeterConnectedSystem(models.Model):
         uid = self.env.uid
         if request is None or not any(uid in system.user_ids.ids for system in self):
             return
-        bound = self.sudo().search([("user_ids", "in", uid), ("active", "=", True), ("direction", "=", "inbound"),
-                                    ("allowed_networks", "!=", False)])
+        bound = self.sudo().search([("user_ids", "in", uid), *FENCING])
         if not bound:
             return
         fence = Fence.build([(normalize_network_list(s.allowed_networks), [uid], []) for s in bound],
@@ -188,8 +188,7 @@ class PerimeterConnectedSystem(models.Model):
     @tools.ormcache()
     def _fence_snapshot(self):
         """The compiled :class:`Fence` of this database; cached, cleared by every change that matters."""
-        systems = self.sudo().search([("active", "=", True), ("direction", "=", "inbound"),
-                                      ("allowed_networks", "!=", False)])
+        systems = self.sudo().search(FENCING)
         bindings = [(normalize_network_list(system.allowed_networks), system.user_ids.ids, system.apikey_ids.ids)
                     for system in systems]
         trusted = self.env["ir.config_parameter"]._perimeter_settings()["trusted_proxies"]

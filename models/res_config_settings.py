@@ -6,7 +6,9 @@ from ..perimeter import settings
 # Fields of the settings screen and the setting each one edits. They are not
 # plain ``config_parameter`` fields: Odoo deletes a parameter saved as False
 # or 0, which would turn "allow loopback: off" or "HSTS: 0" back into their
-# defaults.
+# defaults. They have no ``default`` of their own either: ``get_values`` fills
+# every one from the settings table (``perimeter/settings.py``), defaults
+# included, whenever the screen opens.
 _FIELD_SETTINGS = {
     "perimeter_mode": "mode",
     "perimeter_trusted_proxies": "trusted_proxies",
@@ -28,7 +30,6 @@ class ResConfigSettings(models.TransientModel):
     perimeter_mode = fields.Selection(
         [("off", "Off"), ("monitor", "Monitor (log only)"), ("enforce", "Enforce")],
         string="Perimeter mode",
-        default="off",
         required=True,
     )
     perimeter_trusted_proxies = fields.Text(
@@ -36,30 +37,27 @@ class ResConfigSettings(models.TransientModel):
         help="Addresses or CIDRs of the reverse proxies in front of Odoo, comma or newline separated. "
         "Only their X-Forwarded-For / Forwarded / X-Forwarded-Proto headers are believed.",
     )
-    perimeter_allow_loopback = fields.Boolean(string="Allow loopback", default=True)
-    perimeter_exempt_paths = fields.Text(string="Exempt paths", default="/web/health")
+    perimeter_allow_loopback = fields.Boolean(string="Allow loopback")
+    perimeter_exempt_paths = fields.Text(string="Exempt paths")
     perimeter_require_https = fields.Boolean(string="Require HTTPS")
-    perimeter_hsts_max_age = fields.Integer(string="HSTS max-age (seconds)", default=31536000)
-    perimeter_log_retention_days = fields.Integer(string="Keep access log (days)", default=90)
+    perimeter_hsts_max_age = fields.Integer(string="HSTS max-age (seconds)")
+    perimeter_log_retention_days = fields.Integer(string="Keep access log (days)")
     perimeter_mail_tls_policy = fields.Selection(
         [("off", "Off (Odoo's default)"), ("warn", "Warn"), ("enforce", "Enforce")],
         string="Mail TLS policy",
-        default="warn",
         required=True,
     )
     perimeter_mail_tls_min_version = fields.Selection(
         [("TLSv1_2", "TLS 1.2"), ("TLSv1_3", "TLS 1.3")],
         string="Minimum mail TLS version",
-        default="TLSv1_2",
         required=True,
     )
     perimeter_alert_threshold = fields.Integer(
         string="Alert threshold",
-        default=100,
         help="Refused requests from one client within the alert window that notify the administrators "
         "(once per client and window). 0 turns alerts off.",
     )
-    perimeter_alert_window_minutes = fields.Integer(string="Alert window (minutes)", default=10)
+    perimeter_alert_window_minutes = fields.Integer(string="Alert window (minutes)")
 
     @api.model
     def get_values(self):

@@ -31,13 +31,17 @@ import smtplib
 import ssl
 import tempfile
 
-from .certinfo import cert_info, utcnow
+from .certinfo import utcnow
 from .tlscheck import (
+    UNENCRYPTED,
     TlsReport,
     TlsVerificationError,
     build_context_for,
     describe_ssl_error,
+    endpoint_text,
+    expiry_words,
     parse_min_version,
+    record_session,
     verify_peer,
     version_label,
 )
@@ -51,7 +55,6 @@ REASON_PREFIX = "Mail TLS"
 # Odoo's smtp_encryption values and the probe protocol each one means.
 SMTP_PROTOCOLS = {"ssl": "direct", "starttls": "smtp", "none": "plain"}
 _STARTTLS_BY_MAIL_PROTOCOL = {"imap": "imap", "pop": "pop3"}
-UNENCRYPTED = "unencrypted: no TLS, everything (passwords included) travels in clear text"
 
 
 class MailTlsRefused(Exception):
@@ -65,11 +68,6 @@ class MailTlsRefused(Exception):
         super().__init__(problem)
         self.problem = problem
         self.key = key
-
-
-def endpoint_text(host, port):
-    host = str(host or "")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def failure_reason(host, port, problem, policy="enforce"):
@@ -158,28 +156,12 @@ def session_report(ssl_sock, host, port, protocol, *, server_hostname=None, min_
     report = TlsReport(host=str(host), port=int(port), protocol=protocol,
                        server_hostname=server_hostname or str(host), min_version=parse_min_version(min_version),
                        checked_at=now)
-    report.tls_version = ssl_sock.version()
-    cipher = ssl_sock.cipher()
-    if cipher:
-        report.cipher, report.cipher_bits = cipher[0], cipher[2]
-    der = ssl_sock.getpeercert(binary_form=True)
-    if der:
-        report.set_certificate(cert_info(der))
+    record_session(report, ssl_sock)
     report.pinned = bool(pinned_sha256)
     report.pin_match = True if pinned_sha256 else None
     report.trusted_by = "pin" if ssl_sock.context.verify_mode == ssl.CERT_NONE else "ca"
-    if report.not_after is not None:
-        days_left = (report.not_after - now).total_seconds() / 86400
-        if 0 <= days_left < expiry_warning_days:
-            report.warnings.append(f"certificate expires {expiry_words(report.not_after, now)}, "
-                                   f"on {report.not_after:%Y-%m-%d}")
+    report.warn_if_expiring(now, expiry_warning_days)
     return report.settle()
-
-
-def expiry_words(not_after, now):
-    """``"in 9 days"``, ``"in 1 day"``, ``"within a day"``: whole days left, as the probe's details say."""
-    days_left = (not_after - now).total_seconds() / 86400
-    return f"in {_days(days_left)}" if days_left >= 1 else "within a day"
 
 
 def failed_report(host, port, protocol, problems, *, server_hostname=None, min_version="TLSv1_2"):
@@ -190,11 +172,6 @@ def failed_report(host, port, protocol, problems, *, server_hostname=None, min_v
     for key, message in problems:
         report.add_error(key, message)
     return report.settle()
-
-
-def _days(count):
-    count = int(count)
-    return "1 day" if count == 1 else f"{count} days"
 
 
 def summary(report):

@@ -149,6 +149,17 @@ def _range_of(entry):
     return (4 if network.version == 4 else 16), first, first + network.num_addresses - 1
 
 
+def network_covers(outer, inner):
+    """Whether every address of network ``inner`` is in network ``outer`` (addresses or CIDRs).
+
+    Matches as ``NetworkSet`` does: IPv4-mapped IPv6 is IPv4, and IPv6 never
+    covers IPv4. Raises ``ValueError`` naming a malformed value.
+    """
+    outer_width, outer_first, outer_last = _range_of(outer)
+    width, first, last = _range_of(inner)
+    return width == outer_width and outer_first <= first and last <= outer_last
+
+
 # Families with more ranges than this get a first-level index on their first 16 bits.
 _INDEX_THRESHOLD = 256
 
@@ -269,8 +280,3 @@ class NetworkSet:
     def range_count(self):
         """Number of disjoint ranges after merging."""
         return len(self._v4.starts) + len(self._v6.starts)
-
-    @classmethod
-    def from_text(cls, text):
-        """Build a set from a pasted list (see ``normalize_network_list``)."""
-        return cls(normalize_network_list(text))

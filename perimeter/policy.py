@@ -25,17 +25,26 @@ _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 _QUERY_SAFE = _PATH_SAFE + "?%[]"
 
 
+def _prefixes(exempt_paths):
+    # Compared segment-wise by ``is_exempt``: "/web/health/" and "/web/health" are one prefix.
+    return tuple(path.rstrip("/") for path in exempt_paths)
+
+
+# Defaults come from the settings table, like every stored value.
+_DEFAULTS, _ = load_settings({})
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """An immutable snapshot of one database's (or the server's) perimeter settings."""
 
-    mode: str = "off"  # off, monitor, enforce
+    mode: str = _DEFAULTS["mode"]  # off, monitor, enforce
     allowlist: NetworkSet = NetworkSet()
-    trusted_proxies: NetworkSet = NetworkSet()
-    allow_loopback: bool = True
-    exempt_paths: tuple = ("/web/health",)
-    require_https: bool = False
-    hsts_max_age: int = 31536000
+    trusted_proxies: NetworkSet = NetworkSet(_DEFAULTS["trusted_proxies"])
+    allow_loopback: bool = _DEFAULTS["allow_loopback"]
+    exempt_paths: tuple = _prefixes(_DEFAULTS["exempt_paths"])
+    require_https: bool = _DEFAULTS["require_https"]
+    hsts_max_age: int = _DEFAULTS["hsts_max_age"]
     disabled: bool = False  # the break-glass switch of the configuration file
 
     @classmethod
@@ -46,7 +55,7 @@ class Policy:
             allowlist=allowlist,
             trusted_proxies=NetworkSet(values["trusted_proxies"]),
             allow_loopback=values["allow_loopback"],
-            exempt_paths=tuple(path.rstrip("/") for path in values["exempt_paths"]),
+            exempt_paths=_prefixes(values["exempt_paths"]),
             require_https=values["require_https"],
             hsts_max_age=values["hsts_max_age"],
             disabled=disabled,
@@ -268,9 +277,11 @@ def server_policy(options):
             problems.append(f"[perimeter_security] {name}: {str(exc).partition(': ')[2] or exc}")
             values[name] = () if setting == "trusted_proxies" else True
     raw_disabled = options.get("disabled")
-    if raw_disabled not in (None, False) and not break_glass(options) and \
-            _option_text(raw_disabled).strip().lower() not in ("false", "0", "no", "off", ""):
-        problems.append(f"[perimeter_security] disabled: {_option_text(raw_disabled)!r} is not True or False")
+    if raw_disabled not in (None, False):
+        try:
+            parse_setting("allow_loopback", _option_text(raw_disabled))  # the True/False grammar, as break_glass
+        except ValueError:
+            problems.append(f"[perimeter_security] disabled: {_option_text(raw_disabled)!r} is not True or False")
     policy = Policy(
         mode="enforce" if "server_allowlist" in options else "off",
         allowlist=NetworkSet(values.get("server_allowlist", ())),

@@ -15,7 +15,7 @@ import datetime
 import phonenumbers
 
 from . import tlscheck
-from .networks import NetworkSet, normalize_network_list
+from .networks import normalize_network_list
 
 KINDS = {
     "mail_out": "Outgoing mail server",
@@ -219,11 +219,6 @@ def canonical_networks(text):
     Raises ``ValueError`` naming every bad entry.
     """
     return ", ".join(normalize_network_list(text or ""))
-
-
-def compile_networks(text):
-    """The ``NetworkSet`` of a stored allowed-networks list."""
-    return NetworkSet(normalize_network_list(text or ""))
 
 
 def normalize_phone(value, region=None):

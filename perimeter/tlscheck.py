@@ -57,6 +57,7 @@ PROTOCOLS = {
     "plain": "plain TCP, no TLS",
 }
 STATES = ("ok", "warning", "failed")
+UNENCRYPTED = "unencrypted: no TLS, everything (passwords included) travels in clear text"
 # Longest wait for the polite end of a session (QUIT, LOGOUT) once the verdict is known.
 GOODBYE_SECONDS = 1.0
 # The connected-systems dashboard speaks of "critical" where a probe says "failed".
@@ -243,6 +244,20 @@ def _days(count):
     return "1 day" if count == 1 else f"{count} days"
 
 
+def expiry_words(not_after, now):
+    """``"in 9 days"``, ``"within a day"``, ``"expired 2 days ago"``: whole days, as the details say."""
+    days = (not_after - now).total_seconds() / 86400
+    if days < 0:
+        return f"expired {_days(-days)} ago" if days <= -1 else "expired within the last day"
+    return f"in {_days(days)}" if days >= 1 else "within a day"
+
+
+def endpoint_text(host, port):
+    """``host:port``, with an IPv6 address in brackets."""
+    host = str(host or "")
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _names_text(names):
     if not names:
         return "no name at all"
@@ -411,10 +426,6 @@ class TlsReport:
         return (self.host, self.port)
 
     @property
-    def ok(self):
-        return self.state == "ok"
-
-    @property
     def encrypted(self):
         """A TLS handshake took place (verified or not)."""
         return self.tls_version is not None
@@ -433,6 +444,14 @@ class TlsReport:
         if key not in self._keys:
             self._keys.add(key)
             self.errors.append(message)
+
+    def warn_if_expiring(self, now, expiry_warning_days):
+        """Warn when the certificate ends within ``expiry_warning_days`` of ``now`` (and has not ended yet)."""
+        if self.not_after is None:
+            return
+        days_left = (self.not_after - now).total_seconds() / 86400
+        if 0 <= days_left < expiry_warning_days:
+            self.warnings.append(f"certificate expires {expiry_words(self.not_after, now)}, on {_date(self.not_after)}")
 
     def set_certificate(self, info):
         self.certificate = info
@@ -460,8 +479,7 @@ class TlsReport:
 
     def details_text(self):
         """A multi-line summary for an administrator (Odoo's ``*_tls_details`` fields)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        lines = [f"State: {self.state}", f"Endpoint: {host}:{self.port} ({self.protocol_label})"]
+        lines = [f"State: {self.state}", f"Endpoint: {endpoint_text(self.host, self.port)} ({self.protocol_label})"]
         if self.server_hostname and self.server_hostname != self.host:
             lines[-1] += f", checked as {self.server_hostname}"
         if self.errors:
@@ -481,7 +499,8 @@ class TlsReport:
             lines.append(f"Issuer: {self.issuer or '(empty)'}{' (self-signed)' if self.self_signed else ''}")
             lines.append(f"Names (SAN): {', '.join(self.sans) if self.sans else 'none'}")
             lines.append(f"Valid from: {self.not_before:%Y-%m-%d %H:%M} UTC")
-            lines.append(f"Expires: {self.not_after:%Y-%m-%d %H:%M} UTC ({self._expiry_words()})")
+            expires = expiry_words(self.not_after, self.checked_at)
+            lines.append(f"Expires: {self.not_after:%Y-%m-%d %H:%M} UTC ({expires})")
             lines.append(f"SHA-256: {format_fingerprint(self.fingerprint_sha256)}")
         if self.pinned:
             lines.append(f"Pinned fingerprint: {'matches' if self.pin_match else 'does not match'}")
@@ -495,12 +514,6 @@ class TlsReport:
             lines.append("Trust: none; the facts above come from an unverified handshake")
         lines.append(f"Checked: {self.checked_at:%Y-%m-%d %H:%M:%S} UTC in {self.elapsed:.2f} s")
         return "\n".join(lines)
-
-    def _expiry_words(self):
-        days = (self.not_after - self.checked_at).total_seconds() / 86400
-        if days < 0:
-            return f"expired {_days(-days)} ago" if days <= -1 else "expired within the last day"
-        return f"in {_days(days)}" if days >= 1 else "within a day"
 
 
 class _ProbeError(Exception):
@@ -543,7 +556,8 @@ def _open_tls(report, context, deadline):
         raise
 
 
-def _record_session(report, tls_sock):
+def record_session(report, tls_sock):
+    """Fill ``report`` with what the handshake of ``tls_sock`` saw: version, cipher, certificate."""
     report.tls_version = tls_sock.version()
     cipher = tls_sock.cipher()
     if cipher:
@@ -565,7 +579,7 @@ def _inspect(report, deadline):
     except (_ProbeError, OSError):
         return False
     with tls_sock:
-        _record_session(report, tls_sock)
+        record_session(report, tls_sock)
     return True
 
 
@@ -577,10 +591,7 @@ def _check_facts(report, pin, now, expiry_warning_days, verified):
         # OpenSSL stops at the first problem; list the others too.
         for key, message in _certificate_problems(info, report.server_hostname, now):
             report.add_error(key, message)
-    days_left = (info.not_after - now).total_seconds() / 86400
-    if 0 <= days_left < expiry_warning_days:
-        when = f"in {_days(days_left)}" if days_left >= 1 else "within a day"
-        report.warnings.append(f"certificate expires {when}, on {_date(info.not_after)}")
+    report.warn_if_expiring(now, expiry_warning_days)
     if pin:
         report.pin_match = hmac.compare_digest(info.sha256, pin)
         if not report.pin_match:
@@ -629,7 +640,7 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
             _check_facts(report, pin, utcnow(), expiry_warning_days, verified=False)
         return
     with tls_sock:
-        _record_session(report, tls_sock)
+        record_session(report, tls_sock)
         report.trusted_by = "ca"
         if _below_minimum(report):  # the context forbids it; kept as a second line of defence
             report.add_error("version", _below_minimum_message(report))
@@ -640,7 +651,7 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
 
 
 def _probe_plain(report, deadline):
-    report.add_error("unencrypted", "unencrypted: no TLS, everything (passwords included) travels in clear text")
+    report.add_error("unencrypted", UNENCRYPTED)
     try:
         _connect(report, deadline).close()
     except _ProbeError as exc:
@@ -787,6 +798,7 @@ __all__ = [
     "PROTOCOLS",
     "SCHEMES",
     "STATES",
+    "UNENCRYPTED",
     "CertInfo",
     "TlsReport",
     "TlsVerificationError",
@@ -795,6 +807,8 @@ __all__ = [
     "cert_info",
     "check_pin",
     "describe_ssl_error",
+    "endpoint_text",
+    "expiry_words",
     "format_fingerprint",
     "normalize_pin",
     "parse_endpoint",
@@ -802,6 +816,7 @@ __all__ = [
     "probe",
     "probe_many",
     "probe_url",
+    "record_session",
     "verify_peer",
     "version_label",
 ]

@@ -9,15 +9,8 @@ nothing can leave through them.
 
 import base64
 import contextlib
-import datetime
 import logging
 from unittest.mock import patch
-
-from cryptography import x509
-from cryptography.hazmat.backends import default_backend
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from odoo import modules
 from odoo.tests import TransactionCase
@@ -90,25 +83,6 @@ class MailTlsCase(TransactionCase):
             yield
 
 
-def client_certificate(factory, name="odoo-client"):
-    """A client certificate (clientAuth) from ``factory``'s CA: ``(cert_pem, key_pem)`` bytes."""
-    key = ec.generate_private_key(ec.SECP256R1(), default_backend())
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(factory.ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(factory.ca.private_key, hashes.SHA256(), default_backend())
-    )
-    return (certificate.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
-
-
-def b64(data):
-    return base64.b64encode(data)
+def b64(text):
+    """PEM text as Odoo stores an uploaded file: base64 bytes."""
+    return base64.b64encode(text.encode("ascii"))

@@ -8,7 +8,7 @@ from odoo.tools import config
 
 from ..models.mail_tls import MailTlsError
 from ..perimeter.testing.servers import SmtpServer
-from .mail_tls_common import LOCAL, MailTlsCase, b64, client_certificate
+from .mail_tls_common import LOCAL, MailTlsCase, b64
 
 
 @tagged("post_install", "-at_install")
@@ -135,14 +135,14 @@ class TestMailTlsSmtp(MailTlsCase):
 
     def test_client_certificate_authentication_on_the_verifying_context(self):
         self.set_policy("enforce")
-        cert_pem, key_pem = client_certificate(self.certs)
+        identity = self.certs.client()
         smtp = SmtpServer(self.good, mode="implicit")
         smtp.context.verify_mode = smtp.context.verify_mode.CERT_REQUIRED
         smtp.context.load_verify_locations(cadata=self.ca_pem)
         with smtp:
             server = self.smtp_record(smtp.port, "ssl", smtp_authentication="certificate",
-                                      smtp_ssl_certificate=b64(cert_pem), smtp_ssl_private_key=b64(key_pem),
-                                      perimeter_ca_bundle=self.ca_pem)
+                                      smtp_ssl_certificate=b64(identity.cert_pem),
+                                      smtp_ssl_private_key=b64(identity.key_pem), perimeter_ca_bundle=self.ca_pem)
             self.send(server)
             # The check connects as Odoo does, client certificate included.
             server.action_perimeter_check()

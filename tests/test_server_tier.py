@@ -128,7 +128,7 @@ class TestServerTier(PerimeterHttpCase):
     def test_unreadable_section_fails_closed_and_says_so(self):
         with self.assertLogs("odoo.addons.perimeter_security.server_config", "ERROR") as logs:
             self.set_server_section(server_allowlist="10.0.0.1/8", allow_loopback=False, disabel=True)
-            policy = server_config.server_policy()
+            policy = server_config.server_decider().policy
         self.assertIn("did you mean '10.0.0.0/8'", "\n".join(logs.output))
         self.assertIn("disabel: unknown option", "\n".join(logs.output))
         self.assertEqual(policy.mode, "enforce")
@@ -142,8 +142,8 @@ class TestServerTier(PerimeterHttpCase):
         self.assertIn("BREAK-GLASS is on", "\n".join(logs.output))
 
     def test_databases_without_the_module_are_not_touched(self):
-        self.assertIsNone(http_guard.database_policy("perimeter_no_such_database"))
-        self.assertIsNotNone(http_guard.database_policy(self.env.cr.dbname))
+        self.assertIsNone(http_guard.database_decider("perimeter_no_such_database"))
+        self.assertIsNotNone(http_guard.database_decider(self.env.cr.dbname))
 
     def test_json_refusal_is_a_json_rpc_error(self):
         self.strict_policy()

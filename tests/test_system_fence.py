@@ -4,32 +4,20 @@ Each request comes from a chosen loopback address (the socket is bound to it),
 so 127.0.0.1 and 127.0.0.2 are two distinct clients.
 """
 
-import http.client
-import json
+import contextlib
 import xmlrpc.client
 from unittest.mock import patch
 
 from odoo.exceptions import AccessDenied
 from odoo.tests import HttpCase, new_test_user, tagged
-from odoo.tools import config, mute_logger
+from odoo.tools import mute_logger
 
 from odoo.addons.perimeter_security import access_log, rpc_callers
 
-INSIDE, OUTSIDE = "127.0.0.1", "127.0.0.2"
+from .common import INSIDE, OUTSIDE, PerimeterMixin
 
 
-class _BoundTransport(xmlrpc.client.Transport):
-    """XML-RPC over a socket bound to ``source``."""
-
-    def __init__(self, source):
-        super().__init__()
-        self.source = source
-
-    def make_connection(self, host):
-        return http.client.HTTPConnection(host, timeout=30, source_address=(self.source, 0))
-
-
-class FenceCase(HttpCase):
+class FenceCase(PerimeterMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -39,42 +27,34 @@ class FenceCase(HttpCase):
         cls.key_secret = cls.env["res.users.apikeys"].with_user(cls.bot).sudo()._generate(None, "Web shop", None)
         cls.key = cls.env["res.users.apikeys"].sudo().search([("user_id", "=", cls.bot.id)])
 
-    def _port(self):
-        return int(config["http_port"])
-
-    def _request(self, method, path, source, body=None, headers=None):
-        # The server shares this test's transaction: hand it our pending writes, and read its own afterwards.
+    @contextlib.contextmanager
+    def _shared_transaction(self):
+        """The server shares this test's transaction: hand it our pending writes, and read its own afterwards."""
         self.env.flush_all()
-        connection = http.client.HTTPConnection("127.0.0.1", self._port(), timeout=30, source_address=(source, 0))
         try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.read(), response
+            yield
         finally:
-            connection.close()
             self.env.invalidate_all()
 
-    def _json(self, path, params, source, headers=None):
-        body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": params, "id": 1})
-        status, data, response = self._request("POST", path, source, body,
-                                               {"Content-Type": "application/json", **(headers or {})})
-        self.assertEqual(status, 200, data)
-        return json.loads(data), response
+    def _request(self, method, path, source, headers=None):
+        with self._shared_transaction():
+            return self.call(method, path, source=source, headers=list((headers or {}).items()))
+
+    def _json(self, path, params, source, headers=None, cookies=None):
+        with self._shared_transaction():
+            reply = self.json_rpc(path, params, source=source, headers=list((headers or {}).items()), cookies=cookies)
+        self.assertEqual(reply.status, 200, reply)
+        return reply.json(), reply
 
     def _jsonrpc(self, service, method, args, source, headers=None):
         return self._json("/jsonrpc", {"service": service, "method": method, "args": args}, source, headers)[0]
 
-    def _object(self, source):
-        return xmlrpc.client.ServerProxy(f"http://127.0.0.1:{self._port()}/xmlrpc/2/object",
-                                         transport=_BoundTransport(source), allow_none=True)
-
     def _count_partners(self, source, uid, secret):
-        self.env.flush_all()
-        try:
-            return self._object(source).execute_kw(self.env.cr.dbname, uid, secret, "res.partner", "search_count",
-                                                   [[]])
-        finally:
-            self.env.invalidate_all()
+        """``search_count`` over XML-RPC (``/xmlrpc/2/object``); a refusal raises its ``xmlrpc.client.Fault``."""
+        with self._shared_transaction():
+            reply = self.xml_rpc("/xmlrpc/2/object", "execute_kw",
+                                 [self.env.cr.dbname, uid, secret, "res.partner", "search_count", [[]]], source=source)
+        return xmlrpc.client.loads(reply.body)[0][0]
 
     def _fence_key(self, networks):
         self.Systems._discover()
@@ -135,7 +115,7 @@ class TestSystemFence(FenceCase):
         path = "/json/1/action-base.action_partner_form?view_type=list"
 
         def status(source, secret):
-            return self._request("GET", path, source, headers={"Authorization": f"Bearer {secret}"})[0]
+            return self._request("GET", path, source, headers={"Authorization": f"Bearer {secret}"}).status
 
         with mute_logger("odoo.http"):
             self.assertEqual(status(OUTSIDE, "0" * 40), 401, "a wrong key is still a wrong key")
@@ -159,8 +139,8 @@ class TestSystemFence(FenceCase):
 
     def test_an_administrator_cannot_fence_themselves_out(self):
         login = {"db": self.env.cr.dbname, "login": "admin", "password": "admin"}
-        _, response = self._json("/web/session/authenticate", login, OUTSIDE)
-        cookie = response.getheader("Set-Cookie").split(";")[0]
+        _, reply = self._json("/web/session/authenticate", login, OUTSIDE)
+        session_id = reply.header("Set-Cookie").split(";")[0].partition("=")[2]
         admin = self.env.ref("base.user_admin")
 
         def create(networks):
@@ -168,7 +148,7 @@ class TestSystemFence(FenceCase):
                 "name": "Admin laptop", "kind": "other", "direction": "inbound",
                 "allowed_networks": networks, "user_ids": [(6, 0, admin.ids)],
             }]}
-            return self._json("/web/dataset/call_kw", params, OUTSIDE, {"Cookie": cookie})[0]
+            return self._json("/web/dataset/call_kw", params, OUTSIDE, cookies={"session_id": session_id})[0]
 
         with mute_logger("odoo.http"):
             refused = create("127.0.0.1/32")

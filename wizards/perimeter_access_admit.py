@@ -1,9 +1,8 @@
-import ipaddress
-
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
 from ..perimeter.accesslog import network_to_admit
+from ..perimeter.networks import network_covers, parse_network
 
 ADD, RESTORE, ALLOWED, INVALID = "add", "restore", "allowed", "invalid"
 
@@ -74,9 +73,9 @@ class PerimeterAccessAdmit(models.TransientModel):
         for step in steps:
             if step.get("status") == INVALID:
                 continue
-            network = ipaddress.ip_network(step["network"])
-            covering = Allowlist.search([("contains_address", "=", str(network.network_address))]).filtered(
-                lambda rule, network=network: not (rule.expires_at and rule.expires_at <= now)
+            first_address = str(parse_network(step["network"]).network_address)
+            covering = Allowlist.search([("contains_address", "=", first_address)]).filtered(
+                lambda rule, network=step["network"]: not (rule.expires_at and rule.expires_at <= now)
                 and _covers(rule.network, network)
             )
             same = Allowlist.with_context(active_test=False).search([("network", "=", step["network"])], limit=1)
@@ -164,13 +163,12 @@ class PerimeterAccessAdmit(models.TransientModel):
 
 def _rule_name(network):
     """A host rule is named after its address, a network rule after its CIDR."""
-    parsed = ipaddress.ip_network(network)
+    parsed = parse_network(network)
     return str(parsed.network_address) if parsed.prefixlen == parsed.max_prefixlen else network
 
 
 def _covers(rule_network, network):
     try:
-        rule = ipaddress.ip_network(rule_network)
-    except ValueError:
+        return network_covers(rule_network, network)
+    except ValueError:  # a rule written around the ORM: it covers nothing
         return False
-    return rule.version == network.version and network.subnet_of(rule)

@@ -8,8 +8,8 @@ its own thread; every loop is bounded in count and in time, and leaving the
 ``with`` block closes the listener and every open connection.
 
 It also counts: accepted connections, open ones at the same time, and
-completed TLS handshakes, so a test can assert "the server saw nothing" or
-"these probes overlapped".
+completed TLS handshakes (``tls_versions``, one entry each), so a test can
+assert "the server saw nothing" or "these probes overlapped".
 """
 
 import contextlib
@@ -25,6 +25,13 @@ TLS_VERSIONS = {
     "TLSv1_2": ssl.TLSVersion.TLSv1_2, "TLSv1.2": ssl.TLSVersion.TLSv1_2,
     "TLSv1_3": ssl.TLSVersion.TLSv1_3, "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
+
+
+def loopback_host(host):
+    """``host`` itself if it is ``127.0.0.1`` or ``::1``; a test server listens nowhere else."""
+    if host not in LOOPBACK_HOSTS:
+        raise ValueError(f"test servers listen on loopback only, not on {host!r}")
+    return host
 
 
 def server_context(cert, min_version=None, max_version=None):
@@ -50,10 +57,8 @@ def closed_port(host="127.0.0.1"):
     The port is bound then released, so it is free right now; for a port
     guaranteed to stay closed while a test runs, use :class:`ClosedPort`.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    with ClosedPort(host) as closed:
+        return closed.port
 
 
 class ClosedPort:
@@ -87,9 +92,7 @@ class LoopbackServer:
     """
 
     def __init__(self, host="127.0.0.1", tls_context=None, max_connections=500, lifetime=300.0, io_timeout=5.0):
-        if host not in LOOPBACK_HOSTS:
-            raise ValueError(f"test servers listen on loopback only, not on {host!r}")
-        self.host = host
+        self.host = loopback_host(host)
         self.port = None
         self.tls_context = tls_context
         self.max_connections = max_connections
@@ -98,7 +101,6 @@ class LoopbackServer:
         self.connections = 0
         self.active = 0
         self.max_active = 0
-        self.handshakes = 0
         self.tls_versions = []
         self.tls_failures = []
         self.errors = []
@@ -144,13 +146,6 @@ class LoopbackServer:
                 conn.shutdown(socket.SHUT_RDWR)
         for worker in self._workers:
             worker.join(timeout=5)
-
-    def reset_counters(self):
-        with self._lock:
-            self.connections = self.handshakes = self.max_active = 0
-            self.tls_versions.clear()
-            self.tls_failures.clear()
-            self.errors.clear()
 
     def _accept_loop(self):
         deadline = time.monotonic() + self.lifetime
@@ -203,7 +198,6 @@ class LoopbackServer:
                 self.tls_failures.append(str(exc))
             return None
         with self._lock:
-            self.handshakes += 1
             self.tls_versions.append(tls_conn.version())
             # The TLS socket owns the descriptor now; stop() must shut that one down.
             self._open[threading.get_ident()] = tls_conn
@@ -232,9 +226,6 @@ class LineChannel:
         if len(line) > self.max_line:
             raise ValueError("line too long")
         return line.rstrip(b"\r\n").decode("utf-8", "replace")
-
-    def read_exact(self, size):
-        return self.reader.read(size)
 
     def send(self, data):
         self.conn.sendall(data if isinstance(data, bytes) else data.encode("utf-8"))

@@ -175,12 +175,12 @@ class CertFactory:
         return self._write(name, certificate, key)
 
     def leaf(self, hostnames=LOOPBACK_NAMES, *, issuer=None, self_signed=False,
-             not_before=None, not_after=None, days=365, common_name=None):
+             not_before=None, not_after=None, days=365, common_name=None, usage=ExtendedKeyUsageOID.SERVER_AUTH):
         """A server certificate for ``hostnames`` (DNS names and/or IP addresses).
 
         Signed by ``issuer`` (default: this factory's CA) unless
         ``self_signed``. Dates are naive UTC; by default valid from yesterday
-        for ``days`` days.
+        for ``days`` days. ``usage`` is its extended key usage (see :meth:`client`).
         """
         hostnames = [hostnames] if isinstance(hostnames, str) else list(hostnames)
         key = self._new_key()
@@ -199,7 +199,7 @@ class CertFactory:
             .not_valid_before(not_before)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         )
         if hostnames:
@@ -241,3 +241,7 @@ class CertFactory:
     def wrong_host(self, hostnames=("mail.other.com",), **options):
         """Issued by the trusted CA, but for other names than the loopback ones."""
         return self.leaf(hostnames, **options)
+
+    def client(self, name="odoo-client", days=30):
+        """A client certificate (clientAuth) from this factory's CA, for a server that asks for one."""
+        return self.leaf((), common_name=name, days=days, usage=ExtendedKeyUsageOID.CLIENT_AUTH)

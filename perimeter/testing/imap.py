@@ -8,11 +8,8 @@ LOGOUT over implicit TLS, STARTTLS or plain text. Anything else gets ``BAD``.
 
 import re
 
-from .base import LineChannel, LoopbackServer, server_context
-from .mailbox import Mailbox
+from .mailbox import MAX_COMMANDS, MailboxServer
 
-MAX_COMMANDS = 1000
-MODES = ("implicit", "starttls", "plain")
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|\(([^()]*)\)|(\S+)')
 _STOP = object()
 
@@ -43,42 +40,6 @@ def _sequence(text, count):
         low, high = min(low, high), max(low, high)
         numbers.extend(n for n in range(low, min(high, count) + 1) if n >= 1)
     return numbers
-
-
-class ImapServer(LoopbackServer):
-    """IMAP test server over ``mode`` ``implicit`` TLS, ``starttls`` or ``plain``.
-
-    ``mailbox`` (a :class:`~perimeter.testing.mailbox.Mailbox`) holds the
-    messages; ``credentials=(user, password)`` makes LOGIN check them;
-    ``require_tls_for_login`` refuses LOGIN in clear text (LOGINDISABLED).
-    ``logins`` records ``(user, over_tls)`` for every accepted LOGIN.
-    """
-
-    def __init__(self, cert=None, mode="starttls", *, mailbox=None, credentials=None, require_tls_for_login=False,
-                 min_version=None, max_version=None, **options):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        if mode != "plain" and cert is None:
-            raise ValueError(f"an IMAP server in {mode!r} mode needs a certificate")
-        context = server_context(cert, min_version, max_version) if cert is not None else None
-        super().__init__(tls_context=context, **options)
-        self.mode = mode
-        self.mailbox = mailbox if mailbox is not None else Mailbox()
-        self.credentials = credentials
-        self.require_tls_for_login = require_tls_for_login
-        self.logins = []
-
-    def handle(self, conn):
-        if self.mode == "implicit":
-            conn = self.wrap(conn)
-            if conn is None:
-                return
-        channel = LineChannel(self, conn)
-        channel.tls = self.mode == "implicit"
-        try:
-            _ImapSession(self, channel).run()
-        finally:
-            channel.close()
 
 
 class _ImapSession:
@@ -275,3 +236,14 @@ class _ImapSession:
             self._expunge()
         self.state = "auth"
         self.send(f"{tag} OK CLOSE completed")
+
+
+class ImapServer(MailboxServer):
+    """IMAP test server over ``mode`` ``implicit`` TLS, ``starttls`` or ``plain``.
+
+    Options: see :class:`~perimeter.testing.mailbox.MailboxServer`;
+    ``require_tls_for_login`` announces LOGINDISABLED before TLS.
+    """
+
+    protocol = "IMAP"
+    session = _ImapSession

@@ -1,7 +1,13 @@
-"""An in-memory mailbox shared by the IMAP and POP3 test servers."""
+"""What the IMAP and POP3 test servers share: an in-memory mailbox, and the server around a session."""
 
 import dataclasses
 import threading
+
+from .base import LineChannel, LoopbackServer, server_context
+
+# Commands one session may send before the server hangs up: enough for any test, finite.
+MAX_COMMANDS = 1000
+MODES = ("implicit", "starttls", "plain")
 
 
 @dataclasses.dataclass
@@ -59,3 +65,43 @@ class Mailbox:
     def numbers_with_flag(self, flag):
         with self._lock:
             return [i for i, m in enumerate(self._messages, 1) if flag in m.flags]
+
+
+class MailboxServer(LoopbackServer):
+    """A mail-reading test server (IMAP, POP3) over ``mode`` ``implicit`` TLS, ``starttls`` or ``plain``.
+
+    ``mailbox`` (a :class:`Mailbox`) holds the messages; ``credentials=(user,
+    password)`` makes login check them; ``require_tls_for_login`` refuses
+    login in clear text. ``logins`` records ``(user, over_tls)`` for every
+    accepted login. Subclasses name their ``protocol`` and the ``session``
+    class that speaks it on one :class:`~perimeter.testing.base.LineChannel`.
+    """
+
+    protocol = ""  # "IMAP", "POP3": for error messages
+    session = None  # called as session(server, channel); its run() serves the connection
+
+    def __init__(self, cert=None, mode="starttls", *, mailbox=None, credentials=None, require_tls_for_login=False,
+                 min_version=None, max_version=None, **options):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        if mode != "plain" and cert is None:
+            raise ValueError(f"the {self.protocol} test server in {mode!r} mode needs a certificate")
+        context = server_context(cert, min_version, max_version) if cert is not None else None
+        super().__init__(tls_context=context, **options)
+        self.mode = mode
+        self.mailbox = mailbox if mailbox is not None else Mailbox()
+        self.credentials = credentials
+        self.require_tls_for_login = require_tls_for_login
+        self.logins = []
+
+    def handle(self, conn):
+        if self.mode == "implicit":
+            conn = self.wrap(conn)
+            if conn is None:
+                return
+        channel = LineChannel(self, conn)
+        channel.tls = self.mode == "implicit"
+        try:
+            self.session(self, channel).run()
+        finally:
+            channel.close()

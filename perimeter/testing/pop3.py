@@ -5,45 +5,7 @@ and QUIT (deletions take effect at QUIT, as RFC 1939 says) over implicit
 TLS, STLS or plain text.
 """
 
-from .base import LineChannel, LoopbackServer, server_context
-from .mailbox import Mailbox
-
-MAX_COMMANDS = 1000
-MODES = ("implicit", "starttls", "plain")
-
-
-class Pop3Server(LoopbackServer):
-    """POP3 test server over ``mode`` ``implicit`` TLS, ``starttls`` (STLS) or ``plain``.
-
-    Same options as :class:`~perimeter.testing.imap.ImapServer`; ``logins``
-    records ``(user, over_tls)`` for every accepted PASS.
-    """
-
-    def __init__(self, cert=None, mode="starttls", *, mailbox=None, credentials=None, require_tls_for_login=False,
-                 min_version=None, max_version=None, **options):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        if mode != "plain" and cert is None:
-            raise ValueError(f"a POP3 server in {mode!r} mode needs a certificate")
-        context = server_context(cert, min_version, max_version) if cert is not None else None
-        super().__init__(tls_context=context, **options)
-        self.mode = mode
-        self.mailbox = mailbox if mailbox is not None else Mailbox()
-        self.credentials = credentials
-        self.require_tls_for_login = require_tls_for_login
-        self.logins = []
-
-    def handle(self, conn):
-        if self.mode == "implicit":
-            conn = self.wrap(conn)
-            if conn is None:
-                return
-        channel = LineChannel(self, conn)
-        channel.tls = self.mode == "implicit"
-        try:
-            _Pop3Session(self, channel).run()
-        finally:
-            channel.close()
+from .mailbox import MAX_COMMANDS, MailboxServer
 
 
 class _Pop3Session:
@@ -192,3 +154,14 @@ class _Pop3Session:
             self.server.mailbox.remove_numbers(self.deleted)
         self.send("+OK bye")
         return False
+
+
+class Pop3Server(MailboxServer):
+    """POP3 test server over ``mode`` ``implicit`` TLS, ``starttls`` (STLS) or ``plain``.
+
+    Options: see :class:`~perimeter.testing.mailbox.MailboxServer`; a login
+    is an accepted PASS.
+    """
+
+    protocol = "POP3"
+    session = _Pop3Session

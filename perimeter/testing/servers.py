@@ -14,7 +14,7 @@ port in ``__enter__``, serves from background threads, and stops in
 
 from .base import ClosedPort, LineChannel, LoopbackServer, closed_port, server_context
 from .imap import ImapServer
-from .mailbox import Mailbox, StoredMessage
+from .mailbox import Mailbox, MailboxServer, StoredMessage
 from .pop3 import Pop3Server
 from .tcp import LdapStartTlsServer, SilentServer, TlsServer
 from .web import HttpServer, HttpsServer
@@ -35,6 +35,7 @@ __all__ = [
     "LineChannel",
     "LoopbackServer",
     "Mailbox",
+    "MailboxServer",
     "Pop3Server",
     "ReceivedMessage",
     "SilentServer",

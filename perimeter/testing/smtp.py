@@ -14,7 +14,7 @@ import warnings
 import aiosmtpd.controller
 import aiosmtpd.smtp
 
-from .base import LOOPBACK_HOSTS, server_context
+from .base import loopback_host, server_context
 
 MODES = ("starttls", "implicit", "plain")
 
@@ -88,10 +88,8 @@ class SmtpServer:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         if mode != "plain" and cert is None:
             raise ValueError(f"an SMTP server in {mode!r} mode needs a certificate")
-        if host not in LOOPBACK_HOSTS:
-            raise ValueError(f"test servers listen on loopback only, not on {host!r}")
         self.mode = mode
-        self.host = host
+        self.host = loopback_host(host)
         self.port = None
         self.credentials = credentials
         self.require_starttls = require_starttls

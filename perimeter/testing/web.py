@@ -4,7 +4,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .base import LOOPBACK_HOSTS, server_context
+from .base import loopback_host, server_context
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -57,12 +57,8 @@ class HttpServer:
     ``connections`` counts accepted TCP connections.
     """
 
-    scheme = "http"
-
     def __init__(self, cert=None, host="127.0.0.1", min_version=None, max_version=None):
-        if host not in LOOPBACK_HOSTS:
-            raise ValueError(f"test servers listen on loopback only, not on {host!r}")
-        self.host = host
+        self.host = loopback_host(host)
         self.port = None
         self.context = server_context(cert, min_version, max_version) if cert is not None else None
         self.requests = []

@@ -6,14 +6,8 @@ the way Odoo's ir.mail_server and fetchmail drive them.
 
 import datetime
 import ssl
-from email.message import EmailMessage
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.backends import default_backend
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from perimeter.mailtls import (
     REASON_PREFIX,
@@ -31,7 +25,6 @@ from perimeter.mailtls import (
     starts_failing,
     summary,
 )
-from perimeter.testing.certs import CertFactory
 from perimeter.testing.servers import HAVE_AIOSMTPD, ImapServer, Mailbox, Pop3Server, SmtpServer
 from perimeter.tlscheck import TlsVerificationError, probe
 
@@ -42,57 +35,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 MESSAGE = "From: a@example.com\nTo: b@example.com\nSubject: hello\n\nBody\n"
 
 
-@pytest.fixture(scope="module")
-def certs():
-    with CertFactory() as factory:
-        yield factory
-
-
-@pytest.fixture(scope="module")
-def good(certs):
-    return certs.trusted()
-
-
-def _email():
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = "odoo@example.com", "you@example.com", "Over TLS"
-    message.set_content("Hello over a verified channel")
-    return message
-
-
-def _client_pem(factory, name="odoo-client"):
-    """A client certificate (clientAuth) from the factory's CA, with its key, as one PEM blob."""
-    key = ec.generate_private_key(ec.SECP256R1(), default_backend())
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(factory.ca.certificate.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(factory.ca.private_key, hashes.SHA256(), default_backend())
-    )
-    cert_pem = certificate.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return cert_pem + key_pem
-
-
 # --- SMTP ---------------------------------------------------------------------------------------------------------
 
 @needs_aiosmtpd
 @pytest.mark.parametrize("mode, encryption", [("starttls", "starttls"), ("implicit", "ssl")])
-def test_smtp_verified_channel_sends_and_reports(certs, good, mode, encryption):
+def test_smtp_verified_channel_sends_and_reports(certs, good, mode, encryption, email_message):
     with SmtpServer(good, mode=mode, credentials=("odoo", "secret")) as server:
         tls = MailTls("enforce", ca_bundle_pem=certs.ca.cert_pem)
         client = tls.open_smtp(LOCAL, server.port, encryption, timeout=5)
         if encryption == "starttls":
             client.starttls(context=None)  # Odoo passes its own context: it must be ignored
         client.login("odoo", "secret")
-        client.send_message(_email())
+        client.send_message(email_message)
         client.quit()
     assert tls.verified and not tls.plaintext
     assert tls.report.state == "ok" and tls.report.trusted_by == "ca"
@@ -130,12 +84,12 @@ def test_smtp_expired_and_wrong_host_are_refused(certs):
 
 
 @needs_aiosmtpd
-def test_smtp_pin_is_the_trust_anchor_and_a_wrong_pin_refuses(certs):
+def test_smtp_pin_is_the_trust_anchor_and_a_wrong_pin_refuses(certs, email_message):
     self_signed = certs.self_signed()
     with SmtpServer(self_signed, mode="implicit") as server:
         tls = MailTls("enforce", pinned_sha256=self_signed.sha256_colons)
         client = tls.open_smtp(LOCAL, server.port, "ssl", timeout=5)
-        client.send_message(_email())
+        client.send_message(email_message)
         client.quit()
         assert tls.report.trusted_by == "pin" and tls.report.state == "ok"
         other = certs.trusted().sha256
@@ -154,7 +108,7 @@ def test_smtp_pinned_but_expired_is_still_refused(certs):
 
 
 @needs_aiosmtpd
-def test_smtp_plaintext_is_refused_under_enforce_before_any_socket():
+def test_smtp_plaintext_is_refused_under_enforce_before_any_socket(email_message):
     with SmtpServer(mode="plain") as server:
         with pytest.raises(MailTlsRefused, match="Connection Encryption is None") as caught:
             MailTls("enforce").open_smtp(LOCAL, server.port, "none", timeout=5)
@@ -162,7 +116,7 @@ def test_smtp_plaintext_is_refused_under_enforce_before_any_socket():
         assert server.connections == 0
         warn = MailTls("warn")
         client = warn.open_smtp(LOCAL, server.port, "none", timeout=5)
-        client.send_message(_email())
+        client.send_message(email_message)
         client.quit()
     assert warn.plaintext and not warn.verified
     assert server.messages[0].tls_version is None
@@ -192,14 +146,15 @@ def test_smtp_minimum_version(certs, good):
 
 
 @needs_aiosmtpd
-def test_smtp_client_certificate_from_memory(certs, good):
+def test_smtp_client_certificate_from_memory(certs, good, email_message):
     server = SmtpServer(good, mode="implicit")
     server.context.verify_mode = ssl.CERT_REQUIRED
     server.context.load_verify_locations(cadata=certs.ca.cert_pem)
+    identity = certs.client()
     with server:
-        tls = MailTls("enforce", ca_bundle_pem=certs.ca.cert_pem, client_cert=_client_pem(certs))
+        tls = MailTls("enforce", ca_bundle_pem=certs.ca.cert_pem, client_cert=identity.cert_pem + identity.key_pem)
         client = tls.open_smtp(LOCAL, server.port, "ssl", timeout=5)
-        client.send_message(_email())
+        client.send_message(email_message)
         client.quit()
     assert len(server.messages) == 1
 

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from perimeter.networks import (
     NetworkSet,
+    network_covers,
     normalize_network,
     normalize_network_list,
     pack_address,
@@ -121,6 +122,18 @@ def test_pack_address_maps_ipv4_into_ipv6_space():
     assert pack_address("10.1.2.3") == pack_address("::ffff:10.1.2.3")
     assert pack_address("10.1.2.3") != pack_address("::10.1.2.3")
     assert pack_address("nope") is None
+
+
+def test_network_covers_as_the_set_matches():
+    assert network_covers("10.0.0.0/8", "10.1.2.0/24")
+    assert network_covers("10.1.2.0/24", "10.1.2.3")
+    assert not network_covers("10.1.2.0/24", "10.1.0.0/16")
+    assert not network_covers("10.0.0.0/8", "11.0.0.0/24")
+    assert not network_covers("::/0", "10.1.2.3"), "IPv6 rules never admit IPv4 clients"
+    assert network_covers("::ffff:10.0.0.0/104", "10.1.2.0/24"), "IPv4-mapped rules are IPv4 rules"
+    assert network_covers("2001:db8::/32", "2001:db8:5:6::/64")
+    with pytest.raises(ValueError, match="'nope'"):
+        network_covers("nope", "10.0.0.0/8")
 
 
 # --- property tests: NetworkSet agrees with a naive ipaddress scan -------------------------------

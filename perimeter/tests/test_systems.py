@@ -19,14 +19,7 @@ from perimeter.systems import (
     normalize_phone,
     plan_probe,
 )
-from perimeter.testing.certs import CertFactory
 from perimeter.testing.servers import ClosedPort, HttpServer, HttpsServer, SmtpServer, TlsServer
-
-
-@pytest.fixture(scope="module")
-def certs():
-    with CertFactory() as factory:
-        yield factory
 
 
 def test_plan_follows_the_endpoint_unless_told_otherwise():

@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import urllib.request
-from email.message import EmailMessage
 
 import pytest
 
@@ -37,27 +36,9 @@ needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not i
 MESSAGE = "From: a@example.com\nTo: b@example.com\nSubject: hello {n}\n\nBody {n}\n.leading dot\n"
 
 
-@pytest.fixture(scope="module")
-def certs():
-    with CertFactory() as factory:
-        yield factory
-
-
-@pytest.fixture(scope="module")
-def good(certs):
-    return certs.trusted()
-
-
 @pytest.fixture
 def client_context(certs):
     return ssl.create_default_context(cadata=certs.ca.cert_pem)
-
-
-def _email():
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = "odoo@example.com", "you@example.com", "Test"
-    message.set_content("Hello over TLS")
-    return message
 
 
 # --- certificates ---------------------------------------------------------------------------------------------------
@@ -88,13 +69,13 @@ def test_cert_factory_flaws(certs):
 # --- SMTP -----------------------------------------------------------------------------------------------------------
 
 @needs_aiosmtpd
-def test_smtp_starttls_records_the_message_and_its_tls(good, client_context):
+def test_smtp_starttls_records_the_message_and_its_tls(good, client_context, email_message):
     with SmtpServer(good, mode="starttls", credentials=("odoo", "secret")) as server:
         assert server.connections == 0
         with smtplib.SMTP(*server.address, timeout=5) as client:
             client.starttls(context=client_context)
             client.login("odoo", "secret")
-            client.send_message(_email())
+            client.send_message(email_message)
         assert server.connections == 1
     [received] = server.messages
     assert received.mail_from == "odoo@example.com"
@@ -106,19 +87,19 @@ def test_smtp_starttls_records_the_message_and_its_tls(good, client_context):
 
 
 @needs_aiosmtpd
-def test_smtp_implicit_tls(good, client_context):
+def test_smtp_implicit_tls(good, client_context, email_message):
     with (SmtpServer(good, mode="implicit") as server,
           smtplib.SMTP_SSL(*server.address, context=client_context, timeout=5) as client):
-        client.send_message(_email())
+        client.send_message(email_message)
     assert server.messages[0].tls_version is not None
 
 
 @needs_aiosmtpd
-def test_smtp_plain_offers_no_starttls_and_records_clear_text():
+def test_smtp_plain_offers_no_starttls_and_records_clear_text(email_message):
     with SmtpServer(mode="plain") as server, smtplib.SMTP(*server.address, timeout=5) as client:
         client.ehlo()
         assert not client.has_extn("starttls")
-        client.send_message(_email())
+        client.send_message(email_message)
     assert server.messages[0].tls_version is None
 
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from perimeter.certinfo import cert_info
-from perimeter.testing.certs import CertFactory, colon_fingerprint
+from perimeter.testing.certs import colon_fingerprint
 from perimeter.testing.servers import (
     HAVE_AIOSMTPD,
     ClosedPort,
@@ -42,17 +42,6 @@ from perimeter.tlscheck import (
 
 LOCAL = "127.0.0.1"
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")
-
-
-@pytest.fixture(scope="module")
-def certs():
-    with CertFactory() as factory:
-        yield factory
-
-
-@pytest.fixture(scope="module")
-def good(certs):
-    return certs.trusted()
 
 
 @pytest.fixture(scope="module")
