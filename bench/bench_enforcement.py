@@ -21,117 +21,23 @@ requests per second, and the ratio to the server without the module.
 """
 
 import argparse
-import contextlib
-import http.client
 import ipaddress
 import json
 import os
 import platform
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import xmlrpc.client
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-
-import odoo_env  # noqa: E402
-import pgcluster  # noqa: E402
+from odoo_server import admin_rpc, bench_environment, free_port, odoo_server, session_for, timed_request
 
 WITHOUT, WITH, OFF = "bench_without", "bench_with", "bench_with_off"
 ROUTE = "/web/webclient/version_info"
 BODY = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {}, "id": 1}).encode()
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def odoo_argv(odoo_bin, python, addons_dir, data_dir, db, *extra):
-    return [
-        odoo_bin, f"--addons-path={','.join([*odoo_env.odoo_addons_paths(python), addons_dir])}",
-        f"--data-dir={data_dir}", f"--db_host={db['db_host']}", f"--db_port={db['db_port']}",
-        f"--db_user={db['db_user']}", f"--db_password={db['db_password']}", "--without-demo=all",
-        "--max-cron-threads=0", "--log-level=warn", *extra,
-    ]
-
-
-def run(argv, what):
-    print(f"-- {what}", flush=True)
-    started = time.monotonic()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    print(f"   done in {time.monotonic() - started:.0f} s", flush=True)
-
-
-def psql(db, dbname, command):
-    psql_bin = os.path.join(pgcluster._pg_bindir(), "psql")  # the server's own client, as the cluster helper uses
-    subprocess.run([psql_bin, "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"], "-d", dbname, "-qc",
-                    command], check=True, env=dict(os.environ, PGPASSWORD=db["db_password"]))
-
-
-def copy_database(db, data_dir, source, target):
-    """``target`` as a copy of ``source``: same modules, same data, same files."""
-    psql(db, "postgres", f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
-    filestore = os.path.join(data_dir, "filestore")
-    if os.path.isdir(os.path.join(filestore, source)):
-        shutil.copytree(os.path.join(filestore, source), os.path.join(filestore, target))
-
-
-@contextlib.contextmanager
-def odoo_server(argv, port, log_path, timeout=180):
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([*argv, f"--logfile={log_path}"], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                with open(log_path) as log:
-                    raise SystemExit(f"Odoo exited with {proc.returncode}: {log.read()[-2000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            time.sleep(0.5)
-        else:
-            raise SystemExit("Odoo did not start listening in time")
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def session_for(port, dbname):
-    """A session cookie bound to ``dbname`` (so that requests go to that database)."""
-    body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1,
-                       "params": {"db": dbname, "login": "admin", "password": "admin"}})
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        connection.request("POST", "/web/session/authenticate", body=body,
-                           headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        payload = json.loads(response.read())
-        if "error" in payload:
-            raise SystemExit(f"cannot log in to {dbname}: {payload['error']}")
-        cookie = response.getheader("Set-Cookie", "")
-    finally:
-        connection.close()
-    return cookie.split(";", 1)[0]
-
-
 def configure_enforcement(port, rules):
     """Enforce on bench_with: ``rules`` networks in 10.0.0.0/8 plus 127.0.0.1, loopback not special."""
-    rpc = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/object", allow_none=True)
-
-    def call(model, method, *args):
-        return rpc.execute_kw(WITH, 2, "admin", model, method, list(args))
-
+    call = admin_rpc(port, WITH)
     networks = [str(ipaddress.IPv4Network((0x0A000000 + (index << 8), 24))) for index in range(rules)]
     values = [{"name": f"Branch {index}", "network": network} for index, network in enumerate(networks)]
     values.append({"name": "Benchmark client", "network": "127.0.0.1/32"})
@@ -143,17 +49,10 @@ def configure_enforcement(port, rules):
 
 
 def one_request(port, cookie):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        started = time.perf_counter()
-        connection.request("POST", ROUTE, body=BODY, headers={"Content-Type": "application/json", "Cookie": cookie})
-        response = connection.getresponse()
-        data = response.read()
-        elapsed = time.perf_counter() - started
-    finally:
-        connection.close()
-    if response.status != 200 or b'"result"' not in data:
-        raise SystemExit(f"unexpected answer {response.status}: {data[:300]!r}")
+    elapsed, status, data = timed_request(port, "POST", ROUTE, body=BODY,
+                                          headers={"Content-Type": "application/json", "Cookie": cookie})
+    if status != 200 or b'"result"' not in data:
+        raise SystemExit(f"unexpected answer {status}: {data[:300]!r}")
     return elapsed
 
 
@@ -217,39 +116,26 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=600, help="cap on the measuring phase")
     parser.add_argument("--no-off", action="store_true", help="skip the 'installed, mode off' configuration")
     args = parser.parse_args()
-    odoo_env.exit_cleanly_on_sigterm()
-
-    odoo_bin = odoo_env.find_odoo()
-    if not odoo_bin:
-        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH.")
-    python = odoo_env.odoo_python(odoo_bin)
-    addons_dir = odoo_env.linked_addons_dir()
-    try:
-        with pgcluster.throwaway_cluster() as db, tempfile.TemporaryDirectory(prefix="perimeter-bench-") as data_dir:
-            run(odoo_argv(odoo_bin, python, addons_dir, data_dir, db, "-d", WITHOUT, "-i", "base_setup,mail",
-                          "--stop-after-init"), f"installing base_setup and mail on {WITHOUT}")
-            copy_database(db, data_dir, WITHOUT, WITH)
-            run(odoo_argv(odoo_bin, python, addons_dir, data_dir, db, "-d", WITH, "-i", odoo_env.MODULE,
-                          "--stop-after-init"), f"installing {odoo_env.MODULE} on {WITH}")
-            copy_database(db, data_dir, WITH, OFF)
-            port = free_port()
-            argv = odoo_argv(odoo_bin, python, addons_dir, data_dir, db, "--workers=0",
-                             "--http-interface=127.0.0.1", f"--http-port={port}")
-            with odoo_server(argv, port, os.path.join(data_dir, "odoo.log")):
-                cookies = {name: session_for(port, name) for name in (WITHOUT, WITH, OFF)}
-                rules = configure_enforcement(port, args.rules)
-                for name in (WITHOUT, WITH, OFF):
-                    psql(db, name, "VACUUM ANALYZE")  # same footing: no database carries its install's dead rows
-                print(f"-- {rules:,} rules in force on {WITH}; measuring", flush=True)
-                targets = [("without the module", cookies[WITHOUT]),
-                           (f"module, enforce, {rules:,} rules", cookies[WITH])]
-                if not args.no_off:
-                    targets.append(("module installed, mode off", cookies[OFF]))
-                timings, rounds = measure(port, targets, requests=args.requests, block=args.block, warmup=args.warmup,
-                                  max_seconds=args.max_seconds)
-            report(timings, rounds, "without the module", rules)
-    finally:
-        shutil.rmtree(addons_dir, ignore_errors=True)
+    with bench_environment() as bench:
+        bench.install(WITHOUT, "base_setup,mail")
+        bench.copy_database(WITHOUT, WITH)
+        bench.install(WITH, "perimeter_security")
+        bench.copy_database(WITH, OFF)
+        port = free_port()
+        argv = bench.argv("--workers=0", "--http-interface=127.0.0.1", f"--http-port={port}")
+        with odoo_server(argv, port, os.path.join(bench.data_dir, "odoo.log")):
+            cookies = {name: session_for(port, name) for name in (WITHOUT, WITH, OFF)}
+            rules = configure_enforcement(port, args.rules)
+            for name in (WITHOUT, WITH, OFF):
+                bench.psql(name, "VACUUM ANALYZE")  # same footing: no database carries its install's dead rows
+            print(f"-- {rules:,} rules in force on {WITH}; measuring", flush=True)
+            targets = [("without the module", cookies[WITHOUT]),
+                       (f"module, enforce, {rules:,} rules", cookies[WITH])]
+            if not args.no_off:
+                targets.append(("module installed, mode off", cookies[OFF]))
+            timings, rounds = measure(port, targets, requests=args.requests, block=args.block, warmup=args.warmup,
+                                      max_seconds=args.max_seconds)
+        report(timings, rounds, "without the module", rules)
 
 
 if __name__ == "__main__":

@@ -18,3 +18,4 @@ from . import test_websocket
 from . import test_lockout
 from . import test_break_glass
 from . import test_policy_snapshot
+from . import test_access_log_http
