@@ -77,7 +77,27 @@ def decide_once(decider, dbname, environ, state=None):
     state = state if state is not None else _STATE.get()
     if state is not None and dbname in state.verdicts:
         return state.verdicts[dbname]
-    verdict = decider(environ) if decider.policy.active else INACTIVE
+    return _settle(decider(environ) if decider.policy.active else INACTIVE, dbname, environ, state)
+
+
+def refuse_early(decider, dbname, environ):
+    """Refuse (or redirect) now if ``decider`` says so; leave an allow to the authoritative check.
+
+    The server tier calls it with a database's recent copy of the policy
+    before Odoo opens a cursor, so that a flood of refused requests costs no
+    database work. An allow is not kept: ``ir.http._match`` decides it again
+    with the current snapshot, so a revoked client is never let in by a copy.
+    """
+    state = _STATE.get()
+    if state is None or dbname in state.verdicts or not decider.policy.active:
+        return
+    verdict = decider(environ)
+    if not verdict.allowed:
+        raise_for(_settle(verdict, dbname, environ, state), environ)
+
+
+def _settle(verdict, dbname, environ, state):
+    """Report ``verdict`` once and keep it for the rest of the request."""
     if verdict.report:
         report(verdict, RequestFacts.from_environ(environ), dbname)
     if state is not None:

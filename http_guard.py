@@ -11,7 +11,8 @@ methods of Odoo's classes (never by rebinding ``odoo.http.root``):
   database-less RPC, and requests whose database is unusable);
 - ``Request._serve_db``: database management (``/web/database/*``,
   ``/xmlrpc/*/db``) answers to the server policy even when a database is
-  selected;
+  selected; and a client the database's recent policy refuses is refused
+  before Odoo opens a cursor (allows are left to ``ir.http._match``);
 - ``odoo.service.{common,model,db}.dispatch`` and ``Session.authenticate``:
   ``/xmlrpc/2/*``, ``/jsonrpc`` and ``/web/session/authenticate`` open the
   database named in the payload, not the request's: that database's policy
@@ -201,7 +202,11 @@ def _guard_serve_db(original):
     def _serve_db(self):
         if self.httprequest.path.startswith(DATABASE_MANAGEMENT):
             _enforce(self, server_config.server_decider(), None)
-        return original(self)  # ir.http._match enforces the database's own policy
+        # A refusal by the database's recent policy costs no cursor; ir.http._match decides the rest.
+        decider = database_decider(self.db)
+        if decider is not None:
+            enforcement.refuse_early(decider, self.db, self.httprequest.environ)
+        return original(self)
 
     return _serve_db
 

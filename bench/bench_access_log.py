@@ -49,7 +49,11 @@ def odoo_sink():
         return None
     addons = tempfile.mkdtemp(prefix="perimeter-bench-")
     os.symlink(REPO, os.path.join(addons, "perimeter_security"))
-    odoo.addons.__path__.append(addons)
+    # Odoo's own addons too: importing the addon imports the models, which extend mail's.
+    odoo_root = os.path.dirname(os.path.abspath(odoo.__file__))
+    for folder in (os.path.join(odoo_root, "addons"), os.path.join(odoo_root, "..", "addons"), addons):
+        if os.path.isdir(folder) and folder not in odoo.addons.__path__:
+            odoo.addons.__path__.append(folder)
     from odoo.addons.perimeter_security import access_log
 
     access_log.start_flusher(interval=1e6)  # started, as in a server, but idle: nothing is written

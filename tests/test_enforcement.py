@@ -1,5 +1,7 @@
 import xmlrpc.client
+from unittest.mock import patch
 
+from odoo.modules.registry import Registry
 from odoo.tests import tagged
 
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
@@ -133,6 +135,24 @@ class TestEnforcement(PerimeterHttpCase):
         rule.write({"expires_at": False, "active": False})
         self.env.flush_all()
         self.assertEqual(self.get("/web/login", source=OUTSIDE).status, 403)
+
+    def test_a_flood_of_refusals_costs_no_database_work(self):
+        """Once the server tier holds the policy, a refused request is answered before Odoo opens a cursor."""
+        self.strict_policy()
+        self.assertEqual(self.get("/web/login", source=OUTSIDE).status, 403)  # the snapshot is now held
+        opened = []
+        original = Registry.cursor
+
+        def counting_cursor(registry, *args, **kwargs):
+            opened.append(registry.db_name)
+            return original(registry, *args, **kwargs)
+
+        with patch.object(Registry, "cursor", counting_cursor):
+            for path in ("/web/login", "/odoo", "/no/such/page", "/web/dataset/call_kw") * 5:
+                self.assertEqual(self.get(path, source=OUTSIDE).status, 403, path)
+            self.assertEqual(opened, [])
+            self.assertEqual(self.get("/web/login", source=INSIDE).status, 200)
+            self.assertTrue(opened, "an allowed request still goes through the database")
 
     def test_break_glass_lets_everyone_in_and_says_so(self):
         self.strict_policy()
