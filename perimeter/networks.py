@@ -9,6 +9,7 @@ one ``bisect``; no ``ipaddress`` object is built per probe, nor per rule when
 the rule is already in canonical CIDR form.
 """
 
+import array
 import bisect
 import ipaddress
 import re
@@ -186,7 +187,8 @@ class _Ranges:
                 counts[(start[0] << 8 | start[1]) + 1] += 1
             for bucket in range(1, 65537):
                 counts[bucket] += counts[bucket - 1]
-            self.positions = counts
+            # A C array, not a list: reading it follows no pointer to a scattered int object.
+            self.positions = array.array("I", counts)
 
     def contains(self, packed):
         positions = self.positions
@@ -231,10 +233,12 @@ class NetworkSet:
         try:
             if ":" not in address:
                 return self._v4.contains(_inet_pton(_AF_INET, address))
-            packed = _inet_pton(_AF_INET6, address.partition("%")[0])
+            if "%" in address:
+                address = address.partition("%")[0]
+            packed = _inet_pton(_AF_INET6, address)
         except (OSError, ValueError):
             return False
-        if packed[:12] == _V4_MAPPED_PREFIX:
+        if packed.startswith(_V4_MAPPED_PREFIX):
             return self._v4.contains(packed[12:])
         return self._v6.contains(packed)
 
