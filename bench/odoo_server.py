@@ -67,10 +67,7 @@ class BenchEnvironment:
 def bench_environment():
     """Find Odoo, start a throwaway PostgreSQL cluster; everything is removed on exit (SIGTERM too)."""
     odoo_env.exit_cleanly_on_sigterm()
-    odoo_bin = odoo_env.find_odoo()
-    if not odoo_bin:
-        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH.")
-    python = odoo_env.odoo_python(odoo_bin)
+    odoo_bin, python = odoo_env.require_odoo()
     addons_dir = odoo_env.linked_addons_dir()
     try:
         with pgcluster.throwaway_cluster() as db, tempfile.TemporaryDirectory(prefix="perimeter-bench-") as data_dir:
@@ -79,10 +76,7 @@ def bench_environment():
         shutil.rmtree(addons_dir, ignore_errors=True)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+free_port = odoo_env.free_port
 
 
 def run(argv, what):

@@ -8,26 +8,20 @@ import base64
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
+import odoo_env
 import websocket
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Browser:
     def __init__(self, width=1440, height=900):
         self.width, self.height = width, height
         self._profile = tempfile.mkdtemp(prefix="perimeter-chromium-")
-        port = _free_port()
+        port = odoo_env.free_port()
         binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
         if not binary:
             raise SystemExit("Chromium not found (apt-get install chromium).")

@@ -31,10 +31,7 @@ def main():
     args = parser.parse_args()
     odoo_env.exit_cleanly_on_sigterm()
 
-    odoo_bin = odoo_env.find_odoo()
-    if not odoo_bin:
-        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH (see README, Install).")
-    python = odoo_env.odoo_python(odoo_bin)
+    odoo_bin, python = odoo_env.require_odoo()
     odoo_env.ensure_python_packages(python, {"phonenumbers": "phonenumbers"})
     addons_dir = odoo_env.linked_addons_dir()
     try:

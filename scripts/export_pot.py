@@ -20,10 +20,7 @@ import pgcluster  # noqa: E402
 
 def main():
     odoo_env.exit_cleanly_on_sigterm()
-    odoo_bin = odoo_env.find_odoo()
-    if not odoo_bin:
-        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH.")
-    python = odoo_env.odoo_python(odoo_bin)
+    odoo_bin, python = odoo_env.require_odoo()
     addons_dir = odoo_env.linked_addons_dir()
     target = os.path.join(odoo_env.REPO_ROOT, "i18n", f"{odoo_env.MODULE}.pot")
     try:

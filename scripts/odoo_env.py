@@ -8,6 +8,7 @@ Odoo is never part of this repository: it is found through ``$ODOO_BIN``, else
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -102,3 +103,18 @@ def server_options(python, addons_dir, data_dir, db):
         f"--db_host={db['db_host']}", f"--db_port={db['db_port']}",
         f"--db_user={db['db_user']}", f"--db_password={db['db_password']}",
     ]
+
+
+def require_odoo():
+    """``(odoo command, its Python)``, or exit with how to make Odoo findable."""
+    odoo_bin = find_odoo()
+    if not odoo_bin:
+        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH (see README, Install).")
+    return odoo_bin, odoo_python(odoo_bin)
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

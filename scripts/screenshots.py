@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -112,18 +111,9 @@ SHOTS = [
 ]
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main():
     odoo_env.exit_cleanly_on_sigterm()
-    odoo_bin = odoo_env.find_odoo()
-    if not odoo_bin:
-        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH.")
-    python = odoo_env.odoo_python(odoo_bin)
+    odoo_bin, python = odoo_env.require_odoo()
     odoo_env.ensure_python_packages(python, {"aiosmtpd": "aiosmtpd", "websocket": "websocket-client"})
     try:
         import websocket  # noqa: F401  (the browser driver's one dependency)
@@ -134,7 +124,7 @@ def main():
         os.environ["PERIMETER_SCREENSHOTS_REEXEC"] = "1"
         os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
     addons_dir = odoo_env.linked_addons_dir()
-    port = _free_port()
+    port = odoo_env.free_port()
     try:
         with pgcluster.database_server() as db, tempfile.TemporaryDirectory(prefix="perimeter-shots-") as data_dir:
             common = [

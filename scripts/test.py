@@ -14,7 +14,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -99,12 +98,6 @@ def run_engine_tests(python, tally):
         tally.add("engine", total - failed - len(skipped), failed + len(problems), skipped, problems)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
     banner(f"Odoo tests with {odoo_bin}")
     chromium = odoo_env.ensure_chromium()
@@ -120,7 +113,7 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
                 "-d", dbname, "--db-filter", f"^{dbname}$",
                 "-i", odoo_env.MODULE, "--without-demo=all", "--test-enable", f"--test-tags={tags}",
                 "--stop-after-init", "--workers=0", "--max-cron-threads=0", "--http-interface=127.0.0.1",
-                f"--http-port={free_port()}", "--log-level=info",
+                f"--http-port={odoo_env.free_port()}", "--log-level=info",
             ]
             started = time.monotonic()
             with open(log_path, "w") as log:
