@@ -14,7 +14,9 @@ the flush writes that many rows every few seconds whatever the number of hits.
 """
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -48,6 +50,7 @@ def odoo_sink():
     except ImportError:
         return None
     addons = tempfile.mkdtemp(prefix="perimeter-bench-")
+    atexit.register(shutil.rmtree, addons, ignore_errors=True)
     os.symlink(REPO, os.path.join(addons, "perimeter_security"))
     # Odoo's own addons too: importing the addon imports the models, which extend mail's.
     odoo_root = os.path.dirname(os.path.abspath(odoo.__file__))
