@@ -1,0 +1,330 @@
+"""Perimeter posture: what this server exposes, and the server options that weaken it.
+
+Two sources of findings, each with the fix in words:
+
+- the TCP sockets listening on the machine (read from ``/proc/net/tcp`` and
+  ``/proc/net/tcp6``, so no third-party library and no privilege is needed):
+  a database, a cache or Odoo's own port reachable from other machines;
+- Odoo's server options (a plain mapping such as ``odoo.tools.config.options``)
+  and the module's own settings: a public database manager, the default
+  master password, a proxy mode that anyone can spoof, plaintext database or
+  mail traffic, protections switched off.
+
+Nothing here imports Odoo; the addon passes the options and settings in.
+"""
+
+import dataclasses
+import ipaddress
+import socket
+from pathlib import Path
+
+SEVERITIES = {"critical": "Critical", "warning": "Warning", "info": "Information"}
+CATEGORIES = {"port": "Open port", "server": "Server option", "module": "Perimeter setting"}
+
+# Services that must never be reachable from other machines, and why.
+_RISKY_SERVICES = {
+    21: ("FTP", "critical", "sends passwords and files in clear text"),
+    23: ("Telnet", "critical", "sends passwords in clear text"),
+    5432: ("PostgreSQL", "critical", "holds every Odoo database; only the Odoo servers need to reach it"),
+    3306: ("MySQL/MariaDB", "critical", "a database server; only its applications need to reach it"),
+    6379: ("Redis", "critical", "accepts commands without authentication by default"),
+    11211: ("Memcached", "critical", "accepts commands without authentication"),
+    27017: ("MongoDB", "critical", "a database server; only its applications need to reach it"),
+    9200: ("Elasticsearch", "critical", "answers queries over plain HTTP without authentication by default"),
+    2375: ("Docker API", "critical", "gives root on the host to whoever connects"),
+    22: ("SSH", "info", "is the administrators' way in; restrict it to their networks"),
+}
+_LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp*
+_HASH_PREFIXES = ("$pbkdf2", "$6$", "$5$", "$2")  # passlib hashes Odoo writes for the master password
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Finding:
+    """One thing to fix. ``key`` identifies it across reviews, so a review updates instead of duplicating."""
+
+    key: str
+    category: str  # a key of CATEGORIES
+    severity: str  # a key of SEVERITIES
+    title: str
+    detail: str
+    fix: str
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class ListeningSocket:
+    """A TCP socket in the LISTEN state: the local address it is bound to, and its port."""
+
+    port: int
+    address: str
+
+    @property
+    def exposed(self):
+        """True when other machines may connect: bound to a wildcard or a non-loopback address."""
+        return not ipaddress.ip_address(self.address).is_loopback
+
+
+# -- listening sockets -----------------------------------------------------------------------------
+
+def _decode_address(hex_address):
+    """``/proc/net/tcp*`` prints addresses as host-order 32-bit words in hex."""
+    raw = bytes.fromhex(hex_address)
+    host_order = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(host_order)
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def parse_proc_net_tcp(text):
+    """The listening sockets in the text of ``/proc/net/tcp`` or ``/proc/net/tcp6``; other lines are skipped."""
+    sockets = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] != _LISTEN or ":" not in fields[1]:
+            continue
+        hex_address, hex_port = fields[1].rsplit(":", 1)
+        try:
+            sockets.add(ListeningSocket(int(hex_port, 16), _decode_address(hex_address)))
+        except ValueError:
+            continue  # a line this parser does not understand is not a finding
+    return sorted(sockets)
+
+
+def listening_sockets(proc_net=Path("/proc/net")):
+    """The TCP sockets listening on this machine, or ``None`` where ``/proc/net`` cannot be read."""
+    found = set()
+    readable = False
+    for name in ("tcp", "tcp6"):
+        try:
+            found.update(parse_proc_net_tcp((Path(proc_net) / name).read_text(encoding="ascii")))
+            readable = True
+        except OSError:
+            continue
+    return sorted(found) if readable else None
+
+
+def _describe_binding(addresses):
+    shown = ["all interfaces" if ipaddress.ip_address(a).is_unspecified else a for a in sorted(addresses)]
+    return ", ".join(dict.fromkeys(shown))
+
+
+def review_sockets(sockets, odoo_ports=(), behind_proxy=False):
+    """Findings for the exposed sockets among ``sockets``.
+
+    ``odoo_ports`` are the ports Odoo itself serves (``http_port``, ``gevent_port``);
+    ``behind_proxy`` says that clients should reach Odoo through a reverse proxy.
+    """
+    if sockets is None:
+        return [Finding(
+            "port:unreadable", "port", "info", "Listening ports could not be read",
+            "This system has no /proc/net/tcp, so the open ports were not reviewed.",
+            "Review the listening ports with the system's own tools (ss -ltn, netstat -an).")]
+    by_port = {}
+    for sock in sockets:
+        if sock.exposed:
+            by_port.setdefault(sock.port, set()).add(sock.address)
+    findings = []
+    for port, addresses in sorted(by_port.items()):
+        where = _describe_binding(addresses)
+        if port in odoo_ports:
+            findings.append(_odoo_port_finding(port, where, behind_proxy))
+        elif port in _RISKY_SERVICES:
+            service, severity, why = _RISKY_SERVICES[port]
+            findings.append(Finding(
+                f"port:{port}", "port", severity, f"{service} (port {port}) listens on {where}",
+                f"{service} {why}. Any machine that can route to this server can try it.",
+                f"Bind {service} to 127.0.0.1 (or the private address its clients use) "
+                f"or close port {port} in the firewall to everyone but them."))
+        else:
+            findings.append(Finding(
+                f"port:{port}", "port", "info", f"Port {port} listens on {where}",
+                f"A service outside Odoo accepts connections on port {port} from other machines.",
+                f"Check which program listens (ss -ltnp 'sport = :{port}'); "
+                "if it needs no outside clients, bind it to 127.0.0.1 or firewall the port."))
+    return findings
+
+
+def _odoo_port_finding(port, where, behind_proxy):
+    if behind_proxy:
+        return Finding(
+            f"port:{port}", "port", "warning", f"Odoo's port {port} is reachable without the proxy ({where})",
+            "Odoo runs behind a reverse proxy, yet clients can connect to it directly, past the proxy's "
+            "TLS and filtering.",
+            f"Set http_interface = 127.0.0.1 in the Odoo configuration file (the proxy connects over "
+            f"loopback) or firewall port {port} to everyone but the proxy.")
+    return Finding(
+        f"port:{port}", "port", "warning", f"Odoo serves plain HTTP on port {port} ({where})",
+        "Clients reach Odoo without TLS: passwords and session cookies cross the network readable.",
+        "Put a TLS reverse proxy (nginx, HAProxy) in front of Odoo, list it under Trusted proxies, "
+        "turn on Require HTTPS, and set http_interface = 127.0.0.1.")
+
+
+# -- server options --------------------------------------------------------------------------------
+
+def _is_loopback_host(host):
+    host = (host or "").strip()
+    if not host or host.startswith("/") or host == "localhost":
+        return True  # empty or a path: a Unix socket
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _modules(value):
+    if isinstance(value, str):
+        return {m.strip() for m in value.split(",") if m.strip()}
+    return set(value or ())
+
+
+def review_server_options(options, master_password_is=None):
+    """Findings for risky values among Odoo's server ``options`` (``odoo.tools.config.options``).
+
+    ``master_password_is(word)`` tells whether the master password is ``word``
+    (Odoo stores it hashed); without it only a clear-text value can be compared.
+    """
+    findings = []
+    add = findings.append
+    if options.get("list_db", True):
+        add(Finding(
+            "option:list_db", "server", "warning", "The database manager is public",
+            "/web/database/manager lists the databases and offers backup, restore, duplicate and drop to "
+            "whoever knows the master password.",
+            "Set list_db = False in the Odoo configuration file (and dbfilter to the database name)."))
+    findings.extend(_master_password_findings(options.get("admin_passwd") or "", master_password_is))
+    # An empty http_interface is every interface (unlike an empty db_host, which is a Unix socket).
+    if options.get("proxy_mode") and not _is_loopback_host(options.get("http_interface") or "0.0.0.0"):
+        add(Finding(
+            "option:proxy_mode", "server", "warning", "proxy_mode believes any client's X-Forwarded-For",
+            "With proxy_mode, Odoo takes the client address and scheme from X-Forwarded-* headers without "
+            "checking that they came from the proxy; Odoo listens on "
+            f"{options.get('http_interface') or 'all interfaces'}, so anyone who reaches it can choose "
+            "their address in Odoo's logs and rate limits.",
+            "Set http_interface = 127.0.0.1 so that only the local proxy reaches Odoo (Perimeter Security "
+            "itself believes proxy headers only from its trusted proxies)."))
+    if not _is_loopback_host(options.get("db_host")) and (options.get("db_sslmode") or "prefer") in (
+            "disable", "allow", "prefer"):
+        add(Finding(
+            "option:db_sslmode", "server", "warning", "Database traffic may travel unencrypted",
+            f"PostgreSQL runs on {options.get('db_host')} and db_sslmode is "
+            f"{options.get('db_sslmode') or 'prefer'}: the connection falls back to plain text, and no "
+            "certificate is verified.",
+            "Set db_sslmode = verify-full (with the server's CA in ~/.postgresql/root.crt) in the Odoo "
+            "configuration file."))
+    if options.get("dev_mode"):
+        add(Finding(
+            "option:dev_mode", "server", "critical", "Developer options are on (--dev)",
+            f"dev_mode = {_modules(options['dev_mode']) and ','.join(sorted(_modules(options['dev_mode'])))}: "
+            "tracebacks, the debugger and live code reloading are meant for a developer's machine.",
+            "Remove --dev from the command line and dev_mode from the configuration file."))
+    if options.get("smtp_server") and not _is_loopback_host(options.get("smtp_server")) \
+            and not options.get("smtp_ssl"):
+        add(Finding(
+            "option:smtp_ssl", "server", "warning", "The fallback SMTP server is used without TLS",
+            f"smtp_server = {options['smtp_server']} with smtp_ssl off: mail sent through it (when no "
+            "outgoing mail server matches) crosses the network readable.",
+            "Set smtp_ssl = True (STARTTLS) in the Odoo configuration file, or configure an outgoing mail "
+            "server with TLS under Settings › Technical › Outgoing Mail Servers."))
+    if "perimeter_security" not in _modules(options.get("server_wide_modules")):
+        add(Finding(
+            "option:server_wide_modules", "server", "info", "Perimeter Security is not loaded server-wide",
+            "Static files and the database manager are checked only once a database with the module has "
+            "been loaded by this Odoo process.",
+            "Set server_wide_modules = base,web,perimeter_security in the Odoo configuration file."))
+    return findings
+
+
+def _master_password_findings(stored, master_password_is):
+    if not stored:
+        return []  # empty: the database manager refuses every operation
+    hashed = stored.startswith(_HASH_PREFIXES)
+    is_default = master_password_is("admin") if master_password_is else (not hashed and stored == "admin")
+    if is_default:
+        return [Finding(
+            "option:admin_passwd", "server", "critical", "The master password is 'admin'",
+            "Odoo's default master password lets anyone who reaches the database manager back up, "
+            "restore or drop every database.",
+            "Set a long random master password in the database manager (Set Master Password), or "
+            "admin_passwd in the configuration file; an empty value disables the database manager.")]
+    if not hashed:
+        return [Finding(
+            "option:admin_passwd", "server", "warning", "The master password is stored in clear text",
+            "admin_passwd in the configuration file is readable by whoever can read that file or its "
+            "backups.",
+            "Change it once in the database manager (Set Master Password): Odoo then stores a hash.")]
+    return []
+
+
+# -- the module's own settings ---------------------------------------------------------------------
+
+def review_module_settings(settings, base_url="", break_glass=False):
+    """Findings for the module's ``settings`` (see :mod:`perimeter.settings`) and ``web.base.url``."""
+    findings = []
+    add = findings.append
+    where = "Settings › General Settings › Perimeter Security"
+    if break_glass:
+        add(Finding(
+            "module:break_glass", "module", "critical", "Perimeter Security is switched off (break-glass)",
+            "[perimeter_security] disabled = True in the Odoo configuration file: no address, HTTPS or "
+            "proxy check runs.",
+            "Once access is restored, remove disabled = True from the [perimeter_security] section and "
+            "restart Odoo."))
+    mode = settings.get("mode", "off")
+    if mode == "off":
+        add(Finding(
+            "module:mode", "module", "warning", "The IP allowlist is not enforced",
+            "Enforcement mode is Off: every network can reach Odoo.",
+            f"Add your networks to Perimeter › IP Allowlist, then set Enforcement mode to Monitor and "
+            f"later Enforce in {where}."))
+    elif mode == "monitor":
+        add(Finding(
+            "module:mode", "module", "info", "The IP allowlist only monitors",
+            "Requests from outside the allowlist are logged but let through.",
+            f"When Perimeter › Access Log shows no legitimate client left, set Enforcement mode to "
+            f"Enforce in {where}."))
+    if not settings.get("require_https"):
+        add(Finding(
+            "module:require_https", "module", "warning", "Plain HTTP is accepted",
+            "Require HTTPS is off: logins and session cookies may cross the network unencrypted.",
+            f"Serve Odoo over HTTPS (a TLS reverse proxy), then turn on Require HTTPS in {where}."))
+    if base_url.lower().startswith("http://") and not _is_loopback_url(base_url):
+        add(Finding(
+            "module:web_base_url", "module", "warning", "Links in mail point to plain HTTP",
+            f"web.base.url is {base_url}: links in invitations, password resets and portal mail are "
+            "followed unencrypted.",
+            "Open Odoo over https:// as an administrator (web.base.url follows) or set web.base.url in "
+            "Settings › Technical › System Parameters."))
+    if settings.get("mail_tls_policy", "off") == "off":
+        add(Finding(
+            "module:mail_tls_policy", "module", "warning", "Mail server certificates are not verified",
+            "Mail TLS policy is Off: Odoo talks to SMTP, IMAP and POP servers without checking who answers.",
+            f"Check the servers in Perimeter › Mail TLS, then set Mail TLS policy to Warn or Enforce in "
+            f"{where}."))
+    return findings
+
+
+def _is_loopback_url(url):
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    else:
+        host = host.split(":", 1)[0]
+    return _is_loopback_host(host)
+
+
+def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None):
+    """Every finding, worst first. ``sockets`` comes from :func:`listening_sockets`."""
+    odoo_ports = {int(p) for p in (options.get("http_port"), options.get("gevent_port")) if p}
+    behind_proxy = bool(settings.get("trusted_proxies")) or bool(options.get("proxy_mode"))
+    findings = [
+        *review_sockets(sockets, odoo_ports, behind_proxy),
+        *review_server_options(options, master_password_is),
+        *review_module_settings(settings, base_url, break_glass),
+    ]
+    rank = list(SEVERITIES)
+    return sorted(findings, key=lambda f: (rank.index(f.severity), f.category, f.key))
+
+
+def local_hostname():
+    """The name of the machine that ran a review: findings describe that machine."""
+    return socket.gethostname()
