@@ -22,6 +22,8 @@
         "views/fetchmail_server_views.xml",
         "data/perimeter_connected_system_cron.xml",
         "views/perimeter_connected_system_views.xml",
+        "views/perimeter_posture_finding_views.xml",
+        "data/perimeter_posture_cron.xml",
     ],
     "post_load": "post_load",
     "assets": {

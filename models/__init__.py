@@ -9,6 +9,7 @@ from . import fetchmail_server
 from . import mail_mail
 from . import perimeter_rpc_caller
 from . import perimeter_connected_system
+from . import perimeter_posture_finding
 from . import res_users_system_fence
 from . import perimeter_policy
 from . import perimeter_lockout
