@@ -105,6 +105,8 @@ SHOTS = [
      ".o_list_renderer .o_data_row", None, None, None),
     ("screenshot_mail_tls_check.png", "/odoo/action-perimeter_security.perimeter_ir_mail_server_action",
      ".o_list_renderer .o_data_row", None, OPEN_LEGACY_RELAY, ".o_form_view .o_field_widget[name='smtp_host']"),
+    ("screenshot_posture.png", "/odoo/action-perimeter_security.perimeter_posture_review_action",
+     ".o_list_renderer .o_data_row", None, None, None),
     ("screenshot_settings.png", "/odoo/settings", "#perimeter_mode_setting", None,
      "document.querySelector('#perimeter_mode_setting').closest('.o_settings_container')"
      ".previousElementSibling.scrollIntoView()", None),
