@@ -70,9 +70,8 @@ class PerimeterPostureFinding(models.Model):
         Findings.browse([record.id for record in known.values()]).unlink()
         return kept
 
-    @api.model
     def action_review(self):
-        """Review this server and show the findings (menu and "Review now" button)."""
+        """Review this server and show the findings (the menu, and "Review now", whatever is selected)."""
         self._perimeter_review()
         action = self.env["ir.actions.act_window"]._for_xml_id("perimeter_security.perimeter_posture_action")
         action["target"] = "main"

@@ -20,3 +20,4 @@ from . import test_break_glass
 from . import test_policy_snapshot
 from . import test_access_log_http
 from . import test_posture
+from . import test_posture_tour
