@@ -17,6 +17,7 @@ import dataclasses
 import ipaddress
 import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 SEVERITIES = {"critical": "Critical", "warning": "Warning", "info": "Information"}
 CATEGORIES = {"port": "Open port", "server": "Server option", "module": "Perimeter setting"}
@@ -171,7 +172,8 @@ def _is_loopback_host(host):
         return False
 
 
-def _modules(value):
+def _comma_list(value):
+    """An option Odoo keeps as "a,b" text or as a list, as a set."""
     if isinstance(value, str):
         return {m.strip() for m in value.split(",") if m.strip()}
     return set(value or ())
@@ -214,7 +216,7 @@ def review_server_options(options, master_password_is=None):
     if options.get("dev_mode"):
         add(Finding(
             "option:dev_mode", "server", "critical", "Developer options are on (--dev)",
-            f"dev_mode = {_modules(options['dev_mode']) and ','.join(sorted(_modules(options['dev_mode'])))}: "
+            f"dev_mode = {','.join(sorted(_comma_list(options['dev_mode'])))}: "
             "tracebacks, the debugger and live code reloading are meant for a developer's machine.",
             "Remove --dev from the command line and dev_mode from the configuration file."))
     if options.get("smtp_server") and not _is_loopback_host(options.get("smtp_server")) \
@@ -225,7 +227,7 @@ def review_server_options(options, master_password_is=None):
             "outgoing mail server matches) crosses the network readable.",
             "Set smtp_ssl = True (STARTTLS) in the Odoo configuration file, or configure an outgoing mail "
             "server with TLS under Settings › Technical › Outgoing Mail Servers."))
-    if "perimeter_security" not in _modules(options.get("server_wide_modules")):
+    if "perimeter_security" not in _comma_list(options.get("server_wide_modules")):
         add(Finding(
             "option:server_wide_modules", "server", "info", "Perimeter Security is not loaded server-wide",
             "Static files and the database manager are checked only once a database with the module has "
@@ -304,12 +306,11 @@ def review_module_settings(settings, base_url="", break_glass=False):
 
 
 def _is_loopback_url(url):
-    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
-    if host.startswith("["):
-        host = host[1:].split("]", 1)[0]
-    else:
-        host = host.split(":", 1)[0]
-    return _is_loopback_host(host)
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False  # an unreadable URL is not known to stay on this machine
+    return bool(host) and _is_loopback_host(host)
 
 
 def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None):
