@@ -10,6 +10,7 @@ from odoo.addons.perimeter_security.perimeter.testing.servers import (
     ClosedPort,
     HttpServer,
     HttpsServer,
+    LdapStartTlsServer,
     SmtpServer,
 )
 
@@ -236,6 +237,30 @@ class TestChecks(ConnectedSystemsCase):
         self.assertIn("SMTP STARTTLS", relay.details)
         self.assertEqual(old_relay.state, "critical")
         self.assertIn("unencrypted", old_relay.details)
+
+    def test_discovered_ldap_directory_is_checked_as_auth_ldap_uses_it(self):
+        if "res.company.ldap" not in self.env:
+            self.skipTest("auth_ldap is not installed (the test command installs it when python-ldap is present)")
+        with (LdapStartTlsServer(self.certs.trusted()) as tls_server,
+              LdapStartTlsServer(offer_starttls=False) as plain_server):
+            directory, old_directory = self.env["res.company.ldap"].create([
+                {"company": self.env.company.id, "ldap_server": "127.0.0.1", "ldap_server_port": tls_server.port,
+                 "ldap_tls": True, "ldap_base": "dc=example,dc=com", "ldap_filter": "uid=%s"},
+                {"company": self.env.company.id, "ldap_server": "127.0.0.1", "ldap_server_port": plain_server.port,
+                 "ldap_tls": False, "ldap_base": "dc=example,dc=com", "ldap_filter": "uid=%s"},
+            ])
+            self.Systems._discover()
+            secured, plain = self._by_key(directory), self._by_key(old_directory)
+            self.assertEqual((secured.kind, secured.direction, secured.probe_protocol), ("ldap", "outbound", "ldap"))
+            self.assertEqual(plain.probe_protocol, "plain", "auth_ldap without Use TLS speaks plain LDAP")
+            secured.ca_bundle = self.ca
+            (secured | plain).action_check()
+            self.Systems._discover()  # rediscovery updates, never duplicates
+        self.assertEqual(len(self._by_key(directory)), 1)
+        self.assertEqual(secured.state, "ok", secured.details)
+        self.assertIn("LDAP StartTLS", secured.details)
+        self.assertEqual(plain.state, "critical")
+        self.assertIn("unencrypted", plain.details)
 
     def test_cron_discovers_and_checks_everything(self):
         self.env["ir.mail_server"].search([]).active = False
