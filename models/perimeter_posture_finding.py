@@ -25,7 +25,8 @@ class PerimeterPostureFinding(models.Model):
                       help="What the finding is about; a new review updates the finding with the same key.")
     category = fields.Selection(list(posture.CATEGORIES.items()), required=True, readonly=True)
     severity = fields.Selection(list(posture.SEVERITIES.items()), required=True, readonly=True)
-    severity_rank = fields.Integer(readonly=True, help="Worst first: 0 is critical.")
+    severity_rank = fields.Integer(compute="_compute_severity_rank", store=True,
+                                   help="Worst first: 0 is critical.")
     detail = fields.Text(readonly=True)
     fix = fields.Text(string="How to fix", readonly=True)
     host = fields.Char(string="Server", required=True, readonly=True, index=True,
@@ -36,6 +37,11 @@ class PerimeterPostureFinding(models.Model):
     _sql_constraints = [
         ("key_host_unique", "unique(key, host)", "One finding per subject and server."),
     ]
+
+    @api.depends("severity")
+    def _compute_severity_rank(self):
+        for finding in self:
+            finding.severity_rank = _RANKS.get(finding.severity, len(_RANKS))
 
     @api.model
     def _perimeter_review(self):
@@ -59,15 +65,14 @@ class PerimeterPostureFinding(models.Model):
         kept = Findings
         for finding in findings:
             vals = {"name": finding.title, "category": finding.category, "severity": finding.severity,
-                    "severity_rank": _RANKS[finding.severity], "detail": finding.detail, "fix": finding.fix,
-                    "last_seen": now}
+                    "detail": finding.detail, "fix": finding.fix, "last_seen": now}
             record = known.pop(finding.key, None)
             if record:
                 record.write(vals)
             else:
                 record = Findings.create({**vals, "key": finding.key, "host": host, "first_seen": now})
             kept |= record
-        Findings.browse([record.id for record in known.values()]).unlink()
+        Findings.concat(*known.values()).unlink()
         return kept
 
     def action_review(self):
