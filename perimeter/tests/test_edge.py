@@ -1,0 +1,125 @@
+"""The allowlist written for the edge: what the files say, and a real nginx enforcing its file."""
+
+import http.client
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from perimeter.edge import EdgeExport, render, render_haproxy, render_nginx
+from perimeter.testing.servers import HttpServer
+
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+
+
+def _export(**changes):
+    values = {"networks": ("10.0.0.0/8", "2001:db8::/32"), "allow_loopback": False,
+              "generated": "2026-11-29 08:00:00 UTC from database prod"}
+    return EdgeExport(**{**values, **changes})
+
+
+def _rules(text):
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def test_nginx_allows_the_rules_then_denies_the_rest():
+    text = render_nginx(_export())
+    assert _rules(text) == ["allow 10.0.0.0/8;", "allow 2001:db8::/32;", "deny all;"]
+    # IPv4 first, in address order, whatever order the rules came in: two exports diff cleanly.
+    shuffled = _export(networks=("2001:db8::/32", "192.0.2.0/24", "10.0.0.0/8"))
+    assert _rules(render_nginx(shuffled)) == [
+        "allow 10.0.0.0/8;", "allow 192.0.2.0/24;", "allow 2001:db8::/32;", "deny all;"]
+    assert "# Perimeter Security allowlist, generated 2026-11-29 08:00:00 UTC from database prod." in text
+    assert "include /etc/nginx/odoo-allowlist.conf;" in text
+
+
+def test_loopback_follows_the_policy_and_is_never_listed_twice():
+    assert _rules(render_nginx(_export(allow_loopback=True)))[-3:] == [
+        "allow 127.0.0.0/8;", "allow ::1/128;", "deny all;"]
+    looped = _export(networks=("127.0.0.0/8",), allow_loopback=True)
+    assert _rules(render_nginx(looped)) == ["allow 127.0.0.0/8;", "allow ::1/128;", "deny all;"]
+
+
+def test_haproxy_pattern_file_lists_one_network_per_line():
+    text = render_haproxy(_export(allow_loopback=True))
+    assert _rules(text) == ["10.0.0.0/8", "2001:db8::/32", "127.0.0.0/8", "::1/128"]
+    assert "acl odoo_allowed src -f /etc/haproxy/odoo-allowlist.lst" in text
+
+
+def test_the_header_warns_of_expiry_mode_and_an_empty_list():
+    text = render("nginx", _export(next_expiry="2026-12-01 00:00:00 UTC", mode="monitor"))
+    assert "# A rule expires on 2026-12-01 00:00:00 UTC: export this file again then." in text
+    assert "enforcement mode is 'monitor'" in text
+    empty = render("haproxy", _export(networks=()))
+    assert "# The allowlist is EMPTY: this file refuses every client." in empty
+    assert _rules(empty) == []
+    with pytest.raises(ValueError, match="'apache' is not an edge format"):
+        render("apache", _export())
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(port, source):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    try:
+        connection.request("GET", "/web/login")
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+def test_a_real_nginx_enforces_the_exported_file(tmp_path):
+    """nginx in front of a stand-in for Odoo: the allowlisted client goes through, the other never reaches it."""
+    (tmp_path / "odoo-allowlist.conf").write_text(render_nginx(_export(networks=("127.0.0.1/32", "2001:db8::/32"))))
+    with HttpServer() as odoo:
+        _run_nginx(tmp_path, odoo)
+    assert odoo.requests == [("GET", "/web/login")], "only the allowlisted request reached the backend"
+
+
+def _run_nginx(tmp_path, backend):
+    port = _free_port()
+    (tmp_path / "nginx.conf").write_text(f"""
+worker_processes 1;
+error_log {tmp_path}/error.log;
+pid {tmp_path}/nginx.pid;
+events {{ worker_connections 32; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        include {tmp_path}/odoo-allowlist.conf;
+        location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}
+    }}
+}}
+""")
+    command = [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    with subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE) as nginx:
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "nginx did not start"
+                    time.sleep(0.1)
+            assert _get(port, "127.0.0.1") == 200
+            assert _get(port, "127.0.0.2") == 403
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
