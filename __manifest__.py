@@ -16,6 +16,7 @@
         "views/perimeter_access_log_views.xml",
         "views/res_config_settings_access_log_views.xml",
         "wizards/perimeter_access_admit_views.xml",
+        "wizards/perimeter_edge_export_views.xml",
         "views/perimeter_menus.xml",
         "data/ir_cron.xml",
         "views/ir_mail_server_views.xml",

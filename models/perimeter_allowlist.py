@@ -101,6 +101,16 @@ class PerimeterAllowlist(models.Model):
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
 
+    def action_perimeter_export_edge(self):
+        """Open the export of the rules in force for nginx or HAProxy (whatever rows are selected)."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Export for the edge"),
+            "res_model": "perimeter.edge.export",
+            "view_mode": "form",
+            "target": "new",
+        }
+
     @api.model
     def _get_allowed_networks(self):
         """The compiled ``NetworkSet`` of the rules in force, from the policy snapshot (cached)."""

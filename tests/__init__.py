@@ -21,3 +21,4 @@ from . import test_policy_snapshot
 from . import test_access_log_http
 from . import test_posture
 from . import test_posture_tour
+from . import test_edge_export

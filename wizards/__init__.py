@@ -1,1 +1,2 @@
 from . import perimeter_access_admit
+from . import perimeter_edge_export

@@ -3,7 +3,7 @@
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_service/tour_utils";
 
-// An administrator turns on monitor mode, then adds a network to the allowlist.
+// An administrator turns on monitor mode, adds a network to the allowlist, and exports it for nginx/HAProxy.
 registry.category("web_tour.tours").add("perimeter_security_settings_tour", {
     url: "/odoo",
     steps: () => [
@@ -82,6 +82,33 @@ registry.category("web_tour.tours").add("perimeter_security_settings_tour", {
         {
             content: "The rule is in the list",
             trigger: ".o_data_row:has(td:contains('Office VPN')):has(td:contains('10.8.0.7/32'))",
+        },
+        {
+            content: "Export the allowlist for the reverse proxy",
+            trigger: ".o_control_panel button[name='action_perimeter_export_edge']",
+            run: "click",
+        },
+        {
+            content: "nginx rules: the new rule allowed, everything else denied",
+            trigger: ".modal .o_field_widget[name='content']:contains('allow 10.8.0.7/32;'):contains('deny all;')",
+        },
+        {
+            content: "Switch to HAProxy",
+            trigger: ".modal .o_field_widget[name='edge'] input[data-value='haproxy']",
+            run: "click",
+        },
+        {
+            content: "An HAProxy pattern file, with how to use it",
+            trigger: ".modal .o_field_widget[name='content']:contains('acl odoo_allowed src -f'):not(:contains('deny all;'))",
+        },
+        {
+            content: "Close the dialog",
+            trigger: ".modal .modal-footer button:contains('Close')",
+            run: "click",
+        },
+        {
+            content: "Back on the allowlist",
+            trigger: "body:not(:has(.modal)) .o_data_row:has(td:contains('Office VPN'))",
         },
     ],
 });
