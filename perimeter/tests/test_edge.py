@@ -1,18 +1,12 @@
 """The allowlist written for the edge: what the files say, and a real nginx enforcing its file."""
 
 import http.client
-import shutil
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
 from perimeter.edge import EdgeExport, render, render_haproxy, render_nginx
+from perimeter.testing.nginx import NGINX, NginxProxy
 from perimeter.testing.servers import HttpServer
-
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
 
 
 def _export(**changes):
@@ -60,12 +54,6 @@ def test_the_header_warns_of_expiry_mode_and_an_empty_list():
         render("apache", _export())
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(port, source):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
     try:
@@ -76,50 +64,17 @@ def _get(port, source):
 
 
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
-def test_a_real_nginx_enforces_the_exported_file(tmp_path):
+def test_a_real_nginx_enforces_the_exported_file():
     """nginx in front of a stand-in for Odoo: the allowlisted client goes through, the other never reaches it."""
-    (tmp_path / "odoo-allowlist.conf").write_text(render_nginx(_export(networks=("127.0.0.1/32", "2001:db8::/32"))))
-    with HttpServer() as odoo:
-        _run_nginx(tmp_path, odoo)
+    allowlist = render_nginx(_export(networks=("127.0.0.1/32", "2001:db8::/32")))
+    with HttpServer() as odoo, NginxProxy(allowlist, odoo.port) as nginx:
+        assert _get(nginx.port, "127.0.0.1") == 200
+        assert _get(nginx.port, "127.0.0.2") == 403
     assert odoo.requests == [("GET", "/web/login")], "only the allowlisted request reached the backend"
 
 
-def _run_nginx(tmp_path, backend):
-    port = _free_port()
-    (tmp_path / "nginx.conf").write_text(f"""
-worker_processes 1;
-error_log {tmp_path}/error.log;
-pid {tmp_path}/nginx.pid;
-events {{ worker_connections 32; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp_path}/body;
-    proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi;
-    uwsgi_temp_path {tmp_path}/uwsgi;
-    scgi_temp_path {tmp_path}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        include {tmp_path}/odoo-allowlist.conf;
-        location / {{ proxy_pass http://127.0.0.1:{backend.port}; }}
-    }}
-}}
-""")
-    command = [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
-    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
-    assert checked.returncode == 0, checked.stderr
-    with subprocess.Popen([*command, "-g", "daemon off;"], stderr=subprocess.PIPE) as nginx:
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "nginx did not start"
-                    time.sleep(0.1)
-            assert _get(port, "127.0.0.1") == 200
-            assert _get(port, "127.0.0.2") == 403
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=10)
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+def test_nginx_checks_what_it_is_given():
+    with pytest.raises(RuntimeError, match="nginx refused the configuration"), \
+            NginxProxy("allow 10.0.0.0/33;\n", 9):
+        pass
