@@ -7,6 +7,7 @@ How to run (from the repository root; about 3 minutes, half of it installing Odo
     python3 bench/bench_flood.py --workers 0           # Odoo's threaded server instead
     python3 bench/bench_flood.py --rate 100            # a paced flood: 100 refused requests/s in all
     python3 bench/bench_flood.py --flood-requests 1500 --rounds 1 --threads 4   # quicker
+    python3 bench/bench_flood.py --edge                # every request through nginx with the exported allowlist
 
 It starts a throwaway PostgreSQL cluster and ONE Odoo server (``--workers=2``,
 prefork, by default) on one database with the module installed, in
@@ -26,6 +27,12 @@ special. It measures, in the same run:
    (every 5 s in each worker) until the rows hold every refused request,
    and reads them with psql.
 
+With ``--edge``, a real nginx (``perimeter/testing/nginx.py``) stands in front
+of Odoo with the allowlist the module exports for it (Export for nginx /
+HAProxy), connecting from 127.0.0.5, a trusted proxy; every request of the
+run, allowlisted or not, goes through nginx, and the access log must stay
+empty: no refused request reaches Odoo.
+
 Every request is a new connection (Odoo closes each). Request counts are
 bounded and the flood phase is capped by ``--max-seconds``. Prints markdown
 tables: the cost of one request; the allowlisted client's latency without and
@@ -42,12 +49,16 @@ import json
 import os
 import platform
 import statistics
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from odoo_server import admin_rpc, bench_environment, free_port, odoo_server, timed_request
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from perimeter.testing.nginx import NGINX, NginxProxy  # noqa: E402
 
 DBNAME = "bench_flood"
 INSIDER = "127.0.0.1"
@@ -56,6 +67,7 @@ BODY = json.dumps({"jsonrpc": "2.0", "method": "call", "params": {}, "id": 1}).e
 # What a scanner asks for: pages, the backend, a static file (served before any database), a missing page.
 FLOOD_PATHS = ("/web/login", "/odoo", "/web/static/img/favicon.ico", "/wp-login.php")
 SEQUENTIAL_OUTSIDER = "127.0.0.250"  # the refused client of the one-request costs (not a flood client)
+EDGE_PROXY = "127.0.0.5"  # where nginx connects to Odoo from, with --edge
 FLUSH_WAIT = 30  # seconds to wait for the background writers after the flood (they run every 5 s)
 
 
@@ -189,11 +201,17 @@ class Measurements:
         return sent
 
 
-def configure(port):
+def configure(port, edge=False):
+    """Enforce the allowlist of the insider only; with ``edge``, trust nginx and return the export it gets."""
     call = admin_rpc(port, DBNAME)
     call("perimeter.allowlist", "create", [{"name": "Benchmark client", "network": f"{INSIDER}/32"}])
     call("ir.config_parameter", "set_param", "perimeter_security.mode", "enforce")
     call("ir.config_parameter", "set_param", "perimeter_security.allow_loopback", "False")
+    if not edge:
+        return None
+    call("ir.config_parameter", "set_param", "perimeter_security.trusted_proxies", f"{EDGE_PROXY}/32")
+    export = call("perimeter.edge.export", "create", {"edge": "nginx"})
+    return call("perimeter.edge.export", "read", [export], ["content"])[0]["content"]
 
 
 def measure_single(port, measured, requests, block=10):
@@ -322,6 +340,8 @@ def report_flood(args, measured, rows, waited):
               f"| {sum(sum(flood.errors.values()) for flood in floods)} | {seconds:.1f} | {total / seconds:.0f} "
               f"| {server_cores} | {sum(block.client_cpu for block in blocks) / seconds:.2f} |")
 
+    if args.edge:
+        return _edge_problems(measured, rows) + _answer_problems(measured)
     sent = measured.refused_sent()
     per_key = Counter((ip, reason, blocked, window) for ip, reason, blocked, window, _hits in rows)
     rows_per_client = Counter(ip for ip, *_rest in rows)
@@ -337,12 +357,7 @@ def report_flood(args, measured, rows, waited):
           f"| {windows} | {max(per_key.values(), default=0)} | {sum(hits_by_client.values()):,} | {len(mismatched)} "
           f"| {waited:.1f} s |")
 
-    problems = []
-    statuses = sum((block.flood.statuses for block in measured.blocks), Counter())
-    if set(statuses) - {403}:
-        problems.append(f"flood answers other than 403: {dict(statuses)}")
-    if measured.failures:
-        problems.append(f"unexpected answers: {dict(Counter(measured.failures))}")
+    problems = _answer_problems(measured)
     if mismatched:
         problems.append(f"hits differ from requests sent for {mismatched[:5]}")
     if max(per_key.values(), default=0) > 1 or any(count > windows for count in rows_per_client.values()):
@@ -350,8 +365,30 @@ def report_flood(args, measured, rows, waited):
     return problems
 
 
+def _answer_problems(measured):
+    problems = []
+    statuses = sum((block.flood.statuses for block in measured.blocks), Counter())
+    if set(statuses) - {403}:
+        problems.append(f"flood answers other than 403: {dict(statuses)}")
+    if measured.failures:
+        problems.append(f"unexpected answers: {dict(Counter(measured.failures))}")
+    return problems
+
+
+def _edge_problems(measured, rows):
+    """With nginx in front, Odoo's access log must not have seen any refused request."""
+    sent = sum(measured.refused_sent().values())
+    print("\n| refused requests sent | refused by nginx (403) | rows in Odoo's access log | hits in them |")
+    print("|---:|---:|---:|---:|")
+    statuses = sum((block.flood.statuses for block in measured.blocks), Counter())
+    print(f"| {sent:,} | {statuses[403] + measured.single_sent[SEQUENTIAL_OUTSIDER]:,} | {len(rows)} "
+          f"| {sum(row[4] for row in rows):,} |")
+    return [f"{len(rows)} access-log rows: refused requests reached Odoo through nginx"] if rows else []
+
+
 def report(args, measured, rows, waited):
-    print(f"\nOdoo `--workers={args.workers}`, enforce mode, allowlist 127.0.0.1/32, loopback not special; "
+    edge = "; every request through nginx with the exported allowlist (`--edge`)" if args.edge else ""
+    print(f"\nOdoo `--workers={args.workers}`{edge}, enforce mode, allowlist 127.0.0.1/32, loopback not special; "
           f"every request on a new connection. Flood: {f'{args.rate:g} requests/s' if args.rate else 'unpaced'}, "
           f"{args.clients} clients (127.0.0.10+), paths "
           f"{', '.join(FLOOD_PATHS)}. Python {platform.python_version()}, {os.cpu_count()} CPUs, "
@@ -385,7 +422,11 @@ def main():
     parser.add_argument("--single-requests", type=int, default=100,
                         help="sequential requests per kind for the cost of one request")
     parser.add_argument("--max-seconds", type=float, default=240, help="cap on the flood phase")
+    parser.add_argument("--edge", action="store_true",
+                        help="put a real nginx with the exported allowlist in front of Odoo")
     args = parser.parse_args()
+    if args.edge and NGINX is None:
+        parser.error("--edge needs nginx (apt-get install nginx-light)")
     args.threads = [int(value) for value in args.threads.split(",") if value.strip()]
     if not 1 <= args.clients <= 240:
         parser.error("--clients must be between 1 and 240 (127.0.0.10 to 127.0.0.249)")
@@ -397,16 +438,24 @@ def main():
         # databases (a new PostgreSQL connection) on every request without a session, refused or not.
         argv = bench.argv(f"--workers={args.workers}", "--http-interface=127.0.0.1", f"--http-port={port}",
                           f"--gevent-port={gevent_port}", "-d", DBNAME)
-        with odoo_server(argv, port, os.path.join(bench.data_dir, "odoo.log")) as server:
-            configure(port)
+        with (odoo_server(argv, port, os.path.join(bench.data_dir, "odoo.log")) as server,
+              contextlib.ExitStack() as stack):
+            allowlist = configure(port, edge=args.edge)
             bench.psql(DBNAME, "VACUUM ANALYZE")
-            if insider_request(port) is None:
+            target = stack.enter_context(NginxProxy(allowlist, port, proxy_bind=EDGE_PROXY)).port \
+                if args.edge else port
+            if insider_request(target) is None:
                 raise SystemExit("the allowlisted client is refused after configuration")
-            print(f"-- enforce mode on {DBNAME}, --workers={args.workers}; measuring", flush=True)
+            print(f"-- enforce mode on {DBNAME}, --workers={args.workers}{', through nginx' if args.edge else ''}; "
+                  "measuring", flush=True)
             measured = Measurements()
-            measure_single(port, measured, args.single_requests)
-            measure_floods(port, server.pid, args, measured)
-            rows, waited = wait_for_rows(bench, sum(measured.refused_sent().values()))
+            measure_single(target, measured, args.single_requests)
+            measure_floods(target, server.pid, args, measured)
+            # With the edge, nothing should arrive: wait one flush period anyway, to see it stay empty.
+            rows, waited = wait_for_rows(bench, 0 if args.edge else sum(measured.refused_sent().values()))
+            if args.edge and not rows:
+                time.sleep(6)
+                rows, waited = access_log_rows(bench), waited + 6
         problems = report(args, measured, rows, waited)
     if problems:
         raise SystemExit("FAILED: " + "; ".join(problems))
