@@ -313,9 +313,17 @@ def _is_loopback_url(url):
     return bool(host) and _is_loopback_host(host)
 
 
+def _port_number(value):
+    """A port option as a number, or None: a hand-edited configuration file must not break the review."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None):
     """Every finding, worst first. ``sockets`` comes from :func:`listening_sockets`."""
-    odoo_ports = {int(p) for p in (options.get("http_port"), options.get("gevent_port")) if p}
+    odoo_ports = {port for port in map(_port_number, (options.get("http_port"), options.get("gevent_port"))) if port}
     behind_proxy = bool(settings.get("trusted_proxies")) or bool(options.get("proxy_mode"))
     findings = [
         *review_sockets(sockets, odoo_ports, behind_proxy),

@@ -161,6 +161,15 @@ def test_fully_enforced_settings_leave_nothing_but_break_glass():
     assert [(f.key, f.severity) for f in monitor] == [("module:mode", "info")]
 
 
+def test_review_names_odoo_own_ports_and_survives_odd_values():
+    sockets = [ListeningSocket(8069, "0.0.0.0"), ListeningSocket(8072, "::")]
+    findings = {f.key: f for f in review({"http_port": 8069, "gevent_port": "8072"}, _defaults(), sockets)}
+    assert "Odoo serves plain HTTP on port 8069" in findings["port:8069"].title
+    assert "Odoo serves plain HTTP on port 8072" in findings["port:8072"].title
+    odd = {f.key: f for f in review({"http_port": "eighty", "gevent_port": None}, _defaults(), sockets)}
+    assert odd["port:8069"].title == "Port 8069 listens on all interfaces"
+
+
 def test_review_lists_the_worst_first():
     findings = review({**SAFE_OPTIONS, "list_db": True, "admin_passwd": "admin"}, _defaults(),
                       [ListeningSocket(5432, "0.0.0.0"), ListeningSocket(2222, "::")],
