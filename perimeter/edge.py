@@ -11,8 +11,8 @@ Nothing here imports Odoo.
 import dataclasses
 import ipaddress
 
-# Loopback, as the policy's "Allow loopback" admits it.
-LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+from .client import LOOPBACK
+
 FORMATS = {
     "nginx": "nginx (allow / deny)",
     "haproxy": "HAProxy (pattern file for an acl)",
@@ -34,7 +34,8 @@ class EdgeExport:
         """The networks the file admits: the rules, IPv4 then IPv6 in address order (so that two exports
         diff cleanly), then loopback when the policy admits it."""
         rules = sorted(self.networks, key=_address_order)
-        extra = [n for n in LOOPBACK_NETWORKS if self.allow_loopback and n not in rules]
+        # Loopback exactly as the policy's "Allow loopback" admits it.
+        extra = [n for n in LOOPBACK.networks if self.allow_loopback and n not in rules]
         return (*rules, *extra)
 
 
