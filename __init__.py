@@ -1,12 +1,12 @@
 from . import models
 from . import wizards
-from . import http_guard
+from .guard import server_tier
 from .perimeter.settings import PREFIX
 
 
 def post_load():
     """Install the server tier (static files, requests with no database, cross-database RPC)."""
-    http_guard.install()
+    server_tier.install()
 
 
 def uninstall_hook(env):

@@ -57,7 +57,7 @@ def odoo_sink():
     for folder in (os.path.join(odoo_root, "addons"), os.path.join(odoo_root, "..", "addons"), addons):
         if os.path.isdir(folder) and folder not in odoo.addons.__path__:
             odoo.addons.__path__.append(folder)
-    from odoo.addons.perimeter_security import access_log
+    from odoo.addons.perimeter_security.guard import access_log
 
     access_log.start_flusher(interval=1e6)  # started, as in a server, but idle: nothing is written
     return access_log

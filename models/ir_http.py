@@ -1,7 +1,7 @@
 from odoo import models
 from odoo.http import request
 
-from .. import enforcement, server_config
+from ..guard import server_config, verdicts
 from .perimeter_policy import cached_decider
 
 
@@ -31,10 +31,10 @@ class IrHttp(models.AbstractModel):
         """
         decider = cached_decider(request.registry) or request.env["perimeter.policy"]._perimeter_decider()
         environ = request.httprequest.environ
-        verdict = enforcement.decide_once(decider, request.db, environ)
+        verdict = verdicts.decide_once(decider, request.db, environ)
         request._perimeter_verdict = verdict
         if not verdict.allowed:
-            enforcement.raise_for(verdict, environ)
+            verdicts.raise_for(verdict, environ)
 
     def session_info(self):
         info = super().session_info()

@@ -2,7 +2,7 @@ from odoo import models
 
 from odoo.addons.bus.websocket import wsrequest
 
-from .. import enforcement
+from ..guard import verdicts
 from ..perimeter.policy import RequestFacts
 
 
@@ -23,5 +23,5 @@ class IrWebsocket(models.AbstractModel):
         if facts is None:
             facts = RequestFacts.from_environ(wsrequest.httprequest.environ)
             wsrequest.ws._perimeter_facts = facts
-        enforcement.check_websocket(wsrequest.env["perimeter.policy"]._perimeter_policy(), facts, wsrequest.db)
+        verdicts.check_websocket(wsrequest.env["perimeter.policy"]._perimeter_policy(), facts, wsrequest.db)
         return super()._authenticate()

@@ -1,7 +1,7 @@
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
-from .. import rpc_callers, rpc_context
+from ..guard import rpc_callers, rpc_context
 from ..perimeter import systems as engine
 from ..perimeter.client import resolve_client
 from ..perimeter.fence import Fence

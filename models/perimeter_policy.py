@@ -3,7 +3,7 @@ from dataclasses import replace
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
-from .. import enforcement, http_guard, server_config
+from ..guard import server_config, server_tier, verdicts
 from ..perimeter import settings
 from ..perimeter.policy import ALLOW, REDIRECT, Decider, Policy, decide
 
@@ -101,7 +101,7 @@ class PerimeterPolicy(models.AbstractModel):
         """Called after every write to rules or perimeter parameters: check lockout, refresh copies."""
         self._perimeter_check_lockout()
         # The ormcache is cleared by the write itself; the server tier's copies are dropped here.
-        http_guard.forget_snapshots()
+        server_tier.forget_snapshots()
 
     @api.model
     def _perimeter_check_lockout(self):
@@ -115,7 +115,7 @@ class PerimeterPolicy(models.AbstractModel):
         """
         if self.env.context.get("perimeter_skip_lockout_check") or server_config.break_glass():
             return
-        facts = enforcement.current_facts()
+        facts = verdicts.current_facts()
         if facts is None:
             return
         # Judge the administrator's access to the backend, not this very request (which may be exempt).
@@ -145,4 +145,4 @@ class PerimeterPolicy(models.AbstractModel):
 
     def _register_hook(self):
         super()._register_hook()
-        http_guard.install_websocket_guard()
+        server_tier.install_websocket_guard()

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.tools import config
 from odoo.tools.config import crypt_context
 
-from .. import server_config
+from ..guard import server_config
 from ..perimeter import posture
 
 _RANKS = {severity: rank for rank, severity in enumerate(posture.SEVERITIES)}

@@ -20,7 +20,7 @@ from odoo.exceptions import AccessDenied
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
-from .. import access_log, rpc_callers, rpc_context
+from ..guard import access_log, rpc_callers, rpc_context
 from ..perimeter.accesslog import Hit
 from ..perimeter.client import resolve_client
 

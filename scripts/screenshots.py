@@ -31,7 +31,7 @@ DATABASE = "perimeter_screenshots"
 
 SEED = r'''
 import datetime
-from odoo.addons.perimeter_security import access_log
+from odoo.addons.perimeter_security.guard import access_log
 from odoo.addons.perimeter_security.perimeter.accesslog import Hit
 from odoo.addons.perimeter_security.perimeter.testing.certs import CertFactory
 from odoo.addons.perimeter_security.perimeter.testing.servers import HttpServer, HttpsServer, SmtpServer

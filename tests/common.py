@@ -16,7 +16,7 @@ from odoo.tests import HttpCase
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import config
 
-from .. import access_log, http_guard
+from ..guard import access_log, server_tier
 from ..perimeter.settings import PREFIX
 
 INSIDE, OUTSIDE, PROXY = "127.0.0.1", "127.0.0.2", "127.0.0.3"
@@ -56,8 +56,8 @@ class PerimeterMixin:
 
     def setUp(self):
         super().setUp()
-        http_guard.forget_snapshots()
-        self.addCleanup(http_guard.forget_snapshots)
+        server_tier.forget_snapshots()
+        self.addCleanup(server_tier.forget_snapshots)
         self.hits = []
         record_hit = access_log.record_hit
 
@@ -87,7 +87,7 @@ class PerimeterMixin:
         for network in rules:
             self.env["perimeter.allowlist"].create({"name": f"Rule {network}", "network": network})
         self.env.flush_all()
-        http_guard.forget_snapshots()
+        server_tier.forget_snapshots()
 
     def strict_policy(self, **values):
         """Enforce; only 127.0.0.1 allowed; loopback not special; 127.0.0.3 is a trusted proxy."""

@@ -17,7 +17,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.perimeter_security import access_log
+from odoo.addons.perimeter_security.guard import access_log
 from odoo.addons.perimeter_security.perimeter.accesslog import Aggregator, Hit
 
 REFUSED = "not_allowlisted"
@@ -180,7 +180,7 @@ class TestAccessLogFlush(CommittedLogCase):
                 patch.object(access_log, "STATEMENT_TIMEOUT_MS", 300),
                 patch.dict(access_log._last_warnings, clear=True),
                 mute_logger("odoo.sql_db"),  # "bad query: ... canceling statement due to statement timeout"
-                self.assertLogs("odoo.addons.perimeter_security.access_log", "WARNING") as logs,
+                self.assertLogs("odoo.addons.perimeter_security.guard.access_log", "WARNING") as logs,
             ):
                 self.assertEqual(access_log.flush_now(self.dbname), 0)
             blocker.rollback()
@@ -207,7 +207,7 @@ class TestAccessLogFlush(CommittedLogCase):
         for n in range(5):
             access_log.record_hit(None, _hit("192.0.2.51", path="/web/database/manager", at=None))
             access_log.record_hit(False, _hit(f"192.0.2.{60 + n}", path="/web/database/list"))
-        with self.assertLogs("odoo.addons.perimeter_security.access_log", "WARNING") as logs:
+        with self.assertLogs("odoo.addons.perimeter_security.guard.access_log", "WARNING") as logs:
             access_log.flush_now()
         self.assertEqual(len(logs.output), 1)
         self.assertIn("10 refused or monitored requests without a database", logs.output[0])
@@ -217,7 +217,7 @@ class TestAccessLogFlush(CommittedLogCase):
 
     def test_record_hit_never_raises(self):
         with (
-            self.assertLogs("odoo.addons.perimeter_security.access_log", "WARNING") as logs,
+            self.assertLogs("odoo.addons.perimeter_security.guard.access_log", "WARNING") as logs,
             patch.dict(access_log._last_warnings, clear=True),
         ):
             access_log.record_hit(self.dbname, None)  # not a Hit at all

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from odoo.tests import tagged
 
-from .. import access_log
+from ..guard import access_log
 from ..perimeter.accesslog import LOG_WINDOW
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
 

@@ -1,7 +1,7 @@
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.perimeter_security import access_log
+from odoo.addons.perimeter_security.guard import access_log
 from odoo.addons.perimeter_security.perimeter.accesslog import Hit
 
 

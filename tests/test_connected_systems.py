@@ -3,7 +3,7 @@ import datetime
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from odoo.addons.perimeter_security import rpc_callers
+from odoo.addons.perimeter_security.guard import rpc_callers
 from odoo.addons.perimeter_security.perimeter.rpccallers import CallerKey, Count
 from odoo.addons.perimeter_security.perimeter.testing.certs import CertFactory
 from odoo.addons.perimeter_security.perimeter.testing.servers import (

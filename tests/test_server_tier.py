@@ -6,7 +6,7 @@ from odoo.http import Application, Request, Session
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from .. import http_guard, server_config
+from ..guard import server_config, server_tier
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase, no_database_selected
 
 STATIC_FILE = "/web/static/img/favicon.ico"
@@ -28,9 +28,9 @@ class TestServerTier(PerimeterHttpCase):
         for owner, name in ((Application, "__call__"), (Request, "_serve_static"), (Request, "_serve_nodb"),
                             (Request, "_serve_db"), (Session, "authenticate"), (odoo.service.model, "dispatch"),
                             (odoo.service.common, "dispatch"), (odoo.service.db, "dispatch")):
-            self.assertTrue(http_guard.is_installed(owner, name), name)
+            self.assertTrue(server_tier.is_installed(owner, name), name)
         wrapped = Application.__call__
-        http_guard.install()
+        server_tier.install()
         self.assertIs(Application.__call__, wrapped, "installing again wraps nothing twice")
         self.assertIs(odoo.http.root.__class__, Application, "odoo.http.root is never rebound")
 
@@ -126,7 +126,7 @@ class TestServerTier(PerimeterHttpCase):
         self.assertIn(OUTSIDE, fault.exception.faultString, "refused as an outsider, not as a wrong password")
 
     def test_unreadable_section_fails_closed_and_says_so(self):
-        with self.assertLogs("odoo.addons.perimeter_security.server_config", "ERROR") as logs:
+        with self.assertLogs("odoo.addons.perimeter_security.guard.server_config", "ERROR") as logs:
             self.set_server_section(server_allowlist="10.0.0.1/8", allow_loopback=False, disabel=True)
             policy = server_config.server_decider().policy
         self.assertIn("did you mean '10.0.0.0/8'", "\n".join(logs.output))
@@ -137,13 +137,13 @@ class TestServerTier(PerimeterHttpCase):
 
     def test_break_glass_is_announced_when_the_guard_starts(self):
         self.set_server_section(disabled=True)
-        with self.assertLogs("odoo.addons.perimeter_security.http_guard", "WARNING") as logs:
-            http_guard.install()
+        with self.assertLogs("odoo.addons.perimeter_security.guard.server_tier", "WARNING") as logs:
+            server_tier.install()
         self.assertIn("BREAK-GLASS is on", "\n".join(logs.output))
 
     def test_databases_without_the_module_are_not_touched(self):
-        self.assertIsNone(http_guard.database_decider("perimeter_no_such_database"))
-        self.assertIsNotNone(http_guard.database_decider(self.env.cr.dbname))
+        self.assertIsNone(server_tier.database_decider("perimeter_no_such_database"))
+        self.assertIsNotNone(server_tier.database_decider(self.env.cr.dbname))
 
     def test_json_refusal_is_a_json_rpc_error(self):
         self.strict_policy()

@@ -12,7 +12,7 @@ from odoo.exceptions import AccessDenied
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.perimeter_security import access_log, rpc_callers
+from odoo.addons.perimeter_security.guard import access_log, rpc_callers
 
 from .common import INSIDE, OUTSIDE, PerimeterMixin
 

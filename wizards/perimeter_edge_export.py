@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from .. import enforcement
+from ..guard import verdicts
 from ..perimeter import edge
 from ..perimeter.networks import NetworkSet
 from ..perimeter.policy import decide
@@ -40,7 +40,7 @@ class PerimeterEdgeExport(models.TransientModel):
 
     def _own_address_warning(self, policy, export):
         """Say so when the file would refuse the administrator exporting it."""
-        facts = enforcement.current_facts()
+        facts = verdicts.current_facts()
         if facts is None:
             return False
         address = decide(facts, policy).client_ip

@@ -11,8 +11,8 @@ import logging
 
 from odoo.tools import config
 
-from .perimeter.policy import Decider, server_policy
-from .perimeter.policy import break_glass as _break_glass
+from ..perimeter.policy import Decider, server_policy
+from ..perimeter.policy import break_glass as _break_glass
 
 SECTION = "perimeter_security"
 

@@ -16,7 +16,7 @@ import dataclasses
 
 import odoo.http
 
-from .perimeter.policy import RequestFacts
+from ..perimeter.policy import RequestFacts
 
 _BORROWED = contextvars.ContextVar("perimeter_security_rpc_request", default=None)
 

@@ -41,7 +41,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.http import Application, Request, Session
 from odoo.modules.registry import Registry
 
-from . import enforcement, refusal, server_config
+from . import refusal, server_config, verdicts
 
 _logger = logging.getLogger(__name__)
 
@@ -159,8 +159,8 @@ def secure_headers(headers, verdict):
 def _guard_call(original):
     @functools.wraps(original)
     def __call__(self, environ, start_response):
-        token = enforcement.begin(environ)
-        state = enforcement.current_state()
+        token = verdicts.begin(environ)
+        state = verdicts.current_state()
 
         def start_response_with_flags(status, headers, exc_info=None):
             if state.response_verdict is not None:
@@ -170,7 +170,7 @@ def _guard_call(original):
         try:
             return original(self, environ, start_response_with_flags)
         finally:
-            enforcement.end(token)
+            verdicts.end(token)
 
     return __call__
 
@@ -205,7 +205,7 @@ def _guard_serve_db(original):
         # A refusal by the database's recent policy costs no cursor; ir.http._match decides the rest.
         decider = database_decider(self.db)
         if decider is not None:
-            enforcement.refuse_early(decider, self.db, self.httprequest.environ)
+            verdicts.refuse_early(decider, self.db, self.httprequest.environ)
         return original(self)
 
     return _serve_db
@@ -213,15 +213,15 @@ def _guard_serve_db(original):
 
 def _enforce(request, decider, dbname):
     environ = request.httprequest.environ
-    verdict = enforcement.decide_once(decider, dbname, environ)
+    verdict = verdicts.decide_once(decider, dbname, environ)
     if not verdict.allowed:
-        enforcement.raise_for(verdict, environ)
+        verdicts.raise_for(verdict, environ)
 
 
 def _guard_dispatch(service, original):
     @functools.wraps(original)
     def dispatch(method, params):
-        state = enforcement.current_state()
+        state = verdicts.current_state()
         if state is not None:
             _check_rpc(state, service, method, params)
         return original(method, params)
@@ -246,7 +246,7 @@ def _guard_session_authenticate(original):
     @functools.wraps(original)
     def authenticate(self, dbname, credential):
         # /web/session/authenticate checks a password in the database its payload names.
-        state = enforcement.current_state()
+        state = verdicts.current_state()
         if state is not None and isinstance(dbname, str) and dbname:
             _check_target(state, dbname)
         return original(self, dbname, credential)
@@ -267,7 +267,7 @@ def _check_target(state, dbname):
                 return  # Odoo reports the unusable database itself, the next instant
             if decider is None:
                 return
-        verdict = enforcement.decide_once(decider, dbname, state.environ, state)
+        verdict = verdicts.decide_once(decider, dbname, state.environ, state)
     if verdict.allowed:
         return
     exc = refusal.RpcRefused(refusal.message(verdict))
@@ -283,7 +283,7 @@ def _guard_notifications(original):
         if facts is not None:
             decider = database_decider(self._db)
             if decider is not None:
-                enforcement.check_websocket(decider.policy, facts, self._db)
+                verdicts.check_websocket(decider.policy, facts, self._db)
         return original(self)
 
     return _dispatch_bus_notifications

@@ -12,7 +12,7 @@ import logging
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 
-from .perimeter.rpccallers import CallerKey, CallerTally
+from ..perimeter.rpccallers import CallerKey, CallerTally
 
 _logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from .perimeter.accesslog import Aggregator, summarize
-from .perimeter.flusher import PeriodicFlusher
+from ..perimeter.accesslog import Aggregator, summarize
+from ..perimeter.flusher import PeriodicFlusher
 
 _logger = logging.getLogger(__name__)
 

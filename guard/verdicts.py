@@ -1,6 +1,6 @@
 """Applying verdicts: what every enforcement point shares.
 
-Each point (``ir.http._match``, the server tier in ``http_guard``, the RPC
+Each point (``ir.http._match``, the server tier in ``server_tier``, the RPC
 wrappers) takes its policy's ``Decider`` and calls :func:`decide_once` with the
 request's environ, then :func:`raise_for` the verdict; an open websocket is
 judged on the facts of its handshake by :func:`check_websocket`. The current HTTP
@@ -13,9 +13,9 @@ response which HSTS and cookie flags to add.
 import contextvars
 import logging
 
+from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
+from ..perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict, decide
 from . import access_log, refusal
-from .perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
-from .perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict, decide
 
 _logger = logging.getLogger(__name__)
 
