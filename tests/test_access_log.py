@@ -9,7 +9,7 @@ transactions' commits) and delete what they wrote when they end.
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields
@@ -18,7 +18,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.perimeter_security.guard import access_log
-from odoo.addons.perimeter_security.perimeter.accesslog import Aggregator, Hit
+from odoo.addons.perimeter_security.perimeter.accesslog import LOG_WINDOW, Aggregator, Bucket, Hit
 
 REFUSED = "not_allowlisted"
 
@@ -190,6 +190,28 @@ class TestAccessLogFlush(CommittedLogCase):
         self.assertEqual(access_log.flush_now(self.dbname), 4)
         (row,) = self.committed_rows()
         self.assertEqual(row["hits"], 5)
+
+    def test_a_row_postgresql_refuses_is_dropped_alone_and_later_flushes_go_on(self):
+        # Issue 10 #1: a NUL in one row made the whole batch fail, and the batch was put back for ever.
+        # The hit is made storable when it is taken; a row that still fails is written apart from the rest.
+        now = fields.Datetime.now()
+        bad = Bucket(self.dbname, "192.0.2.52", REFUSED, True, (now - datetime(1970, 1, 1)) // LOG_WINDOW)
+        bad.hits, bad.first_seen, bad.last_seen = 3, now, now
+        bad.latest = _hit("192.0.2.52", user_agent="a\x00b", at=now)  # as if it had escaped the cleaning
+        access_log._aggregator.requeue([bad])
+        access_log.record_hit(self.dbname, _hit("192.0.2.50", path="/good"))
+        with (
+            patch.dict(access_log._last_warnings, clear=True),
+            self.assertLogs("odoo.addons.perimeter_security.guard.access_log", "WARNING") as logs,
+        ):
+            self.assertEqual(access_log.flush_now(self.dbname), 1, "the good row is written")
+        self.assertEqual(len(logs.output), 1, logs.output)
+        self.assertIn("dropped 3 refused requests of 192.0.2.52", logs.output[0])
+        self.assertEqual(access_log.pending_hits(self.dbname), 0, "the refused row is not retried for ever")
+        access_log.record_hit(self.dbname, _hit("192.0.2.51"))
+        self.assertEqual(access_log.flush_now(self.dbname), 1, "later flushes are not held back")
+        self.assertEqual(sorted((row["ip"], row["hits"]) for row in self.committed_rows()),
+                         [("192.0.2.50", 1), ("192.0.2.51", 1)])
 
     def test_the_background_writer_flushes_without_being_asked(self):
         self.addCleanup(access_log.stop_flusher)
