@@ -117,14 +117,21 @@ class PerimeterAllowlist(models.Model):
         return self.env["perimeter.policy"]._perimeter_policy().allowlist
 
     @api.model
-    def _read_rules_in_force(self):
+    def _read_rules_in_force(self, lasting=False):
         """Compile the active, unexpired rules as they are now (uncached).
 
         Returns ``(NetworkSet, moment the next rule expires or None)``: the
         snapshot that uses it must be compiled again once that moment passes.
+        ``lasting``: only the rules without an expiry (what is left once every other has run out).
         """
         now = fields.Datetime.now()
-        rules = self.sudo().search_fetch(
-            ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"]
-        )
+        domain = [("expires_at", "=", False)] if lasting else \
+            ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
+        rules = self.sudo().search_fetch(domain, ["network", "expires_at"])
         return NetworkSet(rules.mapped("network")), min(filter(None, rules.mapped("expires_at")), default=None)
+
+    @api.model
+    def _perimeter_expiring_rules_for(self, address):
+        """The active rules with an expiry still ahead that contain ``address``, soonest first."""
+        rules = self.sudo().search([("expires_at", ">", fields.Datetime.now())], order="expires_at, id")
+        return rules.filtered(lambda rule: address in NetworkSet([rule.network]))
