@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..guard import signaling
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
 
 
@@ -35,6 +36,12 @@ class PerimeterAllowlist(models.Model):
             "This network is already in the allowlist (the existing rule may be archived).",
         ),
     ]
+
+    def init(self):
+        super().init()
+        # Whatever writes rules or perimeter parameters (a request, cron, odoo shell, psql), PostgreSQL
+        # tells every Odoo process to drop its copy of the policy when that transaction commits.
+        signaling.install(self.env.cr)
 
     @api.depends("expires_at")
     def _compute_is_expired(self):

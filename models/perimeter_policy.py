@@ -1,6 +1,9 @@
 import contextlib
 import contextvars
+import logging
+import time
 from dataclasses import replace
+from typing import NamedTuple
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
@@ -8,6 +11,8 @@ from odoo.exceptions import UserError
 from ..guard import server_config, server_tier, verdicts
 from ..perimeter import settings
 from ..perimeter.policy import REDIRECT, Decider, Policy, decide
+
+_logger = logging.getLogger(__name__)
 
 # A key of ours in the registry's ``default`` ormcache (see ``_perimeter_policy``).
 _SENTINEL = ("perimeter.policy", "snapshot sentinel")
@@ -38,17 +43,38 @@ def _default_ormcache(registry):
     return lru if isinstance(getattr(lru, "d", None), dict) else None
 
 
-def cached_decider(registry):
-    """The registry's current ``Decider`` if its snapshot is still valid, else None (no ORM, no SQL)."""
+# Seconds a worker trusts its snapshot without looking at the database: Odoo's signaling (and the
+# triggers of guard/signaling.py) announce every change at once; this bounds what a missed signal costs.
+VERIFY_INTERVAL = 60.0
+
+
+class _FastPolicy(NamedTuple):
+    disabled: bool  # the break-glass switch it was compiled with
+    token: object  # the sentinel it is valid with
+    decider: Decider
+    next_expiry: object  # when a rule expires (naive UTC datetime) or None
+    verify_at: float  # time.monotonic() after which it is compared with the database again
+
+
+def _fast_policy(registry):
+    """The registry's copy of its snapshot if no cache clear, break-glass change or expiry made it stale."""
     fast = registry.__dict__.get("_perimeter_fast_policy")
     if fast is None:
         return None
     lru = _default_ormcache(registry)
-    if lru is None or lru.d.get(_SENTINEL) is not fast[1] or fast[0] != server_config.break_glass():
+    if lru is None or lru.d.get(_SENTINEL) is not fast.token or fast.disabled != server_config.break_glass():
         return None
-    if fast[3] and fields.Datetime.now() >= fast[3]:
+    if fast.next_expiry and fields.Datetime.now() >= fast.next_expiry:
         return None
-    return fast[2]
+    return fast
+
+
+def cached_decider(registry):
+    """The registry's current ``Decider`` if its snapshot is still valid, else None (no ORM, no SQL)."""
+    fast = _fast_policy(registry)
+    if fast is None or time.monotonic() >= fast.verify_at:
+        return None
+    return fast.decider
 
 
 class PerimeterPolicy(models.AbstractModel):
@@ -56,8 +82,11 @@ class PerimeterPolicy(models.AbstractModel):
 
     The snapshot is cached with ``ormcache``: every write to the allowlist or to
     ``ir.config_parameter`` clears the registry cache, and Odoo's signaling
-    carries that to the other workers and servers. Serving a request costs a
-    cache lookup, no SQL.
+    carries that to the other workers and servers; writes that bypass the
+    request's signaling (``odoo shell``, scripts, SQL) are signalled by
+    PostgreSQL triggers when they commit (``guard/signaling.py``), and each
+    worker compares its snapshot with the database once a minute anyway.
+    Serving a request costs a cache lookup, no SQL.
     """
 
     _name = "perimeter.policy"
@@ -85,6 +114,16 @@ class PerimeterPolicy(models.AbstractModel):
         if decider is not None:
             return decider
         disabled = server_config.break_glass()
+        fast = _fast_policy(registry)
+        if fast is not None:
+            # Due for its periodic look at the database: a change no signal announced shows here.
+            policy, _next_expiry = self._perimeter_policy_build(disabled)
+            if policy == fast.decider.policy:
+                registry._perimeter_fast_policy = fast._replace(verify_at=time.monotonic() + VERIFY_INTERVAL)
+                return fast.decider
+            _logger.warning("perimeter_security: the policy of %s changed without Odoo's cache signaling; "
+                            "reloaded", self.env.cr.dbname)
+            registry.clear_cache()  # here, and through the signaling that follows, in every other process
         token = object()
         lru = _default_ormcache(registry)
         if lru is not None:
@@ -95,7 +134,8 @@ class PerimeterPolicy(models.AbstractModel):
             registry.clear_cache()
             return self._perimeter_decider()
         decider = Decider(policy)
-        registry._perimeter_fast_policy = (disabled, token, decider, next_expiry)
+        registry._perimeter_fast_policy = _FastPolicy(disabled, token, decider, next_expiry,
+                                                      time.monotonic() + VERIFY_INTERVAL)
         return decider
 
     @tools.ormcache("disabled")
