@@ -45,7 +45,9 @@ class TestPolicySnapshot(TransactionCase):
         self.assertEqual(self.model._perimeter_policy().mode, "off", "trusted until the next verification")
         unchanged = registry._perimeter_fast_policy
         registry._perimeter_fast_policy = unchanged._replace(verify_at=0)  # a minute has passed
-        self.assertEqual(self.model._perimeter_policy().mode, "monitor")
+        with self.assertLogs("odoo.addons.perimeter_security.models.perimeter_policy", "WARNING") as logs:
+            self.assertEqual(self.model._perimeter_policy().mode, "monitor")
+        self.assertIn("changed without Odoo's cache signaling", logs.output[0])
         # Nothing changed: the verification keeps the same snapshot (and its memory of clients).
         kept = registry._perimeter_fast_policy
         registry._perimeter_fast_policy = kept._replace(verify_at=0)
