@@ -38,10 +38,11 @@ class PerimeterAllowlist(models.Model):
     ]
 
     def init(self):
-        super().init()
+        result = super().init()
         # Whatever writes rules or perimeter parameters (a request, cron, odoo shell, psql), PostgreSQL
         # tells every Odoo process to drop its copy of the policy when that transaction commits.
         signaling.install(self.env.cr)
+        return result
 
     @api.depends("expires_at")
     def _compute_is_expired(self):

@@ -59,11 +59,9 @@ class TestChangesFromOutsideRequests(TransactionCase):
     # -- committed state, through connections of our own ----------------------------------------
 
     def _committed(self, query, params=None, fetch=True):
-        with contextlib.closing(sql_db.db_connect(self.dbname).cursor()) as cr:
+        with sql_db.db_connect(self.dbname).cursor() as cr:  # commits when the block ends
             cr.execute(query, params)
-            rows = cr.fetchall() if fetch else None
-            cr.commit()
-        return rows
+            return cr.fetchall() if fetch else None
 
     def _restore(self):
         self._committed("DELETE FROM perimeter_allowlist WHERE name = %s", [RULE], fetch=False)
