@@ -1,6 +1,6 @@
 from . import models
 from . import wizards
-from .guard import server_tier
+from .guard import server_tier, signaling
 from .perimeter.settings import PREFIX
 
 
@@ -12,3 +12,4 @@ def post_load():
 def uninstall_hook(env):
     """Leave no setting behind: parameters are not owned by the module's data, so Odoo would keep them."""
     env["ir.config_parameter"].sudo().search([("key", "=like", f"{PREFIX}%")]).unlink()
+    signaling.uninstall(env.cr)  # the triggers on ir_config_parameter would outlive the module

@@ -8,8 +8,11 @@ writes the pending counts every ``FLUSH_INTERVAL`` seconds through its own
 short cursor per database (``Registry(dbname).cursor()``, registries already
 loaded only, statement timeout), one row per client, reason, verdict and hour
 (``perimeter.access.log``). A failed write is logged and retried with the next
-flush; pending hits are written when the server stops (``CommonServer.on_stop``
-for the threaded and gevent servers, ``atexit`` for prefork workers).
+flush, except a row PostgreSQL refuses for its values: the batch is then
+written row by row, and that row is logged and dropped, never retried (its
+text is made storable when the hit is taken, so this is a last resort).
+Pending hits are written when the server stops (``CommonServer.on_stop`` for
+the threaded and gevent servers, ``atexit`` for prefork workers).
 
 Requests that belong to no database (``dbname`` None: database manager,
 database-less RPC) have no table to go to: they are counted the same way and
@@ -26,6 +29,8 @@ import contextlib
 import logging
 import threading
 import time
+
+import psycopg2
 
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
@@ -143,23 +148,63 @@ def _write_database(dbname, buckets):
     saved_dbname = getattr(thread, "dbname", None)
     thread.dbname = dbname  # so that log lines name the database
     try:
-        with registry.cursor() as cr:
-            restore = _limit_statements(cr, registry.in_test_mode())
-            # The environment is built on the registry in hand: ``api.Environment`` would look it up
-            # through ``Registry()``, whose class-wide lock is held while any database loads.
-            cr.transaction = api.Transaction(registry)
-            env = api.Environment(cr, SUPERUSER_ID, {})
+        with _flush_environment(registry) as env:
             env[MODEL]._perimeter_store_buckets(buckets)
-            if restore is not None:
-                cr.execute("SELECT set_config('statement_timeout', %s, true)", [restore])
         return hits
     except Exception:
-        _aggregator.requeue(buckets)
-        _warn(("write", dbname), "could not write %s refused requests to the access log of %s; "
-              "they are kept for the next flush", hits, dbname, exc_info=True)
-        return 0
+        # One row PostgreSQL refuses must not hold back the others: write them apart.
+        return _write_apart(registry, dbname, buckets)
     finally:
         thread.dbname = saved_dbname
+
+
+# What a row's own values cause (PostgreSQL refuses them); anything else is the database's state
+# (a lock, a timeout, a lost connection) and the next flush retries it.
+_ROW_ERRORS = (ValueError, psycopg2.DataError, psycopg2.IntegrityError)  # psycopg2: NUL is a ValueError
+
+
+def _write_apart(registry, dbname, buckets):
+    """Write ``buckets`` one by one after their batch failed: drop and log the rows refused for their values.
+
+    Each row goes in a savepoint of one cursor. A row refused for what it
+    holds is logged (once a minute at most) and dropped: retrying it would
+    fail forever and hold back every later flush. On any other error the
+    rows not written yet are kept for the next flush.
+    """
+    written = 0
+    pending = list(buckets)
+    try:
+        with _flush_environment(registry) as env:
+            Log = env[MODEL]
+            while pending:
+                bucket = pending[0]
+                try:
+                    with env.cr.savepoint():
+                        Log._perimeter_store_buckets([bucket])
+                except _ROW_ERRORS as exc:
+                    _warn(("row", dbname), "dropped %s refused requests of %s (%s) from the access log of %s: "
+                          "PostgreSQL refused the row: %s", bucket.hits, bucket.ip, bucket.reason, dbname, exc)
+                else:
+                    written += bucket.hits
+                pending.pop(0)
+    except Exception:
+        _aggregator.requeue(pending)
+        _warn(("write", dbname), "could not write %s refused requests to the access log of %s; "
+              "they are kept for the next flush", sum(bucket.hits for bucket in pending), dbname, exc_info=True)
+    return written
+
+
+@contextlib.contextmanager
+def _flush_environment(registry):
+    """A superuser environment on a short cursor of its own, committed on success."""
+    with registry.cursor() as cr:
+        restore = _limit_statements(cr, registry.in_test_mode())
+        # The environment is built on the registry in hand: ``api.Environment`` would look it up
+        # through ``Registry()``, whose class-wide lock is held while any database loads.
+        cr.transaction = api.Transaction(registry)
+        yield api.Environment(cr, SUPERUSER_ID, {})
+        if restore is not None:
+            cr.execute("SELECT set_config('statement_timeout', %s, true)", [restore])
 
 
 def _limit_statements(cr, test_mode):

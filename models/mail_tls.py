@@ -2,11 +2,12 @@ import dataclasses
 
 from markupsafe import Markup, escape
 
-from odoo import SUPERUSER_ID, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..perimeter import mailtls, tlscheck
 from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
+from .admin_notice import post_to_administrators
 
 # One check must not hold a cron worker or a user's request for long.
 PROBE_TIMEOUT = 10.0
@@ -300,12 +301,4 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         texts = [self._perimeter_event_text(kind, server, report, policy) for kind, server, report in events]
         body = texts[0] if len(texts) == 1 else Markup("<ul>%s</ul>") % Markup().join(
             Markup("<li>%s</li>") % text for text in texts)
-        channel = self.env.ref("mail.channel_admin", raise_if_not_found=False)
-        if channel:
-            channel.with_user(SUPERUSER_ID).message_post(
-                body=body, message_type="comment", subtype_xmlid="mail.mt_comment")
-            return
-        admins = self.env.ref("base.group_system").sudo().users.filtered(lambda user: user.active and not user.share)
-        if admins:
-            self.env["mail.thread"].sudo().message_notify(
-                partner_ids=admins.partner_id.ids, body=body, subject=self.env._("Mail server TLS"))
+        post_to_administrators(self.env, body, self.env._("Mail server TLS"))

@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..perimeter.accesslog import REASONS, refused_per_client
+from .admin_notice import administrators, mail_server_configured, post_to_administrators
 
 
 class PerimeterAccessAlert(models.Model):
@@ -112,28 +113,35 @@ class PerimeterAccessAlert(models.Model):
         return notified
 
     def _perimeter_notify(self, threshold):
-        """One inbox notification (or e-mail, as each administrator prefers) per alert, from OdooBot."""
-        admins = self.env["res.users"].sudo().search([
-            ("groups_id", "in", self.env.ref("base.group_system").id),
-            ("share", "=", False),
-        ])
-        if not admins or not self:
+        """Tell the administrators of each alert where they look, whether or not Odoo can send mail.
+
+        - the #Administrators channel: every administrator sees its badge, no mail server needed;
+        - the alert's own chatter: the record keeps what was said, from OdooBot;
+        - e-mail to the administrators who take notifications by e-mail, only when a mail server is
+          configured (otherwise it would sit in the queue unseen). Queued for the mail cron: a
+          flush never waits on SMTP.
+        """
+        if not self:
             return
+        admins = administrators(self.env)
+        by_mail = admins.filtered(lambda user: user.notification_type == "email") \
+            if mail_server_configured(self.env) else admins.browse()
         odoobot = self.env.ref("base.partner_root")
         labels = dict(self._fields["reason"]._description_selection(self.env))
         for alert in self.sudo():
             minutes = round((alert.window_end - alert.window_start).total_seconds() / 60)
             subject = self.env._("Perimeter: %(client)s refused %(hits)s times", client=alert.ip, hits=alert.hits)
+            what = self.env._(
+                "%(client)s was refused %(hits)s times between %(start)s and %(end)s (UTC), "
+                "most recently: %(reason)s.",
+                client=alert.ip,
+                hits=alert.hits,
+                start=fields.Datetime.to_string(alert.window_start)[:16],
+                end=fields.Datetime.to_string(alert.window_end)[11:16],
+                reason=labels.get(alert.reason, alert.reason or ""),
+            )
             body = Markup("<p>%s</p><p>%s</p>") % (
-                self.env._(
-                    "%(client)s was refused %(hits)s times between %(start)s and %(end)s (UTC), "
-                    "most recently: %(reason)s.",
-                    client=alert.ip,
-                    hits=alert.hits,
-                    start=fields.Datetime.to_string(alert.window_start)[:16],
-                    end=fields.Datetime.to_string(alert.window_end)[11:16],
-                    reason=labels.get(alert.reason, alert.reason or ""),
-                ),
+                what,
                 self.env._(
                     "An alert is sent once per client and %(minutes)s-minute window when refused requests reach "
                     "%(threshold)s (Settings › Perimeter Security). Open it to see the client's access log, "
@@ -142,14 +150,16 @@ class PerimeterAccessAlert(models.Model):
                     threshold=threshold,
                 ),
             )
-            alert.message_notify(
-                partner_ids=admins.partner_id.ids,
+            alert.with_context(mail_create_nosubscribe=True, mail_notify_force_send=False).message_post(
                 author_id=odoobot.id,
                 subject=subject,
                 body=body,
-                model_description=self.env._("Access Alert"),
-                force_send=False,  # queued for the mail cron: a flush never waits on SMTP
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",  # no follower is notified; the e-mail recipients are named
+                partner_ids=by_mail.partner_id.ids,
             )
+            post_to_administrators(
+                self.env, Markup("%s %s") % (alert._get_html_link(title=subject), what), subject)
 
     def action_perimeter_admit(self):
         if not self.log_ids:

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..guard import signaling
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
 
 
@@ -35,6 +36,13 @@ class PerimeterAllowlist(models.Model):
             "This network is already in the allowlist (the existing rule may be archived).",
         ),
     ]
+
+    def init(self):
+        result = super().init()
+        # Whatever writes rules or perimeter parameters (a request, cron, odoo shell, psql), PostgreSQL
+        # tells every Odoo process to drop its copy of the policy when that transaction commits.
+        signaling.install(self.env.cr)
+        return result
 
     @api.depends("expires_at")
     def _compute_is_expired(self):
@@ -117,14 +125,21 @@ class PerimeterAllowlist(models.Model):
         return self.env["perimeter.policy"]._perimeter_policy().allowlist
 
     @api.model
-    def _read_rules_in_force(self):
+    def _read_rules_in_force(self, lasting=False):
         """Compile the active, unexpired rules as they are now (uncached).
 
         Returns ``(NetworkSet, moment the next rule expires or None)``: the
         snapshot that uses it must be compiled again once that moment passes.
+        ``lasting``: only the rules without an expiry (what is left once every other has run out).
         """
         now = fields.Datetime.now()
-        rules = self.sudo().search_fetch(
-            ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"]
-        )
+        domain = [("expires_at", "=", False)] if lasting else \
+            ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
+        rules = self.sudo().search_fetch(domain, ["network", "expires_at"])
         return NetworkSet(rules.mapped("network")), min(filter(None, rules.mapped("expires_at")), default=None)
+
+    @api.model
+    def _perimeter_expiring_rules_for(self, address):
+        """The active rules with an expiry still ahead that contain ``address``, soonest first."""
+        rules = self.sudo().search([("expires_at", ">", fields.Datetime.now())], order="expires_at, id")
+        return rules.filtered(lambda rule: address in NetworkSet([rule.network]))

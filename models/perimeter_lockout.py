@@ -8,6 +8,7 @@ check, in the same transaction: a refused change is rolled back whole.
 from odoo import api, models
 
 from ..perimeter import settings
+from .perimeter_policy import lockout_check_deferred
 
 # The parameters a request's verdict depends on.
 POLICY_KEYS = frozenset(
@@ -66,6 +67,8 @@ class ResConfigSettings(models.TransientModel):
 
     def set_values(self):
         # The screen saves its parameters one by one: judge the policy they make together, once.
-        result = super(ResConfigSettings, self.with_context(perimeter_skip_lockout_check=True)).set_values()
+        # The marker is Python's, not the context's: an RPC caller cannot send it.
+        with lockout_check_deferred():
+            result = super().set_values()
         self.env["perimeter.policy"]._perimeter_policy_changed()
         return result

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.tools import config
 from odoo.tools.config import crypt_context
@@ -6,6 +8,7 @@ from ..guard import server_config
 from ..perimeter import posture
 
 _RANKS = {severity: rank for rank, severity in enumerate(posture.SEVERITIES)}
+PROXY_PEERS_DAYS = 7  # how far back the access log is read for peers sending proxy headers untrusted
 
 
 class PerimeterPostureFinding(models.Model):
@@ -53,8 +56,23 @@ class PerimeterPostureFinding(models.Model):
             base_url=self.env["ir.config_parameter"].sudo().get_param("web.base.url") or "",
             break_glass=server_config.break_glass(),
             master_password_is=_master_password_is,
+            proxy_peers=self._perimeter_proxy_peers(),
+            allowlist=self.env["perimeter.allowlist"]._read_rules_in_force()[0],
         )
         return self._perimeter_store(findings, posture.local_hostname())
+
+    @api.model
+    def _perimeter_proxy_peers(self):
+        """``{peer: requests}`` of the peers the access log saw sending proxy headers untrusted, lately.
+
+        The access log records them under the reason ``untrusted_proxy_headers``
+        even when they are let through (an allowlisted peer): the one place
+        where that fact is kept.
+        """
+        since = fields.Datetime.now() - timedelta(days=PROXY_PEERS_DAYS)
+        groups = self.env["perimeter.access.log"].sudo()._read_group(
+            [("reason", "=", "untrusted_proxy_headers"), ("last_seen", ">=", since)], ["ip"], ["hits:sum"])
+        return dict(groups)
 
     @api.model
     def _perimeter_store(self, findings, host):

@@ -6,6 +6,7 @@ a database write on the request's path.
 """
 
 import ipaddress
+import re
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -64,21 +65,51 @@ MAX_METHOD = 16
 _EPOCH = datetime(1970, 1, 1)
 
 
-def _text(value, limit):
-    """``value`` as text of at most ``limit`` characters ('' for None)."""
+# What PostgreSQL cannot store (NUL, lone surrogates) and what would garble a log line or a list view
+# (the other C0 and C1 controls, DEL): written as visible escapes, ``\x00``, ``\ud800``.
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(match):
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def storable(value, limit):
+    """``value`` as text PostgreSQL accepts, of at most ``limit`` characters ('' for None).
+
+    A client chooses its path and user agent: one NUL byte there made the
+    whole flushed batch fail. Control characters become visible escapes
+    (a NUL between ``a`` and ``b`` is shown as ``a\\x00b``), then the text is cut to ``limit``.
+    """
     if value.__class__ is not str:
         value = "" if value is None else str(value)
+    if _UNSTORABLE.search(value, 0, limit):
+        value = _UNSTORABLE.sub(_escape, value[:limit])
     return value[:limit]  # a short str is returned as is, not copied
 
 
+
+def _needs_cleaning(hit):
+    """Whether the client-chosen text of ``hit`` is too long or holds characters that cannot be stored."""
+    try:
+        if (len(hit.path) > MAX_PATH or len(hit.user_agent) > MAX_USER_AGENT or len(hit.method) > MAX_METHOD
+                or len(hit.peer) > MAX_ADDRESS):
+            return True
+    except TypeError:  # None, or not text
+        return True
+    search = _UNSTORABLE.search
+    return bool(search(hit.path) or search(hit.user_agent) or search(hit.method) or search(hit.peer))
+
+
 def _clipped(hit):
-    """``hit`` with its client-chosen text cut to the limits (and None made '')."""
+    """``hit`` with its client-chosen text made storable and cut to the limits (and None made '')."""
     return replace(
         hit,
-        peer=_text(hit.peer, MAX_ADDRESS),
-        path=_text(hit.path, MAX_PATH),
-        method=_text(hit.method, MAX_METHOD),
-        user_agent=_text(hit.user_agent, MAX_USER_AGENT),
+        peer=storable(hit.peer, MAX_ADDRESS),
+        path=storable(hit.path, MAX_PATH),
+        method=storable(hit.method, MAX_METHOD),
+        user_agent=storable(hit.user_agent, MAX_USER_AGENT),
     )
 
 
@@ -171,18 +202,15 @@ class Aggregator:
         if at.__class__ is not datetime or at.tzinfo is not None:
             at = _naive_utc(at)
         ip = hit.ip or UNKNOWN_IP
-        if ip.__class__ is not str or len(ip) > MAX_ADDRESS:
-            ip = _text(ip, MAX_ADDRESS)
+        if ip.__class__ is not str or len(ip) > MAX_ADDRESS or _UNSTORABLE.search(ip):
+            ip = storable(ip, MAX_ADDRESS)  # an unreadable hop a trusted proxy forwarded is kept as text
         start, end, window = self._current
         if not start <= at < end:
             window = (at - _EPOCH) // self.window
             start = _EPOCH + window * self.window
             self._current = (start, start + self.window, window)  # one tuple: read and written whole
-        try:
-            if (len(hit.path) > MAX_PATH or len(hit.user_agent) > MAX_USER_AGENT or len(hit.method) > MAX_METHOD
-                    or len(hit.peer) > MAX_ADDRESS):
-                hit = _clipped(hit)  # memory is bounded by MAX_KEYS times the limits, not by what clients send
-        except TypeError:  # None, or not text
+        if _needs_cleaning(hit):
+            # Stored as the flush will write it; memory is bounded by MAX_KEYS times the limits.
             hit = _clipped(hit)
         key = (dbname, ip, hit.reason, hit.blocked, window)
         with self._lock:

@@ -54,7 +54,8 @@ def canonical_address(address):
 def parse_network(value):
     """Parse one address or CIDR into an ``ipaddress`` network.
 
-    A bare address becomes a host network (``10.1.2.3`` → ``10.1.2.3/32``).
+    A bare address becomes a host network (``10.1.2.3`` → ``10.1.2.3/32``); an
+    IPv4-mapped one becomes its IPv4 network (``::ffff:10.0.0.0/104`` → ``10.0.0.0/8``).
     Raises ``ValueError`` with a message naming the value and, when it can,
     suggesting the fix.
     """
@@ -75,8 +76,21 @@ def parse_network(value):
         raise ValueError(
             f"{text!r} is not a valid IPv4 or IPv6 address or CIDR (examples: 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)."
         ) from None
+    mapped = _as_ipv4(network)
     if "/" in text and network.network_address != ipaddress.ip_interface(text).ip:
-        raise ValueError(f"{text!r} has host bits set: did you mean {str(network)!r}?")
+        raise ValueError(f"{text!r} has host bits set: did you mean {str(mapped)!r}?")
+    return mapped
+
+
+def _as_ipv4(network):
+    """An IPv4-mapped network (``::ffff:10.0.0.0/104``) as the IPv4 network it admits (``10.0.0.0/8``).
+
+    Rules match mapped clients as IPv4, so the two spellings are one rule: stored
+    once, a duplicate is caught and archiving one spelling leaves no twin behind.
+    Wider IPv6 networks stay as written.
+    """
+    if network.version == 6 and network.subnet_of(_V4_MAPPED_NETWORK):
+        return ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
     return network
 
 
@@ -143,9 +157,7 @@ def _range_of(entry):
                     if bits == 128 and packed[:12] == _V4_MAPPED_PREFIX and prefixlen >= 96:
                         return 4, value & 0xFFFFFFFF, (value | hostmask) & 0xFFFFFFFF
                     return len(packed), value, value | hostmask
-    network = entry if isinstance(entry, _NETWORK_TYPES) else parse_network(entry)
-    if network.version == 6 and network.subnet_of(_V4_MAPPED_NETWORK):
-        network = ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96))
+    network = _as_ipv4(entry if isinstance(entry, _NETWORK_TYPES) else parse_network(entry))
     first = int(network.network_address)
     return (4 if network.version == 4 else 16), first, first + network.num_addresses - 1
 

@@ -8,7 +8,9 @@ Two sources of findings, each with the fix in words:
 - Odoo's server options (a plain mapping such as ``odoo.tools.config.options``)
   and the module's own settings: a public database manager, the default
   master password, a proxy mode that anyone can spoof, plaintext database or
-  mail traffic, protections switched off.
+  mail traffic, protections switched off;
+- peers seen sending proxy headers without being trusted proxies (from the
+  access log) that the allowlist admits: every client behind them gets in.
 
 Nothing here imports Odoo; the addon passes the options and settings in.
 """
@@ -18,6 +20,8 @@ import ipaddress
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from .networks import NetworkSet
 
 SEVERITIES = {"critical": "Critical", "warning": "Warning", "info": "Information"}
 CATEGORIES = {"port": "Open port", "server": "Server option", "module": "Perimeter setting"}
@@ -305,6 +309,33 @@ def review_module_settings(settings, base_url="", break_glass=False):
     return findings
 
 
+def review_proxy_peers(peers, allowlist, trusted_proxies=()):
+    """Findings for peers that sent proxy headers without being trusted proxies, and that the allowlist admits.
+
+    ``peers`` maps each such peer's address to the requests seen (the access
+    log's reason ``untrusted_proxy_headers``); ``allowlist`` is the
+    ``NetworkSet`` in force; ``trusted_proxies`` the CIDRs trusted now. Such
+    a peer is most likely a reverse proxy left out of Trusted proxies: its
+    headers are ignored, the proxy is taken for the client, and since the
+    proxy is allowlisted every client it forwards is admitted.
+    """
+    trusted = NetworkSet(trusted_proxies)
+    findings = []
+    for peer, hits in sorted(peers.items()):
+        if peer in trusted or peer not in allowlist:
+            continue
+        findings.append(Finding(
+            f"module:untrusted_proxy:{peer}", "module", "critical",
+            f"{peer} sends proxy headers and is allowlisted, but is not a trusted proxy",
+            f"{hits} requests from {peer} carried X-Forwarded-For, Forwarded or X-Real-IP headers. {peer} is "
+            "not in Trusted proxies, so those headers are ignored and the proxy is taken for the client; as "
+            f"{peer} is in the IP Allowlist, every client coming through it is admitted, whatever its address.",
+            f"If {peer} is your reverse proxy, add it to Trusted proxies (Settings › Perimeter Security), then "
+            f"remove its own rule from the IP Allowlist and allowlist the clients' networks instead. If it is "
+            "not a proxy, find out which program on it sends those headers."))
+    return findings
+
+
 def _is_loopback_url(url):
     try:
         host = urlsplit(url).hostname
@@ -321,14 +352,20 @@ def _port_number(value):
         return None
 
 
-def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None):
-    """Every finding, worst first. ``sockets`` comes from :func:`listening_sockets`."""
+def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None,
+           proxy_peers=None, allowlist=None):
+    """Every finding, worst first. ``sockets`` comes from :func:`listening_sockets`.
+
+    ``proxy_peers`` and ``allowlist``: see :func:`review_proxy_peers` (omitted: not reviewed).
+    """
     odoo_ports = {port for port in map(_port_number, (options.get("http_port"), options.get("gevent_port"))) if port}
     behind_proxy = bool(settings.get("trusted_proxies")) or bool(options.get("proxy_mode"))
     findings = [
         *review_sockets(sockets, odoo_ports, behind_proxy),
         *review_server_options(options, master_password_is),
         *review_module_settings(settings, base_url, break_glass),
+        *(review_proxy_peers(proxy_peers, allowlist, settings.get("trusted_proxies") or ())
+          if proxy_peers and allowlist is not None else ()),
     ]
     rank = list(SEVERITIES)
     return sorted(findings, key=lambda f: (rank.index(f.severity), f.category, f.key))

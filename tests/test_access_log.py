@@ -9,7 +9,7 @@ transactions' commits) and delete what they wrote when they end.
 import threading
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 from odoo import SUPERUSER_ID, api, fields
@@ -18,7 +18,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.perimeter_security.guard import access_log
-from odoo.addons.perimeter_security.perimeter.accesslog import Aggregator, Hit
+from odoo.addons.perimeter_security.perimeter.accesslog import LOG_WINDOW, Aggregator, Bucket, Hit
 
 REFUSED = "not_allowlisted"
 
@@ -165,7 +165,11 @@ class TestAccessLogFlush(CommittedLogCase):
             self.assertEqual((alert.hits, bool(alert.notified_at)), (120, True))
             messages = env["mail.message"].search([("model", "=", alert._name), ("res_id", "=", alert.id)])
             self.assertEqual(len(messages), 1)
-            self.assertEqual(messages.notification_ids.res_partner_id, env.ref("base.user_admin").partner_id)
+            channel = env.ref("mail.channel_admin")
+            posts = env["mail.message"].search([("model", "=", "discuss.channel"), ("res_id", "=", channel.id),
+                                                ("body", "ilike", "192.0.2.52")])
+            self.assertEqual(len(posts), 1, "one post in #Administrators")
+            posts.unlink()
 
     def test_a_failed_flush_is_logged_and_retried_with_nothing_lost(self):
         ip = "192.0.2.51"
@@ -190,6 +194,29 @@ class TestAccessLogFlush(CommittedLogCase):
         self.assertEqual(access_log.flush_now(self.dbname), 4)
         (row,) = self.committed_rows()
         self.assertEqual(row["hits"], 5)
+
+    def test_a_row_postgresql_refuses_is_dropped_alone_and_later_flushes_go_on(self):
+        # Issue 10 #1: a NUL in one row made the whole batch fail, and the batch was put back for ever.
+        # The hit is made storable when it is taken; a row that still fails is written apart from the rest.
+        now = fields.Datetime.now()
+        bad = Bucket(self.dbname, "192.0.2.52", REFUSED, True, (now - datetime(1970, 1, 1)) // LOG_WINDOW)
+        bad.hits, bad.first_seen, bad.last_seen = 3, now, now
+        bad.latest = _hit("192.0.2.52", user_agent="a\x00b", at=now)  # as if it had escaped the cleaning
+        access_log._aggregator.requeue([bad])
+        access_log.record_hit(self.dbname, _hit("192.0.2.50", path="/good"))
+        with (
+            patch.dict(access_log._last_warnings, clear=True),
+            mute_logger("odoo.sql_db"),  # "bad query: ... A string literal cannot contain NUL"
+            self.assertLogs("odoo.addons.perimeter_security.guard.access_log", "WARNING") as logs,
+        ):
+            self.assertEqual(access_log.flush_now(self.dbname), 1, "the good row is written")
+        self.assertEqual(len(logs.output), 1, logs.output)
+        self.assertIn("dropped 3 refused requests of 192.0.2.52", logs.output[0])
+        self.assertEqual(access_log.pending_hits(self.dbname), 0, "the refused row is not retried for ever")
+        access_log.record_hit(self.dbname, _hit("192.0.2.51"))
+        self.assertEqual(access_log.flush_now(self.dbname), 1, "later flushes are not held back")
+        self.assertEqual(sorted((row["ip"], row["hits"]) for row in self.committed_rows()),
+                         [("192.0.2.50", 1), ("192.0.2.51", 1)])
 
     def test_the_background_writer_flushes_without_being_asked(self):
         self.addCleanup(access_log.stop_flusher)
@@ -289,21 +316,60 @@ class TestAccessLogRows(TransactionCase):
         self.assertEqual((alert.window_start, alert.window_end), (window_start, window_start + timedelta(minutes=10)))
         self.assertFalse(self.Alert.search([("ip", "=", "203.0.113.21")]))
         self.assertFalse(self.Alert.search([("ip", "=", "203.0.113.22")]).notified_at)
-        message, notifications = self.admin_notifications(alert)
+        message, _notifications = self.admin_notifications(alert)
         self.assertEqual(len(message), 1)
         self.assertEqual(message.author_id, self.env.ref("base.partner_root"))
         self.assertIn("203.0.113.20 was refused 12 times", str(message.body))
-        admins = self.env.ref("base.user_admin") | self.second_admin
-        self.assertEqual(notifications.res_partner_id, admins.partner_id)
-        self.assertNotIn(self.user.partner_id, notifications.res_partner_id)
+        self.assertEqual(len(self.channel_posts("203.0.113.20")), 1)
         # More refusals in the same window: counted, not notified again.
         self.store(*[_hit("203.0.113.20", at=at + timedelta(seconds=9))] * 40)
         self.assertEqual(alert.hits, 52)
         self.assertEqual(self.admin_notifications(alert)[0], message)
+        self.assertEqual(len(self.channel_posts("203.0.113.20")), 1)
         # The next window is a new alert.
         self.store(*[_hit("203.0.113.20", at=at + timedelta(minutes=10))] * 10)
         self.assertEqual(len(self.Alert.search([("ip", "=", "203.0.113.20"), ("notified_at", "!=", False)])), 2)
         self.assertEqual(alert.log_ids.ip, "203.0.113.20")
+
+    def channel_posts(self, ip):
+        """Messages of the #Administrators channel that name ``ip``."""
+        channel = self.env.ref("mail.channel_admin")
+        return self.env["mail.message"].search([("model", "=", "discuss.channel"), ("res_id", "=", channel.id),
+                                                ("body", "ilike", ip)])
+
+    def test_alerts_reach_a_default_administrator_without_a_mail_server(self):
+        # Issue 10 #13: the alert went out by e-mail only; with no mail server it sat in the queue,
+        # and the administrator saw no badge, no activity, and an empty chatter on the alert.
+        self.assertFalse(self.env["ir.mail_server"].search([]), "a fresh database: no mail server")
+        admin = self.env.ref("base.user_admin")
+        self.assertEqual(admin.notification_type, "email", "Odoo's default")
+        self.params.set_param("perimeter_security.alert_threshold", "5")
+        self.store(*[_hit("203.0.113.60")] * 5)
+        alert = self.Alert.search([("ip", "=", "203.0.113.60")])
+        self.assertTrue(alert.notified_at)
+        (post,) = self.channel_posts("203.0.113.60")
+        link = rf"data-oe-model=[\"']perimeter.access.alert[\"'] data-oe-id=[\"']{alert.id}[\"']"
+        self.assertRegex(str(post.body), link, "the post links to the alert")
+        channel = self.env.ref("mail.channel_admin")
+        self.assertIn(admin.partner_id, channel.channel_member_ids.partner_id, "the admin sees the channel's badge")
+        chatter, notifications = self.admin_notifications(alert)
+        self.assertEqual(len(chatter), 1)
+        self.assertIn("203.0.113.60 was refused 5 times", str(chatter.body))
+        self.assertFalse(notifications, "no e-mail left to rot in the queue")
+        self.assertFalse(self.env["mail.mail"].search([("model", "=", alert._name), ("res_id", "=", alert.id)]))
+
+    def test_alerts_are_also_mailed_when_a_mail_server_is_configured(self):
+        self.env["ir.mail_server"].create({"name": "Relay", "smtp_host": "127.0.0.1", "smtp_port": 2525})
+        self.params.set_param("perimeter_security.alert_threshold", "5")
+        self.store(*[_hit("203.0.113.61")] * 5)
+        alert = self.Alert.search([("ip", "=", "203.0.113.61")])
+        message, notifications = self.admin_notifications(alert)
+        self.assertEqual(len(message), 1)
+        admins = self.env.ref("base.user_admin") | self.second_admin
+        self.assertEqual(notifications.res_partner_id, admins.partner_id)
+        self.assertEqual(set(notifications.mapped("notification_type")), {"email"})
+        self.assertNotIn(self.user.partner_id, notifications.res_partner_id)
+        self.assertEqual(len(self.channel_posts("203.0.113.61")), 1)
 
     def test_alerts_off(self):
         self.params.set_param("perimeter_security.alert_threshold", "0")

@@ -131,6 +131,22 @@ class TestAccessLogHttp(PerimeterHttpCase):
         self.assertEqual(set(rows.mapped("blocked")), {True})
         self.assertFalse(self.rows(("ip", "=", INSIDE)), "the address named in the headers is not blamed")
 
+    def test_a_nul_byte_from_a_client_does_not_stop_the_access_log(self):
+        # Issue 10 #1: a refused request with a NUL in its user agent or path made every later flush fail.
+        self.strict_policy()
+        self.assertRefused(self.get("/web/login", source=OUTSIDE, headers=[("User-Agent", "a\x00b")]), OUTSIDE)
+        self.flush(1)
+        self.assertEqual(self.rows(("ip", "=", OUTSIDE)).user_agent, "a\\x00b", "the NUL is shown escaped")
+        self.assertRefused(self.get("/odoo%00", source=OUTSIDE, headers=[("User-Agent", "nul-path")]), OUTSIDE)
+        self.flush(1)
+        row = self.rows(("ip", "=", OUTSIDE))
+        self.assertEqual((row.hits, row.path, row.user_agent), (2, "/odoo\\x00", "nul-path"))
+        # Later refusals, from another client, are still recorded.
+        later = "127.0.0.9"
+        self.assertRefused(self.get("/odoo", source=later, headers=[("User-Agent", "later")]), later)
+        self.flush(1)
+        self.assertEqual(self.rows(("ip", "=", later)).mapped("user_agent"), ["later"])
+
     # -- a flood ---------------------------------------------------------------------------------
 
     def send_flood(self):

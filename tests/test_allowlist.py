@@ -43,6 +43,22 @@ class TestAllowlist(TransactionCase):
             self.Allowlist.create({"name": "Two", "network": "198.51.100.0/24"})
         self.assertIn("network_unique", str(error.exception))
 
+    @mute_logger("odoo.sql_db")
+    def test_ipv4_mapped_rule_is_its_ipv4_twin(self):
+        # Issue 10 #7: "::ffff:127.0.0.88" was stored as "::ffff:7f00:58/128", "127.0.0.88" was then
+        # accepted beside it, and archiving that one still admitted the client through its twin.
+        mapped = self.Allowlist.create({"name": "Mapped", "network": "::ffff:127.0.0.88"})
+        self.assertEqual(mapped.network, "127.0.0.88/32")
+        with self.assertRaises(Exception) as error, self.env.cr.savepoint():
+            self.Allowlist.create({"name": "Twin", "network": "127.0.0.88"})
+        self.assertIn("network_unique", str(error.exception))
+        wide = self.Allowlist.create({"name": "Mapped range", "network": "::ffff:10.0.0.0/104"})
+        self.assertEqual(wide.network, "10.0.0.0/8")
+        with self.assertRaisesRegex(ValidationError, r"did you mean '172.16.0.0/12'\?"):
+            self.Allowlist.create({"name": "Host bits", "network": "::ffff:172.16.9.9/108"})
+        mapped.active = False
+        self.assertNotIn("127.0.0.88", self.Allowlist._get_allowed_networks())
+
     def test_compiled_networks_follow_every_change(self):
         Allowlist = self.Allowlist
         self.assertNotIn("203.0.113.9", Allowlist._get_allowed_networks())

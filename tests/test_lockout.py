@@ -1,5 +1,7 @@
 import xmlrpc.client
+from datetime import timedelta
 
+from odoo import fields
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -99,6 +101,53 @@ class TestLockout(PerimeterHttpCase):
         self.set_policy(allow_loopback=True)
         self.assertNotIn("error", self.call_kw("ir.config_parameter", "set_param",
                                                ["perimeter_security.require_https", "True"], source=OUTSIDE))
+
+    def test_a_callers_context_cannot_switch_the_check_off(self):
+        # Issue 10 #2: {'perimeter_skip_lockout_check': True} in an RPC call's context disabled the guard.
+        skip = {"context": {"perimeter_skip_lockout_check": True}}
+        rule = self.outside_rule.id
+        self.assertLockout(self.call_kw("perimeter.allowlist", "write", [[rule], {"network": "127.0.0.42"}], skip,
+                                        source=OUTSIDE), OUTSIDE)
+        https = ["perimeter_security.require_https", "True"]
+        self.assertLockout(self.call_kw("ir.config_parameter", "set_param", https, skip, source=OUTSIDE), OUTSIDE,
+                           https=True)
+        for model, method, args in (("perimeter.allowlist", "write", [[rule], {"network": "127.0.0.42"}]),
+                                    ("ir.config_parameter", "set_param", https)):
+            reply = self.xml_rpc("/xmlrpc/2/object", "execute_kw",
+                                 [self.env.cr.dbname, 2, "admin", model, method, args, skip], source=OUTSIDE)
+            with self.subTest(model=model), self.assertRaises(xmlrpc.client.Fault) as fault:
+                xmlrpc.client.loads(reply.body)
+            self.assertIn(LOCKOUT, fault.exception.faultString)
+        self.assertEqual(self.outside_rule.network, f"{OUTSIDE}/32")
+        self.assertFalse(self.env["perimeter.policy"]._perimeter_policy().require_https)
+        self.assertEqual(self.get("/web/login", source=OUTSIDE).status, 200, "still in")
+
+    def test_an_expiry_on_your_only_rule_is_refused(self):
+        # Issue 10 #3: an expiry 40 s ahead was accepted, and locked the administrator out 40 s later.
+        rule = self.outside_rule.id
+        soon = fields.Datetime.to_string(fields.Datetime.now() + timedelta(seconds=40))
+        answer = self.call_kw("perimeter.allowlist", "write", [[rule], {"expires_at": soon}], source=OUTSIDE)
+        self.assertLockout(answer, OUTSIDE)
+        self.assertIn("expires", answer["error"]["data"]["message"])
+        self.assertFalse(self.outside_rule.expires_at)
+        # A rule that admits the same address for good makes the expiry harmless.
+        self.assertNotIn("error", self.call_kw("perimeter.allowlist", "create",
+                                               [{"name": "Office", "network": "127.0.0.0/30"}], source=OUTSIDE))
+        self.assertNotIn("error", self.call_kw("perimeter.allowlist", "write", [[rule], {"expires_at": soon}],
+                                               source=OUTSIDE))
+
+    def test_behind_an_untrusted_proxy_the_advice_is_to_trust_it(self):
+        # Issue 10 #5: "Add a rule for 127.0.0.3 first" would admit every client of the proxy.
+        self.set_policy(mode="monitor", trusted_proxies="")
+        via_proxy = {"source": PROXY, "headers": [("X-Forwarded-For", INSIDE)]}
+        answer = self.call_kw("ir.config_parameter", "set_param", ["perimeter_security.mode", "enforce"],
+                              **via_proxy)
+        self.assertIn("error", answer, answer)
+        message = answer["error"]["data"]["message"]
+        self.assertIn(LOCKOUT, message)
+        self.assertIn("Trusted proxies", message)
+        self.assertIn(PROXY, message)
+        self.assertNotIn(f"Add a rule for {PROXY}", message)
 
     def test_break_glass_skips_the_check(self):
         self.set_server_section(disabled=True)

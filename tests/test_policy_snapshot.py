@@ -34,6 +34,38 @@ class TestPolicySnapshot(TransactionCase):
         self.env.registry.clear_cache()
         self.assertIsNot(self.model._perimeter_policy(), cached)
 
+    def test_a_change_no_signal_announced_is_seen_at_the_next_verification(self):
+        # Issue 10 #4, the safety net: a write that cleared no cache here (a script, SQL, a missed signal)
+        # is found when the snapshot is next compared with the database, at most VERIFY_INTERVAL later.
+        self.assertEqual(self.model._perimeter_policy().mode, "off")
+        self.env.cr.execute("""
+            INSERT INTO ir_config_parameter (key, value) VALUES ('perimeter_security.mode', 'monitor')
+            ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value""")
+        registry = self.env.registry
+        self.assertEqual(self.model._perimeter_policy().mode, "off", "trusted until the next verification")
+        unchanged = registry._perimeter_fast_policy
+        registry._perimeter_fast_policy = unchanged._replace(verify_at=0)  # a minute has passed
+        with self.assertLogs("odoo.addons.perimeter_security.models.perimeter_policy", "WARNING") as logs:
+            self.assertEqual(self.model._perimeter_policy().mode, "monitor")
+        self.assertIn("changed without Odoo's cache signaling", logs.output[0])
+        # Nothing changed: the verification keeps the same snapshot (and its memory of clients).
+        kept = registry._perimeter_fast_policy
+        registry._perimeter_fast_policy = kept._replace(verify_at=0)
+        self.assertIs(self.model._perimeter_decider(), kept.decider)
+
+    def test_rules_and_parameters_signal_other_processes_when_they_commit(self):
+        # The triggers exist, deferred to commit, on both tables (their effect is shown end to end by
+        # test_policy_signaling, which commits for real).
+        self.env.cr.execute("""
+            SELECT tgname, tgrelid::regclass::text, tgdeferrable, tginitdeferred FROM pg_trigger
+            WHERE tgname LIKE 'perimeter\\_security\\_%' ORDER BY tgname""")
+        self.assertEqual(self.env.cr.fetchall(), [
+            ("perimeter_security_param_deleted", "ir_config_parameter", True, True),
+            ("perimeter_security_param_inserted", "ir_config_parameter", True, True),
+            ("perimeter_security_param_updated", "ir_config_parameter", True, True),
+            ("perimeter_security_rules_changed", "perimeter_allowlist", True, True),
+        ])
+
     def test_a_rule_stops_counting_when_it_expires(self):
         now = fields.Datetime.now()
         self.env["perimeter.allowlist"].create(

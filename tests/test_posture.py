@@ -1,6 +1,7 @@
 import socket
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import config
@@ -86,6 +87,22 @@ class TestPosture(TransactionCase):
             config.misc.pop("perimeter_security", None)
         self.assertEqual(findings["module:break_glass"].severity, "critical")
         self.assertNotIn("module:break_glass", self._open_menu())
+
+    def test_an_allowlisted_peer_sending_proxy_headers_untrusted_is_flagged(self):
+        # Issue 10 #5: a proxy at 127.0.0.1 left out of Trusted proxies but allowlisted admits everyone.
+        self.env["perimeter.access.log"].sudo().create({
+            "ip": "127.0.0.1", "reason": "untrusted_proxy_headers", "blocked": False, "hits": 12,
+            "first_seen": fields.Datetime.now(), "last_seen": fields.Datetime.now(),
+            "window_start": fields.Datetime.now().replace(minute=0, second=0),
+        })
+        key = "module:untrusted_proxy:127.0.0.1"
+        self.assertNotIn(key, self._open_menu(), "not allowlisted: it is refused, nobody gets in through it")
+        self.env["perimeter.allowlist"].create({"name": "The proxy", "network": "127.0.0.1"})
+        finding = self._open_menu()[key]
+        self.assertEqual(finding.severity, "critical")
+        self.assertIn("Trusted proxies", finding.fix)
+        self.env["ir.config_parameter"].sudo().set_param("perimeter_security.trusted_proxies", "127.0.0.1")
+        self.assertNotIn(key, self._open_menu(), "trusted now: its headers are believed")
 
     def test_real_listeners_on_loopback_are_not_exposed(self):
         with socket.socket() as server:

@@ -15,6 +15,7 @@ from perimeter.accesslog import (
     alert_window,
     network_to_admit,
     refused_per_client,
+    storable,
     summarize,
 )
 from perimeter.flusher import PeriodicFlusher
@@ -94,6 +95,35 @@ def test_what_a_client_sends_is_clipped_and_odd_values_do_not_break_it():
     assert unknown.path == "" and unknown.user_agent == ""
     converted = next(b for b in buckets.values() if b.ip == "192.0.2.1")
     assert converted.last_seen == datetime(2026, 3, 1, 10, 30)
+
+
+def test_what_postgresql_cannot_store_is_escaped_when_the_hit_is_taken():
+    # Issue 10 #1: one NUL byte in a user agent or a path made every later flush fail.
+    aggregator = Aggregator()
+    aggregator.add("db", hit(path="/odoo\x00", user_agent="a\x00b", method="G\x01T", peer="p\ud800"))
+    aggregator.add("db", hit(ip="bad\x00hop", path="/" + "\x00" * 5000))
+    buckets = drained(aggregator)
+    first = buckets["203.0.113.9", "not_allowlisted", True, T0]
+    assert (first.path, first.user_agent, first.method, first.peer) == ("/odoo\\x00", "a\\x00b", "G\\x01T",
+                                                                        "p\\ud800")
+    second = buckets["bad\\x00hop", "not_allowlisted", True, T0]
+    assert len(second.path) == 1024 and second.path.startswith("/\\x00\\x00")
+    for bucket in (first, second):
+        for text in (bucket.ip, bucket.path, bucket.user_agent, bucket.method, bucket.peer):
+            assert not any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F or 0xD800 <= ord(char) <= 0xDFFF
+                           for char in text), text
+            text.encode("utf-8")  # no lone surrogate left
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000), st.integers(min_value=1, max_value=1024))
+def test_storable_text_is_bounded_and_encodable(text, limit):
+    value = storable(text, limit)
+    assert len(value) <= limit
+    assert "\x00" not in value
+    value.encode("utf-8")
+    if text.isprintable() and len(text) <= limit:
+        assert value == text
 
 
 def test_memory_is_bounded_and_nothing_is_silently_lost():

@@ -75,6 +75,28 @@ def test_normalisation():
 
 
 @pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("::ffff:127.0.0.88", "127.0.0.88/32"),
+        ("::FFFF:7f00:58", "127.0.0.88/32"),
+        ("::ffff:10.0.0.0/104", "10.0.0.0/8"),
+        ("::ffff:0:0/96", "0.0.0.0/0"),
+        ("::FFFE:0:0/95", "::fffe:0:0/95"),  # wider than the mapped space: an IPv6 rule, as written
+    ],
+)
+def test_ipv4_mapped_rules_are_stored_as_the_ipv4_network_they_admit(value, stored):
+    # Two spellings of one rule must be one stored value, so that a duplicate is caught and
+    # archiving "127.0.0.88" cannot leave a "::ffff:7f00:58/128" twin admitting the same client.
+    assert normalize_network(value) == stored
+    assert normalize_network(stored) == stored
+
+
+def test_host_bits_hint_of_a_mapped_rule_suggests_the_ipv4_form():
+    with pytest.raises(ValueError, match=r"'::ffff:10.1.2.3/104' has host bits set: did you mean '10.0.0.0/8'\?"):
+        normalize_network("::ffff:10.1.2.3/104")
+
+
+@pytest.mark.parametrize(
     ("value", "message"),
     [
         ("10.1.2.3/8", "'10.1.2.3/8' has host bits set: did you mean '10.0.0.0/8'?"),
@@ -189,7 +211,7 @@ def test_agrees_with_naive_scan(networks, probes, data):
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(ipv4_networks, ipv6_networks))
 def test_normalisation_round_trips(network):
-    text = str(network)
+    text = str(_mapped_network(network))  # an IPv4-mapped rule is stored as its IPv4 network
     assert normalize_network(text) == text
     assert str(network.network_address) in NetworkSet([text])
 

@@ -6,12 +6,14 @@ import sys
 
 import pytest
 
+from perimeter.networks import NetworkSet
 from perimeter.posture import (
     ListeningSocket,
     listening_sockets,
     parse_proc_net_tcp,
     review,
     review_module_settings,
+    review_proxy_peers,
     review_server_options,
     review_sockets,
 )
@@ -178,3 +180,17 @@ def test_review_lists_the_worst_first():
     assert severities == sorted(severities, key=["critical", "warning", "info"].index)
     assert _keys(findings) >= {"port:5432", "option:admin_passwd", "option:list_db", "port:2222"}
     assert findings[0].severity == "critical"
+
+
+def test_an_allowlisted_peer_sending_proxy_headers_untrusted_is_critical():
+    # Issue 10 #5: a proxy left out of Trusted proxies but allowlisted admits every client behind it.
+    allowlist = NetworkSet(["127.0.0.1/32", "10.0.0.0/8"])
+    peers = {"127.0.0.1": 42, "10.1.2.3": 5, "192.0.2.7": 9}
+    (finding,) = review_proxy_peers(peers, allowlist, trusted_proxies=("10.1.2.0/24",))
+    assert (finding.key, finding.severity) == ("module:untrusted_proxy:127.0.0.1", "critical")
+    assert "Trusted proxies" in finding.fix and "every client" in finding.detail
+    assert review_proxy_peers(peers, allowlist, trusted_proxies=("127.0.0.1", "10.0.0.0/8")) == []
+    settings, _ = load_settings({})
+    keys = {f.key for f in review({}, settings, [], proxy_peers=peers, allowlist=allowlist)}
+    assert {"module:untrusted_proxy:127.0.0.1", "module:untrusted_proxy:10.1.2.3"} <= keys
+    assert not [f for f in review({}, settings, []) if f.key.startswith("module:untrusted_proxy:")]
