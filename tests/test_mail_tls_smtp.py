@@ -287,6 +287,29 @@ class TestMailTlsSmtp(MailTlsCase):
         self.assertEqual(server.name, "Raw")
         self.assertFalse(server.perimeter_tls_state)
 
+    def test_switching_to_enforce_warns_naming_the_servers_whose_mail_would_be_refused(self):
+        self.set_policy("warn")
+        self.env["ir.mail_server"].search([]).active = False
+        self.env["fetchmail.server"].search([]).active = False
+        expired = self.certs.expired()
+        with SmtpServer(expired, mode="implicit") as smtp:
+            failing = self.smtp_record(smtp.port, "ssl", name="Invoices relay", perimeter_ca_bundle=self.ca_pem)
+            failing.action_perimeter_check()
+        self.smtp_record(2525, "none", name="Old relay")  # clear text: refused under enforce, even unchecked
+        self.smtp_record(2526, "ssl", name="Unchecked relay")
+        settings = self.env["res.config.settings"].new({"perimeter_mail_tls_policy": "enforce"})
+        warning = settings._onchange_perimeter_mail_tls_policy()["warning"]
+        self.assertEqual(warning["title"], "Mail would stop")
+        self.assertEqual(warning["message"], (
+            "Under Enforce, these servers fail their TLS check and would get no mail:\n"
+            f"- Outgoing mail server Invoices relay: certificate has expired on {expired.not_after:%Y-%m-%d}\n"
+            "- Outgoing mail server Old relay: unencrypted: no TLS, everything (passwords included) travels in clear "
+            "text\n\n"
+            "Outgoing mail through them would wait in the queue (Delivery Failed) and incoming mail on the server, "
+            "until each is fixed (see its TLS Trust tab and Check TLS). Save to switch anyway."))
+        self.assertFalse(self.env["res.config.settings"].new(
+            {"perimeter_mail_tls_policy": "warn"})._onchange_perimeter_mail_tls_policy())
+
     def test_pin_and_ca_bundle_are_validated(self):
         server = self.smtp_record(2525)
         server.perimeter_pinned_sha256 = "sha256 Fingerprint=" + self.good.sha256_colons.lower()
