@@ -264,7 +264,7 @@ class IrMailServer(models.Model):
             if not failed:
                 raise
             tls = self._perimeter_notification(results)["params"]["message"]
-            raise UserError(f"{exc.args[0]}\n\n{tls}") from exc
+            raise UserError(self.env._("%(odoo)s\n\n%(tls)s", odoo=exc.args[0], tls=tls)) from exc
         tls = self._perimeter_notification(results)["params"]
         params = action.get("params", {})
         params["message"] = f"{params.get('message', '')}\n{tls['message']}".strip()
