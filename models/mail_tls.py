@@ -271,6 +271,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         order = ["ok", "warning", "failed"]
         for server, result in results.items():
             text = result if isinstance(result, str) else mailtls.summary(result)
+            if not isinstance(result, str) and result.state == "failed":
+                # What to do, chosen by the cause, as in refused mail's reason.
+                text += ". " + mailtls.advice(result.error_keys, outgoing=server._perimeter_is_outgoing(),
+                                              min_version=result.min_version)
             state = "warning" if isinstance(result, str) else result.state
             worst = max(worst, state, key=order.index)
             lines.append(text if len(results) == 1 else f"{server.display_name}: {text}")

@@ -220,7 +220,9 @@ class TestMailTlsSmtp(MailTlsCase):
             server.write({"smtp_port": smtp.port, "smtp_encryption": "ssl"})
             action = server.action_perimeter_check()
         self.assertEqual(action["params"]["type"], "danger")
-        self.assertIn(f"certificate has expired on {expired.not_after:%Y-%m-%d}", action["params"]["message"])
+        self.assertEqual(action["params"]["message"], (
+            f"TLS check failed: certificate has expired on {expired.not_after:%Y-%m-%d}. Renew the mail server's "
+            "certificate (a pin does not make an expired certificate valid)."))
         self.assertEqual(server.perimeter_tls_state, "failed")
 
     def test_plaintext_check_under_enforce_opens_nothing(self):
@@ -265,7 +267,8 @@ class TestMailTlsSmtp(MailTlsCase):
                 server.test_smtp_connection()
         self.assertEqual(caught.exception.args[0], (
             "An option is not supported by the server:\n STARTTLS extension not supported by server.\n\n"
-            "TLS check failed: server offers no STARTTLS: mail would travel unencrypted"))
+            "TLS check failed: server offers no STARTTLS: mail would travel unencrypted. Enable STARTTLS on the mail "
+            "server, or use SSL/TLS on its implicit-TLS port (usually 465)."))
 
     def test_the_check_waits_as_long_as_the_connection_would(self):
         """The probe uses the connection's own timeout (Odoo's tests shorten it to 0.1 s), not 10 s."""
