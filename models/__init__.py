@@ -1,6 +1,7 @@
 from . import ir_config_parameter
 from . import perimeter_allowlist
 from . import res_config_settings
+from . import res_config_settings_mail_tls
 from . import perimeter_access_log
 from . import perimeter_access_alert
 from . import mail_tls

@@ -83,6 +83,13 @@ class FetchmailServer(models.Model):
     def _perimeter_kind(self):
         return self.env._("Incoming mail server")
 
+    def _perimeter_is_outgoing(self):
+        return False
+
+    def _perimeter_connection_timeout(self):
+        # Odoo's own fetch timeout, read at call time.
+        return odoo_fetchmail.MAIL_TIMEOUT
+
     def _perimeter_refusal_consequence(self, policy):
         if policy == "enforce":
             return self.env._("No mail is fetched from it until it is fixed; the mail waits on the server.")
@@ -140,9 +147,8 @@ class FetchmailServer(models.Model):
                                                   attempt.protocol, attempt.min_version, failure=failure, policy=policy)
         server._perimeter_record_connection(report, policy)
         if policy == "enforce":
-            raise MailTlsError(mailtls.failure_reason(
-                attempt.host or self.server, attempt.port or self.port, "; ".join(report.errors), policy)
-            ) from failure
+            raise MailTlsError(server._perimeter_reason(
+                attempt.host or self.server, attempt.port or self.port, report, policy)) from failure
         return super().connect(allow_archived=allow_archived)
 
     def _perimeter_close(self, connection):
@@ -173,8 +179,5 @@ class FetchmailServer(models.Model):
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
 
     @api.model
-    def _perimeter_check_all(self):
-        policy, _min_version = self._perimeter_mail_tls_settings()
-        if policy == "off":
-            return {}
-        return self.search([("server_type", "!=", "local")])._perimeter_check_now()
+    def _perimeter_servers_to_check(self):
+        return self.search([("active", "=", True), ("server_type", "!=", "local")])

@@ -15,7 +15,6 @@ import contextvars
 
 from odoo import api, fields, models, modules, tools
 from odoo.exceptions import UserError
-from odoo.osv import expression
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
@@ -24,6 +23,18 @@ from .mail_tls import CheckTarget, MailTlsError
 
 # How the SMTPConnection created during the current connect() must be secured.
 _ATTEMPT = contextvars.ContextVar("perimeter_smtp_attempt", default=None)
+# The latest refusal of connect(): (server id, reason). mail.mail reads it right after Odoo
+# caught the refusal, to remember which server refused the batch (see take_refusal).
+_LAST_REFUSAL = contextvars.ContextVar("perimeter_smtp_refusal", default=None)
+
+
+def take_refusal(reason):
+    """The id of the mail server whose connect() just refused with ``reason`` (False if none); forgets it."""
+    refusal = _LAST_REFUSAL.get()
+    if refusal is None or refusal[1] != reason:
+        return False
+    _LAST_REFUSAL.set(None)
+    return refusal[0]
 
 
 class _SmtpAttempt:
@@ -99,11 +110,14 @@ class IrMailServer(models.Model):
         help="Mail waiting in the queue (Delivery Failed) because the mail TLS policy refused this server.")
 
     def _compute_perimeter_refused_mail_count(self):
-        Mail = self.env["mail.mail"].sudo()
+        counts = dict(self.env["mail.mail"].sudo()._read_group(
+            self._perimeter_refused_mail_domain(), ["perimeter_refused_by_id"], ["__count"]))
         for server in self:
-            saved = isinstance(server.id, int)
-            server.perimeter_refused_mail_count = (
-                Mail.search_count(server._perimeter_refused_mail_domain()) if saved else 0)
+            server.perimeter_refused_mail_count = counts.get(server._origin, 0)
+
+    def _perimeter_connection_timeout(self):
+        # Read at call time: Odoo's own tests shorten it.
+        return odoo_ir_mail_server.SMTP_TIMEOUT
 
     def _perimeter_kind(self):
         return self.env._("Outgoing mail server")
@@ -200,8 +214,9 @@ class IrMailServer(models.Model):
         if server:
             server._perimeter_record_connection(report, policy)
         if policy == "enforce":
-            raise MailTlsError(mailtls.failure_reason(
-                attempt.host, attempt.port, "; ".join(report.errors), policy)) from failure
+            reason = self._perimeter_reason(attempt.host, attempt.port, report, policy)
+            _LAST_REFUSAL.set((server.id or False, reason))
+            raise MailTlsError(reason) from failure
         # warn: the channel could not be verified; connect as Odoo always did.
         return super().connect(**kwargs)
 
@@ -233,6 +248,8 @@ class IrMailServer(models.Model):
     # --- Test Connection -----------------------------------------------------------------------------------------
 
     def test_smtp_connection(self, autodetect_max_email_size=False):
+        # Odoo's contract, relied on by scripts and other modules: under off and warn this raises
+        # UserError exactly when Odoo raises it (with the TLS facts added); only enforce refuses more.
         if modules.module.current_test:
             return super().test_smtp_connection(autodetect_max_email_size)
         policy, _min_version = self._perimeter_mail_tls_settings()
@@ -246,9 +263,8 @@ class IrMailServer(models.Model):
         except UserError as exc:
             if not failed:
                 raise
-            # State and details stay saved; the answer carries both problems.
-            return self._perimeter_notification(
-                results, title=self.env._("Connection Test Failed"), prefix=str(exc), force_type="danger")
+            tls = self._perimeter_notification(results)["params"]["message"]
+            raise UserError(self.env._("%(odoo)s\n\n%(tls)s", odoo=exc.args[0], tls=tls)) from exc
         tls = self._perimeter_notification(results)["params"]
         params = action.get("params", {})
         params["message"] = f"{params.get('message', '')}\n{tls['message']}".strip()
@@ -259,18 +275,17 @@ class IrMailServer(models.Model):
     # --- refused mail --------------------------------------------------------------------------------------------
 
     def _perimeter_refused_mail_domain(self):
-        self.ensure_one()
-        host, port, _encryption = self._perimeter_endpoint()
+        # By record, not by host and port: after the server is fixed (another port, another
+        # encryption) its refused mail is still its own, and another server on the same
+        # host:port never gets it.
         return [
             ("state", "=", "exception"),
-            ("failure_reason", "=like", f"{mailtls.REASON_PREFIX} (%"),
-            ("failure_reason", "like", f"refused to connect to {mailtls.endpoint_text(host, port)}:"),
+            ("perimeter_refused_by_id", "in", self._origin.ids),
         ]
 
     def action_perimeter_retry_refused(self):
-        """Put the mail this server's TLS check refused back in the queue, and wake the mail queue."""
-        domain = expression.OR([server._perimeter_refused_mail_domain() for server in self] or [[(0, "=", 1)]])
-        mails = self.env["mail.mail"].sudo().search(domain)
+        """Put the mail the TLS policy refused for these servers back in the queue, and wake the mail queue."""
+        mails = self.env["mail.mail"].sudo().search(self._perimeter_refused_mail_domain())
         mails.action_retry()
         cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)
         if cron and mails:
@@ -288,6 +303,8 @@ class IrMailServer(models.Model):
 
     @api.model
     def _perimeter_cron_check_mail_tls(self):
-        """Daily TLS check of every outgoing and incoming mail server."""
-        self._perimeter_check_all()
-        self.env["fetchmail.server"]._perimeter_check_all()
+        """Daily TLS check of every outgoing and incoming mail server: one message for the whole run."""
+        policy, _min_version = self._perimeter_mail_tls_settings()
+        _results, outgoing = self._perimeter_check_all()
+        _results, incoming = self.env["fetchmail.server"]._perimeter_check_all()
+        self._perimeter_notify(outgoing + incoming, policy)

@@ -9,7 +9,8 @@ from ..perimeter import mailtls, tlscheck
 from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
 from .admin_notice import post_to_administrators
 
-# One check must not hold a cron worker or a user's request for long.
+# One check must not hold a cron worker or a user's request for long; each model
+# uses the timeout of its own connections instead when it has one.
 PROBE_TIMEOUT = 10.0
 PROBE_WORKERS = 8
 TLS_STATES = [("unknown", "Not checked"), ("ok", "Verified"), ("warning", "Warning"), ("failed", "Failed")]
@@ -59,7 +60,9 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         "a self-signed certificate is accepted when pinned, if its name and dates are right.",
     )
     perimeter_tls_state = fields.Selection(
-        TLS_STATES, string="TLS", default="unknown", required=True, readonly=True, copy=False,
+        # Not required: a NOT NULL column on Odoo's own table would break whatever creates mail servers
+        # before this module is loaded (other modules' data and install tests). The default is enough.
+        TLS_STATES, string="TLS", default="unknown", readonly=True, copy=False,
         help="Verified: the last check saw a trusted certificate for this host. Warning: verified, but "
         "something needs attention soon (an expiring certificate). Failed: no trustworthy TLS channel.",
     )
@@ -123,6 +126,20 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         """What a failing check means for mail, in one sentence, for the notification."""
         return ""
 
+    def _perimeter_is_outgoing(self):
+        """Outgoing servers send (and retry) mail; incoming ones fetch it: reasons and advice differ."""
+        return True
+
+    def _perimeter_connection_timeout(self):
+        """Seconds a check may take: the same as the connections it checks (Odoo's tests shorten them)."""
+        return PROBE_TIMEOUT
+
+    def _perimeter_reason(self, host, port, report, policy):
+        """The refusal's sentence: what failed, the consequence, and advice fitting the cause."""
+        return mailtls.failure_reason(
+            host, port, "; ".join(report.errors), policy, report.error_keys,
+            outgoing=self._perimeter_is_outgoing(), min_version=report.min_version)
+
     # --- checking -------------------------------------------------------------------------------------------------
 
     def _perimeter_probe_options(self, min_version):
@@ -130,7 +147,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
             "min_version": min_version,
             "ca_bundle_pem": self.perimeter_ca_bundle or None,
             "pinned_sha256": self.perimeter_pinned_sha256 or None,
-            "timeout": PROBE_TIMEOUT,
+            "timeout": self._perimeter_connection_timeout(),
         }
 
     def _perimeter_collect_reports(self, policy, min_version):
@@ -166,9 +183,8 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         is probed for the facts (expired on which day, issued for which
         names), unless ``warn`` already knows this server fails.
         """
-        problem = mailtls.problem_of(failure, host, min_version)
-        quick = mailtls.failed_report(host, port, protocol, [(getattr(failure, "key", "tls"), problem)],
-                                      min_version=min_version)
+        key, problem = mailtls.failure_of(failure, host, min_version)
+        quick = mailtls.failed_report(host, port, protocol, [(key, problem)], min_version=min_version)
         if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError) or host is None:
             return quick
         if policy == "warn" and self.perimeter_tls_state == "failed":
@@ -178,6 +194,13 @@ class PerimeterMailTlsMixin(models.AbstractModel):
 
     def _perimeter_check_now(self):
         """Check every server of ``self`` for real, store what was seen, notify; return the results."""
+        policy, _min_version = self._perimeter_mail_tls_settings()
+        results, events = self._perimeter_check_and_store()
+        self._perimeter_notify(events, policy)
+        return results
+
+    def _perimeter_check_and_store(self):
+        """Check every server of ``self`` and store what was seen: ``(results, events to notify)``."""
         policy, min_version = self._perimeter_mail_tls_settings()
         results = self._perimeter_collect_reports(policy, min_version)
         events = []
@@ -188,10 +211,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                     "perimeter_tls_details": result,
                     "perimeter_last_check": utcnow(),
                 })
+                server._perimeter_sync_systems()
             else:
                 events += server._perimeter_store_report(result)
-        self._perimeter_notify(events, policy)
-        return results
+        return results, events
 
     def _perimeter_check_for_test(self, policy):
         """Check TLS as a connection test (Test Connection, Test & Confirm) starts: ``(results, failed, refusal)``.
@@ -214,12 +237,34 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         return self._perimeter_notification(results)
 
     @api.model
+    def _perimeter_blocked_under_enforce(self):
+        """One line per active mail server (outgoing and incoming) whose mail ``enforce`` would refuse:
+        its last check failed, or it is set up without any encryption."""
+        lines = []
+        for model in ("ir.mail_server", "fetchmail.server"):
+            Servers = self.env[model].sudo()
+            for server in Servers._perimeter_servers_to_check():
+                target = server._perimeter_tls_target("enforce")
+                refused_unseen = not isinstance(target, str) and not target.connect  # clear text, refused unopened
+                if server.perimeter_tls_state == "failed" or refused_unseen:
+                    why = (server.perimeter_tls_details or "").partition("Errors:\n  - ")[2].partition("\n")[0]
+                    if refused_unseen and not why:
+                        why = target.notes[0][1]
+                    lines.append(f"{server._perimeter_kind()} {server.display_name}" + (f": {why}" if why else ""))
+        return lines
+
+    @api.model
+    def _perimeter_servers_to_check(self):
+        """The servers the daily check looks at."""
+        return self.search([("active", "=", True)])
+
+    @api.model
     def _perimeter_check_all(self):
-        """Daily: re-check every active server (nothing when the policy is off)."""
+        """Daily: re-check every active server without notifying: ``(results, events)``, empty when off."""
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
-            return {}
-        return self.search([("active", "=", True)])._perimeter_check_now()
+            return {}, []
+        return self._perimeter_servers_to_check()._perimeter_check_and_store()
 
     def _perimeter_notification(self, results, title=None, prefix=None, force_type=None):
         """A ``display_notification`` action summing up ``results`` (and reloading the form)."""
@@ -227,6 +272,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         order = ["ok", "warning", "failed"]
         for server, result in results.items():
             text = result if isinstance(result, str) else mailtls.summary(result)
+            if not isinstance(result, str) and result.state == "failed":
+                # What to do, chosen by the cause, as in refused mail's reason.
+                text += ". " + mailtls.advice(result.error_keys, outgoing=server._perimeter_is_outgoing(),
+                                              min_version=result.min_version)
             state = "warning" if isinstance(result, str) else result.state
             worst = max(worst, state, key=order.index)
             lines.append(text if len(results) == 1 else f"{server.display_name}: {text}")
@@ -271,7 +320,12 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                     notice = due
             vals.update(perimeter_cert_sha256=fingerprint, perimeter_expiry_notice_days=notice)
         self.sudo().write(vals)
+        self._perimeter_sync_systems()
         return events
+
+    def _perimeter_sync_systems(self):
+        """The dashboard's systems discovered from these servers show their latest TLS check."""
+        self.env["perimeter.connected.system"].sudo()._sync_from_mail_servers(self)
 
     def _perimeter_record_connection(self, report, policy):
         """Store what a real connection saw, only when it changes the picture (no write per mail batch)."""
@@ -286,8 +340,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         label = escape(server._perimeter_kind())
         if kind == "failing":
             consequence = server._perimeter_refusal_consequence(policy)
-            return Markup("%s %s: the TLS check now fails: %s. %s") % (
-                label, link, "; ".join(report.errors), consequence)
+            what_to_do = mailtls.advice(report.error_keys, outgoing=server._perimeter_is_outgoing(),
+                                        min_version=report.min_version)
+            return Markup("%s %s: the TLS check now fails: %s. %s %s") % (
+                label, link, "; ".join(report.errors), consequence, what_to_do)
         return Markup("%s %s: its TLS certificate expires %s, on %s (UTC). Renew it before then.") % (
             label, link, mailtls.expiry_words(report.not_after, report.checked_at),
             report.not_after.strftime("%Y-%m-%d %H:%M"))

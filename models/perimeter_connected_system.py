@@ -1,3 +1,5 @@
+import re
+
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
@@ -6,7 +8,7 @@ from ..perimeter import systems as engine
 from ..perimeter.client import resolve_client
 from ..perimeter.fence import Fence
 from ..perimeter.networks import normalize_network_list
-from ..perimeter.tlscheck import build_client_context, normalize_pin
+from ..perimeter.tlscheck import DASHBOARD_STATES, build_client_context, normalize_pin
 from . import connected_system_providers as providers
 
 # Fields that discovery fills; once an administrator edits one, discovery leaves it alone.
@@ -21,6 +23,27 @@ SOURCE_MODELS = (
     "payment.provider", "pos.config",
 )
 _COLORS = {"critical": 1, "warning": 2, "ok": 10, "unknown": 0}
+# Mail servers keep their own TLS check (Mail TLS): their systems show it instead of probing again.
+MAIL_SOURCE_MODELS = ("ir.mail_server", "fetchmail.server")
+_DETAILS_VERSION = re.compile(r"^Protocol: ((?:TLS|SSL) [\d.]+)", re.MULTILINE)
+
+
+def _version_in_details(details):
+    """The protocol a mail server's TLS details name ("TLS 1.3"), "no TLS" for clear text, else False."""
+    found = _DETAILS_VERSION.search(details or "")
+    if found:
+        return found.group(1)
+    return "no TLS" if "(plain TCP, no TLS)" in (details or "") else False
+
+
+def _notification(title, message, kind="info"):
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {"title": title, "message": message, "type": kind, "sticky": kind in ("warning", "danger"),
+                   # As Odoo's Test Connection: closing reloads the view that called the button.
+                   "next": {"type": "ir.actions.act_window_close"}},
+    }
 
 
 class PerimeterConnectedSystem(models.Model):
@@ -203,8 +226,20 @@ class PerimeterConnectedSystem(models.Model):
         return True
 
     def action_discover_button(self):
-        """The dashboard's Discover button (buttons always pass record ids, which discovery ignores)."""
-        return self.browse().action_discover()
+        """The dashboard's Discover button (buttons always pass record ids, which discovery ignores):
+        discover, then say what was found."""
+        result = self.browse()._discover()
+        created, updated, gone = result["created"], result["updated"], result["gone"]
+        lines = [self.env._("%(found)s systems found: %(new)s new, %(known)s already listed.",
+                            found=len(created | updated), new=len(created), known=len(updated))]
+        if created:
+            lines.append(self.env._("New: %s.", ", ".join(created.mapped("name"))))
+        if gone:
+            lines.append(self.env._("No longer found (marked Gone): %s.", ", ".join(gone.mapped("name"))))
+        mail = (created | updated).filtered(lambda system: system._mail_source() is not None)
+        if mail:
+            lines.append(self.env._("%s mail servers show their latest TLS check (Mail TLS).", len(mail)))
+        return _notification(self.env._("Discovery"), "\n".join(lines), "success")
 
     @api.model
     def _discover(self):
@@ -224,7 +259,40 @@ class PerimeterConnectedSystem(models.Model):
         found_keys = {item.key for item in found}
         gone = Systems.browse([system.id for key, system in existing.items() if key not in found_keys])
         gone.filtered(lambda system: not system.discovery_gone).write({"discovery_gone": True})
+        # A mail server already checked keeps its verdict on the dashboard, never "Not checked".
+        for model in MAIL_SOURCE_MODELS:
+            servers = [item.source for item in found if item.source is not None and item.source._name == model]
+            if servers:
+                Systems._sync_from_mail_servers(self.env[model].browse([server.id for server in servers]))
         return {"created": created, "updated": updated, "gone": gone}
+
+    @api.model
+    def _sync_from_mail_servers(self, servers):
+        """Systems discovered from these mail servers take the state of their latest TLS check."""
+        if not servers:
+            return
+        references = [f"{server._name},{server.id}" for server in servers]
+        systems = self.sudo().with_context(active_test=False, perimeter_discovery=True).search(
+            [("source_ref", "in", references), ("kind", "in", ("mail_out", "mail_in"))])
+        for system in systems:
+            server = system._mail_source()
+            if server is not None and server.perimeter_last_check:
+                system.write(system._mail_check_vals(server))
+
+    def _mail_check_vals(self, server):
+        details = server.perimeter_tls_details or ""
+        return {
+            "state": DASHBOARD_STATES.get(server.perimeter_tls_state, "unknown"),
+            "details": details,
+            "last_check": server.perimeter_last_check,
+            "cert_expires_at": server.perimeter_cert_expires_at or False,
+            "tls_version": _version_in_details(details),
+        }
+
+    def _mail_source(self):
+        """The mail server this system was discovered from, if it still exists."""
+        source = self._source_record() if self.kind in ("mail_out", "mail_in") else None
+        return source if source is not None and source._name in MAIL_SOURCE_MODELS else None
 
     @api.model
     def _adoptable(self, Systems, item):
@@ -271,10 +339,17 @@ class PerimeterConnectedSystem(models.Model):
 
     def action_check(self):
         """Probe now: a real TLS check of each outbound endpoint, concurrently; inbound API clients
-        are judged by the calls seen from them."""
+        are judged by the calls seen from them; mail servers by their own TLS check (the one Mail TLS
+        shows). Answers with what was checked and found."""
         systems = self.sudo().with_context(perimeter_discovery=True)
-        by_calls = systems.filtered(lambda system: system._judged_by_calls())
-        probed = systems - by_calls
+        by_mail = systems.filtered(lambda system: system._mail_source() is not None)
+        for model in MAIL_SOURCE_MODELS:
+            servers = self.env[model].sudo().browse(
+                [system._mail_source().id for system in by_mail if system._mail_source()._name == model])
+            if servers:
+                servers._perimeter_check_now()  # stores the result on the server and on its systems
+        by_calls = (systems - by_mail).filtered(lambda system: system._judged_by_calls())
+        probed = systems - by_mail - by_calls
         without_endpoint = probed.filtered(lambda system: not system.endpoint)
         with_endpoint = probed - without_endpoint
         now = fields.Datetime.now()
@@ -293,7 +368,19 @@ class PerimeterConnectedSystem(models.Model):
             jobs = [system._check_job(settings) for system in with_endpoint]
             for system, result in zip(with_endpoint, engine.check_endpoints(jobs), strict=True):
                 system.write(result.values())
-        return True
+        return systems._check_summary()
+
+    def _check_summary(self):
+        """A notification: how many systems were checked, and what was found."""
+        labels = dict(self._fields["state"]._description_selection(self.env))
+        counts = {state: len(self.filtered(lambda system, state=state: system.state == state)) for state in labels}
+        found = ", ".join(f"{count} {labels[state]}" for state, count in counts.items() if count)
+        message = self.env._("%(count)s systems checked: %(found)s.", count=len(self), found=found or "-")
+        critical = self.filtered(lambda system: system.state == "critical")
+        if critical:
+            message += "\n" + self.env._("Critical: %s.", ", ".join(critical.mapped("name")))
+        kind = "danger" if critical else "warning" if counts.get("warning") else "success"
+        return _notification(self.env._("Check"), message, kind)
 
     def action_check_all(self):
         """Check every active system, whatever the records it is called on (the dashboard's button, the cron)."""

@@ -35,9 +35,8 @@ from .certinfo import utcnow
 from .tlscheck import (
     UNENCRYPTED,
     TlsReport,
-    TlsVerificationError,
     build_context_for,
-    describe_ssl_error,
+    classify_failure,
     endpoint_text,
     expiry_words,
     parse_min_version,
@@ -70,13 +69,87 @@ class MailTlsRefused(Exception):
         self.key = key
 
 
-def failure_reason(host, port, problem, policy="enforce"):
-    """The sentence stored on refused mail (``mail.mail.failure_reason``)."""
+def failure_reason(host, port, problem, policy="enforce", keys=(), *, outgoing=True, min_version="TLSv1_2"):
+    """The sentence stored on refused mail (``mail.mail.failure_reason``) or shown for a refused fetch.
+
+    ``keys`` are the categories of the problems (``TlsReport.error_keys``):
+    they choose the advice, so that a clear-text server is not told to
+    renew a certificate.
+    """
+    consequence = "Nothing was sent." if outgoing else "Nothing was fetched: the mail waits on the server."
+    then = " Then retry this mail." if outgoing else ""
     return (
         f"{REASON_PREFIX} ({policy}): refused to connect to {endpoint_text(host, port)}: {problem}. "
-        "Nothing was sent. Fix the server's certificate, or trust it on the mail server "
-        "(CA bundle or pinned SHA-256 fingerprint), then retry this mail."
+        f"{consequence} {advice(keys, outgoing=outgoing, min_version=min_version)}{then}"
     )
+
+
+# What to do, by category of problem (see TlsReport.error_keys). Outgoing and incoming servers name
+# their settings differently: (outgoing, incoming) when they differ.
+_ADVICE = {
+    "unencrypted": (
+        "Set Connection Encryption to TLS (STARTTLS) or SSL/TLS, as the server supports.",
+        "Tick SSL/TLS (or, under the enforce policy, let Odoo use STARTTLS: enable it on the server).",
+    ),
+    "no_starttls": (
+        "Enable STARTTLS on the mail server, or use SSL/TLS on its implicit-TLS port (usually 465).",
+        "Enable STARTTLS on the mail server, or tick SSL/TLS and use its implicit-TLS port "
+        "(993 for IMAP, 995 for POP3).",
+    ),
+    "trust": "Trust it on this mail server (tab TLS Trust): paste the issuing CA in CA bundle, "
+             "or pin the certificate's SHA-256 fingerprint.",
+    "hostname": (
+        "Enter in SMTP Server a name the certificate is issued for, or give the server a certificate for this name.",
+        "Enter in Server Name a name the certificate is issued for, or give the server a certificate for this name.",
+    ),
+    "expired": "Renew the mail server's certificate (a pin does not make an expired certificate valid).",
+    "not_yet_valid": "Check the clocks of both machines, or install a certificate that is valid today.",
+    "pin": "If the server's certificate was renewed on purpose, pin the new fingerprint (Check TLS shows it as "
+           "Certificate SHA-256); if not, someone may be intercepting the connection: keep the pin.",
+    "certificate": "Install a valid certificate for a TLS server on the mail server.",
+    "channel": (
+        "Check the port and Connection Encryption: they must match what the server serves on that port "
+        "(SSL/TLS on 465, STARTTLS on 587 or 25).",
+        "Check the port and SSL/TLS: they must match what the server serves on that port "
+        "(SSL/TLS on 993 and 995, STARTTLS on 143 and 110).",
+    ),
+    "reach": "Check the host name, the port, and that the server is reachable from Odoo.",
+    "config": "Correct the server's TLS settings (CA bundle, pinned fingerprint, client certificate).",
+    "default": "Fix the server's certificate, or trust it on the mail server (CA bundle or pinned SHA-256 "
+               "fingerprint).",
+}
+_ADVICE_BY_KEY = {
+    "unencrypted": "unencrypted", "policy": "unencrypted", "no_starttls": "no_starttls",
+    "self_signed": "trust", "untrusted_chain": "trust", "hostname": "hostname", "expired": "expired",
+    "not_yet_valid": "not_yet_valid", "pin": "pin", "revoked": "certificate", "invalid_ca": "certificate",
+    "purpose": "certificate", "parse": "certificate", "not_tls": "channel", "eof": "channel",
+    "handshake": "channel", "tls": "channel", "connect": "reach", "refused": "reach", "dns": "reach",
+    "timeout": "reach", "reset": "reach", "config": "config",
+}
+
+
+def advice(keys, *, outgoing=True, min_version="TLSv1_2"):
+    """What an administrator should do about problems of these categories, in one or two sentences."""
+    sentences = []
+    for key in keys or ("default",):
+        if key == "version":
+            text = (f"Have the mail server accept {version_label(parse_min_version(min_version))} or later "
+                    "(it only offers older versions, which are no longer safe).")
+            if parse_min_version(min_version) == "TLSv1_3":
+                text += " Or set the minimum mail TLS version back to TLS 1.2 in Settings."
+        else:
+            entry = _ADVICE[_ADVICE_BY_KEY.get(key, "default")]
+            text = entry if isinstance(entry, str) else entry[0 if outgoing else 1]
+        if text not in sentences:
+            sentences.append(text)
+    return " ".join(sentences[:2])
+
+
+def failure_of(exc, hostname=None, min_version=None):
+    """``(category, plain words)`` for a failure raised while opening a mail connection."""
+    if isinstance(exc, MailTlsRefused):
+        return exc.key, str(exc)
+    return classify_failure(exc, hostname=hostname, min_version=min_version)
 
 
 def is_tls_failure(exc):
@@ -86,9 +159,7 @@ def is_tls_failure(exc):
 
 def problem_of(exc, hostname=None, min_version=None):
     """Plain words for a TLS failure raised while opening a mail connection."""
-    if isinstance(exc, MailTlsRefused | TlsVerificationError):
-        return str(exc)
-    return describe_ssl_error(exc, hostname=hostname, min_version=min_version)
+    return failure_of(exc, hostname, min_version)[1]
 
 
 def smtp_protocol(encryption):
@@ -354,7 +425,7 @@ class MailTls:
         try:
             connection.starttls(ssl_context=self.context())
         except BaseException:
-            connection.shutdown()
+            _close_quietly(connection.shutdown)
             raise
         self._accept_or_close(connection.sock, host, port, "imap", connection.shutdown)
         return connection
@@ -379,7 +450,7 @@ class MailTls:
         try:
             connection.stls(context=self.context())
         except BaseException:
-            connection.close()
+            _close_quietly(connection.close)
             raise
         self._accept_or_close(connection.sock, host, port, "pop3", connection.close)
         return connection
@@ -388,9 +459,20 @@ class MailTls:
         try:
             self.accept(sock, host, port, protocol)
         except BaseException:
-            with contextlib.suppress(OSError):
-                close()
+            _close_quietly(close)
             raise
+
+
+def _close_quietly(close):
+    """Clean up after a failed TLS step without hiding why it failed.
+
+    A handshake that fails inside ``starttls()``/``stls()`` has already
+    detached and closed the client's socket: imaplib's ``shutdown()`` and
+    poplib's ``close()`` then raise ``[Errno 9] Bad file descriptor``, which
+    must not replace the TLS error the caller has to report.
+    """
+    with contextlib.suppress(OSError):
+        close()
 
 
 __all__ = [
@@ -401,10 +483,12 @@ __all__ = [
     "UNENCRYPTED",
     "MailTls",
     "MailTlsRefused",
+    "advice",
     "endpoint_text",
     "expiry_notice_due",
     "expiry_words",
     "failed_report",
+    "failure_of",
     "failure_reason",
     "fetch_protocol",
     "is_tls_failure",

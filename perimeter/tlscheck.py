@@ -117,8 +117,18 @@ class TlsVerificationError(ssl.SSLError):
 
     It is an ``ssl.SSLError`` so that code which already handles TLS failures
     (Odoo's mail server test, smtplib callers) handles this one too;
-    ``str(exc)`` is the plain-English reason.
+    ``str(exc)`` is the plain-English reason and ``key`` its category
+    (``pin``, ``expired``, ``hostname``...), as a probe's errors have.
     """
+
+    def __init__(self, message, key="verify"):
+        super().__init__(message)
+        self.key = key
+
+    def __str__(self):
+        # ssl.SSLError prints its args tuple when it has no strerror:
+        # "('pinned fingerprint mismatch: ...',)" would reach the mail queue.
+        return str(self.args[0]) if self.args else ""
 
 
 def version_label(version):
@@ -330,6 +340,14 @@ def _describe(exc, hostname=None, cert=None, min_version=None, timeout=None):
     return "error", f"unexpected error: {exc}"
 
 
+def classify_failure(exc, hostname=None, cert=None, min_version=None, timeout=None):
+    """``(category, sentence)`` for an ``ssl``/socket exception: the sentence of
+    :func:`describe_ssl_error` and the category (``expired``, ``version``, ``not_tls``...) advice is chosen by."""
+    if isinstance(exc, TlsVerificationError):
+        return exc.key, str(exc)
+    return _describe(exc, hostname, cert, min_version, timeout)
+
+
 def describe_ssl_error(exc, hostname=None, cert=None, min_version=None, timeout=None):
     """Turn an ``ssl``/socket exception into a sentence an administrator can act on.
 
@@ -352,18 +370,19 @@ def verify_peer(ssl_sock, pinned_sha256=None, server_hostname=None, now=None):
     try:
         info = cert_info(der)
     except ValueError as exc:
-        raise TlsVerificationError(str(exc)) from None
+        raise TlsVerificationError(str(exc), key="parse") from None
     if pinned_sha256:
         pin = normalize_pin(pinned_sha256)
         if not hmac.compare_digest(info.sha256, pin):
-            raise TlsVerificationError(_pin_mismatch_message(pin, info.sha256))
+            raise TlsVerificationError(_pin_mismatch_message(pin, info.sha256), key="pin")
     if ssl_sock.context.verify_mode == ssl.CERT_NONE:
         if not pinned_sha256:
             raise TlsVerificationError("the certificate was not verified: use a verifying context or pin it")
         hostname = server_hostname or ssl_sock.server_hostname
         problems = _certificate_problems(info, hostname, now or utcnow())
         if problems:
-            raise TlsVerificationError(problems[0][1])
+            key, message = problems[0]
+            raise TlsVerificationError(message, key=key)
     return info
 
 
@@ -419,6 +438,9 @@ class TlsReport:
     checked_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
     elapsed: float = 0.0
     certificate: CertInfo | None = dataclasses.field(default=None, repr=False)
+    # The category of each error, in the order of ``errors`` (``expired``, ``pin``, ``unencrypted``...):
+    # what the advice to an administrator is chosen by.
+    error_keys: list = dataclasses.field(default_factory=list)
     _keys: set = dataclasses.field(default_factory=set, repr=False, compare=False)
 
     @property
@@ -444,6 +466,7 @@ class TlsReport:
         if key not in self._keys:
             self._keys.add(key)
             self.errors.append(message)
+            self.error_keys.append(key)
 
     def warn_if_expiring(self, now, expiry_warning_days):
         """Warn when the certificate ends within ``expiry_warning_days`` of ``now`` (and has not ended yet)."""
@@ -464,7 +487,7 @@ class TlsReport:
     def settle(self):
         """Derive ``state`` from what was recorded; only a trusted channel may be ok."""
         if not self.errors and self.trusted_by is None:
-            self.errors.append("the certificate could not be verified")
+            self.add_error("verify", "the certificate could not be verified")
         self.state = "failed" if self.errors else "warning" if self.warnings else "ok"
         return self
 
@@ -474,6 +497,7 @@ class TlsReport:
         data.pop("_keys")
         data.pop("certificate")
         data["errors"], data["warnings"], data["sans"] = list(self.errors), list(self.warnings), list(self.sans)
+        data["error_keys"] = list(self.error_keys)
         data["dashboard_state"] = self.dashboard_state
         return data
 
@@ -504,31 +528,46 @@ class TlsReport:
             lines.append(f"SHA-256: {format_fingerprint(self.fingerprint_sha256)}")
         if self.pinned:
             lines.append(f"Pinned fingerprint: {'matches' if self.pin_match else 'does not match'}")
+        lines.append(self._trust_line())
+        lines.append(f"Checked: {self.checked_at:%Y-%m-%d %H:%M:%S} UTC in {self.elapsed:.2f} s")
+        return "\n".join(line for line in lines if line)
+
+    def _trust_line(self):
+        """What vouched for the certificate, never contradicting ``state``: a failed check trusts nothing."""
+        if self.state == "failed" and self.trusted_by:
+            # A wrong pin on a valid chain, say: the chain alone is not enough.
+            chain = " although the chain verifies against the system CAs and the CA bundle" if (
+                self.trusted_by == "ca") else ""
+            return f"Trust: none, refused (see Errors),{chain}".rstrip(",")
         trust = {
             "ca": "chain verified against the system CAs and the CA bundle",
             "pin": "pinned fingerprint (the chain itself is not trusted)",
         }.get(self.trusted_by)
         if trust:
-            lines.append(f"Trust: {trust}")
-        elif self.subject is not None:
-            lines.append("Trust: none; the facts above come from an unverified handshake")
-        lines.append(f"Checked: {self.checked_at:%Y-%m-%d %H:%M:%S} UTC in {self.elapsed:.2f} s")
-        return "\n".join(lines)
+            return f"Trust: {trust}"
+        if self.subject is not None:
+            return "Trust: none; the facts above come from an unverified handshake"
+        return ""
 
 
 class _ProbeError(Exception):
-    """A failure before the handshake, already in plain words."""
+    """A failure before the handshake, already in plain words; ``key`` is its category."""
+
+    def __init__(self, message, key="connect"):
+        super().__init__(message)
+        self.key = key
 
 
 def _connect(report, deadline):
     try:
         return socket.create_connection((report.host, report.port), timeout=deadline.remaining())
     except TimeoutError:
-        raise _ProbeError(f"timed out after {deadline.seconds:g} s while connecting") from None
+        raise _ProbeError(f"timed out after {deadline.seconds:g} s while connecting", "timeout") from None
     except ConnectionRefusedError:
-        raise _ProbeError("connection refused") from None
+        raise _ProbeError("connection refused", "refused") from None
     except OSError as exc:
-        raise _ProbeError(_describe(exc, report.host)[1]) from None
+        key, message = _describe(exc, report.host)
+        raise _ProbeError(message, key) from None
 
 
 def _open_tls(report, context, deadline):
@@ -543,10 +582,10 @@ def _open_tls(report, context, deadline):
             prepare(report.protocol, raw, deadline)
         except TimeoutError:
             raise _ProbeError(
-                f"timed out after {deadline.seconds:g} s waiting for the {report.protocol_label} dialogue"
+                f"timed out after {deadline.seconds:g} s waiting for the {report.protocol_label} dialogue", "timeout"
             ) from None
         except StartTlsError as exc:
-            raise _ProbeError(str(exc)) from None
+            raise _ProbeError(str(exc), "no_starttls" if exc.no_starttls else "connect") from None
         except OSError as exc:
             raise _ProbeError(f"the connection failed before TLS could start: {exc.strerror or exc}") from None
         deadline.arm(raw)
@@ -611,7 +650,7 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
     try:
         tls_sock = _open_tls(report, context, deadline)
     except _ProbeError as exc:
-        report.add_error("connect", str(exc))
+        report.add_error(exc.key, str(exc))
         return
     except ssl.SSLCertVerificationError as exc:
         _inspect(report, deadline)
@@ -655,7 +694,7 @@ def _probe_plain(report, deadline):
     try:
         _connect(report, deadline).close()
     except _ProbeError as exc:
-        report.add_error("connect", str(exc))
+        report.add_error(exc.key, str(exc))
 
 
 def probe(host, port, protocol="direct", *, server_hostname=None, timeout=5.0, min_version="TLSv1_2",
@@ -805,6 +844,7 @@ __all__ = [
     "build_client_context",
     "build_context_for",
     "cert_info",
+    "classify_failure",
     "check_pin",
     "describe_ssl_error",
     "endpoint_text",

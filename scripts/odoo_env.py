@@ -90,6 +90,26 @@ def ensure_chromium():
     return shutil.which("chromium")
 
 
+def ensure_mail_servers():
+    """The mail TLS tests run Debian's Postfix and Dovecot as their own processes; install them when we can.
+
+    Their system services are stopped right after: the tests start their own, on loopback ports.
+    Without the packages (not Debian, not root) those tests are skipped and listed.
+    """
+    missing = [package for package, binary in (("postfix", "postfix"), ("dovecot-imapd", "dovecot"))
+               if not (shutil.which(binary) or os.path.exists(f"/usr/sbin/{binary}"))]
+    if not os.path.exists("/usr/lib/dovecot/pop3"):
+        missing.append("dovecot-pop3d")
+    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    print(f"Installing Debian's {', '.join(missing)} for the mail TLS tests", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env, stdout=subprocess.DEVNULL)
+    for service in ("postfix", "dovecot"):
+        subprocess.run(["service", service, "stop"], check=False, capture_output=True)
+
+
 def exit_cleanly_on_sigterm():
     """Turn SIGTERM into SystemExit so that ``finally`` blocks stop Odoo and the throwaway cluster."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

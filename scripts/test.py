@@ -254,6 +254,7 @@ def main():
                "Only lint and the engine tests run; the module's Odoo tests DO NOT RUN.")
     packages = dict(TEST_PACKAGES, **(ODOO_RUNTIME_PACKAGES if odoo_bin else {}))
     odoo_env.ensure_python_packages(python, packages)
+    odoo_env.ensure_mail_servers()
 
     addons_dir = odoo_env.linked_addons_dir()
     try:

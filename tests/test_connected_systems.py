@@ -231,12 +231,41 @@ class TestChecks(ConnectedSystemsCase):
             self.smtp_plain.smtp_port = plain_server.port
             self.Systems._discover()
             relay, old_relay = self._by_key(self.smtp_tls), self._by_key(self.smtp_plain)
-            relay.ca_bundle = self.ca
-            (relay | old_relay).action_check()
+            # A mail server is trusted where Mail TLS reads it: on the server (one truth for both screens).
+            self.smtp_tls.perimeter_ca_bundle = self.ca
+            action = (relay | old_relay).action_check()
         self.assertEqual(relay.state, "ok", relay.details)
         self.assertIn("SMTP STARTTLS", relay.details)
+        self.assertRegex(relay.tls_version, r"^TLS 1\.[23]$")
         self.assertEqual(old_relay.state, "critical")
         self.assertIn("unencrypted", old_relay.details)
+        self.assertEqual((self.smtp_tls.perimeter_tls_state, self.smtp_plain.perimeter_tls_state), ("ok", "failed"))
+        self.assertEqual(relay.details, self.smtp_tls.perimeter_tls_details)
+        self.assertEqual(action["params"]["message"], "2 systems checked: 1 Critical, 1 OK.\nCritical: "
+                                                      "Outgoing mail: Old relay.")
+
+    def test_discovery_keeps_the_verdict_of_the_latest_mail_tls_check(self):
+        """Check TLS marked the server failed: Discover must show it Critical, not "Not checked"."""
+        expired = self.certs.expired()
+        with SmtpServer(cert=expired, mode="implicit") as smtp:
+            self.smtp_tls.write({"smtp_port": smtp.port, "smtp_encryption": "ssl", "perimeter_ca_bundle": self.ca})
+            self.smtp_tls.action_perimeter_check()
+        self.assertEqual(self.smtp_tls.perimeter_tls_state, "failed")
+        action = self.Systems.browse().action_discover_button()
+        relay = self._by_key(self.smtp_tls)
+        self.assertEqual(relay.state, "critical")
+        self.assertEqual(relay.details, self.smtp_tls.perimeter_tls_details)
+        self.assertIn(f"certificate has expired on {expired.not_after:%Y-%m-%d}", relay.details)
+        self.assertEqual(relay.last_check, self.smtp_tls.perimeter_last_check)
+        message = action["params"]["message"]
+        self.assertRegex(message, r"^\d+ systems found: \d+ new, 0 already listed\.\nNew: ")
+        self.assertIn("Outgoing mail: Relay", message)
+        self.assertIn("mail servers show their latest TLS check (Mail TLS).", message)
+        # A later check of the server moves the dashboard with it.
+        with SmtpServer(cert=self.certs.trusted(), mode="implicit") as smtp:
+            self.smtp_tls.smtp_port = smtp.port
+            self.smtp_tls.action_perimeter_check()
+        self.assertEqual(relay.state, "ok")
 
     def test_discovered_ldap_directory_is_checked_as_auth_ldap_uses_it(self):
         if "res.company.ldap" not in self.env:

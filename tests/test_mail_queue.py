@@ -47,8 +47,12 @@ class TestMailQueue(MailTlsCase):
             for mail in first | second:
                 self.assertEqual(mail.state, "exception", "refused mail stays in the queue")
                 self.assertEqual(mail.failure_type, "mail_smtp")
-                self.assertTrue(mail.failure_reason.startswith(
-                    f"Mail TLS (enforce): refused to connect to {LOCAL}:{smtp.port}: self-signed certificate"))
+                self.assertEqual(mail.failure_reason, (
+                    f"Mail TLS (enforce): refused to connect to {LOCAL}:{smtp.port}: self-signed certificate: add "
+                    "its CA to the server's CA bundle or pin it. Nothing was sent. Trust it on this mail server (tab "
+                    "TLS Trust): paste the issuing CA in CA bundle, or pin the certificate's SHA-256 fingerprint. "
+                    "Then retry this mail."))
+                self.assertEqual(mail.perimeter_refused_by_id, server)
             self.assertTrue(first.exists(), "auto-deleted mail is kept while it is undelivered")
             self.assertEqual(server.perimeter_refused_mail_count, 2)
 
@@ -61,6 +65,7 @@ class TestMailQueue(MailTlsCase):
             self.assertDelivered(smtp, first_id, first_subject)
             self.assertFalse(first.exists(), "delivered, then auto-deleted as Odoo does")
             self.assertEqual(second.state, "exception", "only retried mail is sent again")
+            self.assertEqual(second.failure_type, "mail_smtp")
 
             # ...or from the mail server, which retries what the TLS policy refused for it.
             action = server.action_perimeter_retry_refused()
@@ -70,6 +75,8 @@ class TestMailQueue(MailTlsCase):
             self.assertDelivered(smtp, second.message_id, second.subject)
             self.assertEqual(second.state, "sent")
             self.assertFalse(second.failure_reason)
+            self.assertFalse(second.failure_type, "sent mail no longer says 'Connection failed'")
+            self.assertFalse(second.perimeter_refused_by_id)
         self.assertEqual(len(smtp.messages), 2)
         self.assertEqual(server.perimeter_refused_mail_count, 0)
 
@@ -81,18 +88,47 @@ class TestMailQueue(MailTlsCase):
             mail.send()
         self.assertEqual(plain.connections, 0)
         self.assertEqual(mail.state, "exception")
-        self.assertIn("Connection Encryption is None", mail.failure_reason)
+        self.assertEqual(mail.failure_reason, (
+            f"Mail TLS (enforce): refused to connect to {LOCAL}:{plain.port}: Connection Encryption is None, so mail "
+            "would travel in clear text; choose TLS (STARTTLS) or SSL/TLS. Nothing was sent. Set Connection "
+            "Encryption to TLS (STARTTLS) or SSL/TLS, as the server supports. Then retry this mail."))
         with SmtpServer(self.good, mode="starttls") as smtp:
             server.write({"smtp_port": smtp.port, "smtp_encryption": "starttls", "perimeter_ca_bundle": self.ca_pem})
             mail.action_retry()
             self.env["mail.mail"].process_email_queue(ids=mail.ids)
         self.assertDelivered(smtp, mail.message_id, mail.subject)
         self.assertEqual(mail.state, "sent")
+        self.assertFalse(mail.failure_type)
+
+    def test_retry_finds_what_this_server_refused_even_after_its_port_changed(self):
+        """Retry by server record: a fixed server (new port, new encryption) still finds its refused mail, and
+        another server on the old host:port (an archived copy) never gets it."""
+        self.set_policy("enforce")
+        with SmtpServer(mode="plain") as plain:
+            server = self.smtp_record(plain.port, "none")
+            twin = self.smtp_record(plain.port, "none", name="Old copy of the relay")
+            mails = self.queue_mail(server, "Order 1") | self.queue_mail(server, "Order 2")
+            mails.send()
+        twin.active = False
+        self.assertEqual(mails.mapped("state"), ["exception", "exception"])
+        self.assertEqual(server.perimeter_refused_mail_count, 2)
+        self.assertEqual(twin.perimeter_refused_mail_count, 0)
+        twin.action_perimeter_retry_refused()
+        self.assertEqual(mails.mapped("state"), ["exception", "exception"], "not the twin's mail")
+        with SmtpServer(self.good, mode="implicit") as smtp:
+            server.write({"smtp_port": smtp.port, "smtp_encryption": "ssl", "perimeter_ca_bundle": self.ca_pem})
+            action = server.action_perimeter_retry_refused()
+            self.assertEqual(action["params"]["message"], "2 refused mail(s) queued again.")
+            self.env["mail.mail"].process_email_queue(ids=mails.ids)
+        self.assertEqual(mails.mapped("state"), ["sent", "sent"])
+        self.assertEqual(len(smtp.messages), 2, "each once")
+        self.assertEqual(mails.mapped("failure_type"), [False, False])
 
     def test_the_author_sees_why_in_the_chatter(self):
         self.set_policy("enforce")
         partner = self.env["res.partner"].create({"name": "Customer", "email": "customer@example.com"})
-        with SmtpServer(self.certs.expired(), mode="starttls") as smtp:
+        expired = self.certs.expired()
+        with SmtpServer(expired, mode="starttls") as smtp:
             server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem)
             message = partner.message_post(body="Your order shipped.", partner_ids=partner.ids,
                                            mail_server_id=server.id, message_type="comment",
@@ -103,4 +139,7 @@ class TestMailQueue(MailTlsCase):
         notification = message.notification_ids.filtered(lambda notif: notif.res_partner_id == partner)
         self.assertEqual(notification.notification_status, "exception")
         self.assertEqual(notification.failure_type, "mail_smtp")
-        self.assertIn("certificate has expired on", notification.failure_reason)
+        self.assertEqual(notification.failure_reason, (
+            f"Mail TLS (enforce): refused to connect to {LOCAL}:{smtp.port}: certificate has expired on "
+            f"{expired.not_after:%Y-%m-%d}. Nothing was sent. Renew the mail server's certificate (a pin does not "
+            "make an expired certificate valid). Then retry this mail."))

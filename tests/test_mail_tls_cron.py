@@ -70,6 +70,24 @@ class TestMailTlsCron(MailTlsCase):
         self.assertIn("No mail is fetched from it until it is fixed", messages.body)
         self.assertIn(f'data-oe-model="fetchmail.server" data-oe-id="{incoming.id}">Supplier inbox</a>', messages.body)
 
+    def test_one_message_per_run_for_outgoing_and_incoming(self):
+        self.set_policy("enforce")
+        expired = self.certs.expired()
+        with SmtpServer(expired, mode="implicit") as smtp, ImapServer(expired, mode="implicit") as imap:
+            outgoing = self.smtp_record(smtp.port, "ssl", name="Invoices relay", perimeter_ca_bundle=self.ca_pem)
+            incoming = self.env["fetchmail.server"].create({
+                "name": "Orders inbox", "server_type": "imap", "server": "127.0.0.1", "port": imap.port,
+                "is_ssl": True, "user": "u", "password": "p", "perimeter_ca_bundle": self.ca_pem,
+            })
+            channel = self.env.ref("mail.channel_admin")
+            before = channel.message_ids
+            self.run_cron()
+        posted = channel.message_ids - before
+        self.assertEqual(len(posted), 1, "the daily check posts one message per run")
+        self.assertIn("Invoices relay", posted.body)
+        self.assertIn("Orders inbox", posted.body)
+        self.assertEqual((outgoing.perimeter_tls_state, incoming.perimeter_tls_state), ("failed", "failed"))
+
     def test_the_cron_stays_quiet_when_the_policy_is_off(self):
         self.set_policy("off")
         with SmtpServer(self.certs.expired(), mode="starttls") as smtp:

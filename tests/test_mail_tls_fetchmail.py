@@ -1,3 +1,4 @@
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from ..perimeter.testing.servers import ImapServer, Mailbox, Pop3Server
@@ -124,6 +125,34 @@ class TestMailTlsFetchmail(MailTlsCase):
         self.assertEqual(pop.logins, [])
         self.assertEqual(len(mailbox), 1)
         self.assertIn(f"certificate is for mail.other.com, not {LOCAL}", server.perimeter_tls_details)
+
+    def test_a_failed_starttls_is_reported_as_what_it_is(self):
+        """IMAP STARTTLS and POP3 STLS with a bad certificate: Fetch Now says why (not [Errno 9]), the
+        server's TLS state is updated and the administrators are told."""
+        self.set_policy("enforce")
+        expired = self.certs.expired()
+        for server_class, server_type in ((ImapServer, "imap"), (Pop3Server, "pop")):
+            mailbox = Mailbox([MESSAGE.format(subject=f"Supplier invoice {server_type}")])
+            with self.subTest(server_type), server_class(expired, mode="starttls", mailbox=mailbox,
+                                                         credentials=CREDENTIALS) as mail:
+                server = self.fetch_record(mail.port, server_type, is_ssl=False, perimeter_ca_bundle=self.ca_pem)
+                # Not assertRaises: its savepoint would roll back the state the refusal recorded.
+                try:
+                    with self.no_commit():
+                        server.fetch_mail()
+                except ValidationError as exc:
+                    message = exc.args[0]
+                else:
+                    self.fail("Fetch Now must fail")
+                self.assertEqual(message, (
+                    "Couldn't get your emails. Check out the error message below for more info:\n"
+                    f"Mail TLS (enforce): refused to connect to {LOCAL}:{mail.port}: certificate has expired on "
+                    f"{expired.not_after:%Y-%m-%d}. Nothing was fetched: the mail waits on the server. Renew the mail "
+                    "server's certificate (a pin does not make an expired certificate valid)."))
+                self.assertEqual(mail.logins, [])
+                self.assertEqual(len(mailbox), 1)
+                self.assertEqual(server.perimeter_tls_state, "failed")
+                self.assertEqual(len(self.channel_messages(server.name)), 1, "the administrators are told")
 
     def test_check_tls_fills_the_fields(self):
         self.set_policy("enforce")

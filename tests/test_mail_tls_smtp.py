@@ -2,20 +2,27 @@ import email
 import smtplib
 from unittest.mock import patch
 
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import config
 
+from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
+
 from ..models.mail_tls import MailTlsError
-from ..perimeter.testing.servers import SmtpServer
+from ..perimeter.testing.servers import SilentServer, SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase, b64
+
+TRUST_ADVICE = ("Trust it on this mail server (tab TLS Trust): paste the issuing CA in CA bundle, or pin the "
+                "certificate's SHA-256 fingerprint.")
+PIN_ADVICE = ("If the server's certificate was renewed on purpose, pin the new fingerprint (Check TLS shows it as "
+              "Certificate SHA-256); if not, someone may be intercepting the connection: keep the pin.")
 
 
 @tagged("post_install", "-at_install")
 class TestMailTlsSmtp(MailTlsCase):
     """ir.mail_server.connect() against real SMTP servers, one certificate flaw at a time."""
 
-    def assertRefused(self, server, smtp, words):
+    def assertRefused(self, server, smtp, words, advice):
         # Not assertRaises: its savepoint would roll back what the refusal recorded on the server,
         # which the mail queue (it catches the error and commits) keeps.
         try:
@@ -24,8 +31,9 @@ class TestMailTlsSmtp(MailTlsCase):
             reason = str(exc)
         else:
             self.fail("the connection should have been refused")
-        self.assertIn(f"Mail TLS (enforce): refused to connect to {LOCAL}:{smtp.port}: ", reason)
-        self.assertIn(words, reason)
+        # The whole sentence: a substring would miss a tuple's repr around it.
+        self.assertEqual(reason, f"Mail TLS (enforce): refused to connect to {LOCAL}:{smtp.port}: {words}. "
+                                 f"Nothing was sent. {advice} Then retry this mail.")
         self.assertEqual(smtp.messages, [], "nothing may be sent over a refused channel")
         self.assertEqual(smtp.logins, [], "no credential may cross a refused channel")
         self.assertEqual(server.perimeter_tls_state, "failed")
@@ -65,14 +73,15 @@ class TestMailTlsSmtp(MailTlsCase):
         with SmtpServer(self.good, mode="starttls") as smtp:
             server = self.smtp_record(smtp.port)
             self.assertRefused(server, smtp, "unable to verify the certificate chain: add the issuing CA to the "
-                                             "CA bundle (issuer: CN=Perimeter Test CA)")
+                                             "CA bundle (issuer: CN=Perimeter Test CA)", TRUST_ADVICE)
 
     def test_self_signed_is_refused_until_pinned(self):
         self.set_policy("enforce")
         self_signed = self.certs.self_signed()
         with SmtpServer(self_signed, mode="starttls") as smtp:
             server = self.smtp_record(smtp.port)
-            self.assertRefused(server, smtp, "self-signed certificate: add its CA to the server's CA bundle or pin it")
+            self.assertRefused(server, smtp, "self-signed certificate: add its CA to the server's CA bundle or pin it",
+                               TRUST_ADVICE)
             server.perimeter_pinned_sha256 = self_signed.sha256.upper()
             self.send(server)
         self.assertEqual(len(smtp.messages), 1)
@@ -84,14 +93,18 @@ class TestMailTlsSmtp(MailTlsCase):
         expired = self.certs.expired()
         future = self.certs.not_yet_valid()
         cases = (
-            (expired, f"certificate has expired on {expired.not_after:%Y-%m-%d}"),
-            (future, f"certificate is not valid until {future.not_before:%Y-%m-%d}"),
-            (self.certs.wrong_host(), f"certificate is for mail.other.com, not {LOCAL}"),
+            (expired, f"certificate has expired on {expired.not_after:%Y-%m-%d}",
+             "Renew the mail server's certificate (a pin does not make an expired certificate valid)."),
+            (future, f"certificate is not valid until {future.not_before:%Y-%m-%d}",
+             "Check the clocks of both machines, or install a certificate that is valid today."),
+            (self.certs.wrong_host(), f"certificate is for mail.other.com, not {LOCAL}",
+             "Enter in SMTP Server a name the certificate is issued for, or give the server a certificate for this "
+             "name."),
         )
-        for cert, words in cases:
+        for cert, words, advice in cases:
             with self.subTest(words=words), SmtpServer(cert, mode="implicit") as smtp:
                 server = self.smtp_record(smtp.port, "ssl", perimeter_ca_bundle=self.ca_pem)
-                self.assertRefused(server, smtp, words)
+                self.assertRefused(server, smtp, words, advice)
 
     def test_pin_mismatch_is_refused_even_with_a_trusted_chain(self):
         self.set_policy("enforce")
@@ -100,13 +113,19 @@ class TestMailTlsSmtp(MailTlsCase):
             server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem,
                                       perimeter_pinned_sha256=other.sha256_colons)
             self.assertRefused(server, smtp, f"pinned fingerprint mismatch: expected {other.sha256_colons}, "
-                                             f"got {self.good.sha256_colons}")
+                                             f"got {self.good.sha256_colons}", PIN_ADVICE)
+        # What is shown agrees with the state: never "chain verified" next to "State: failed".
+        details = server.perimeter_tls_details
+        self.assertTrue(details.startswith("State: failed\n"), details)
+        self.assertNotIn("Trust: chain verified", details)
 
     def test_minimum_version(self):
         self.set_policy("enforce", "TLSv1_3")
         with SmtpServer(self.good, mode="starttls", max_version="TLSv1_2") as smtp:
             server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem)
-            self.assertRefused(server, smtp, "TLS 1.2 is below the required minimum TLS 1.3")
+            self.assertRefused(server, smtp, "TLS 1.2 is below the required minimum TLS 1.3",
+                               "Have the mail server accept TLS 1.3 or later (it only offers older versions, which "
+                               "are no longer safe). Or set the minimum mail TLS version back to TLS 1.2 in Settings.")
         with SmtpServer(self.good, mode="starttls", min_version="TLSv1_3") as smtp:
             server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem)
             self.send(server)
@@ -131,7 +150,9 @@ class TestMailTlsSmtp(MailTlsCase):
         self.set_policy("enforce")
         with SmtpServer(mode="plain") as smtp:
             server = self.smtp_record(smtp.port, "starttls")
-            self.assertRefused(server, smtp, "the server does not offer STARTTLS")
+            self.assertRefused(server, smtp, "the server does not offer STARTTLS",
+                               "Enable STARTTLS on the mail server, or use SSL/TLS on its implicit-TLS port (usually "
+                               "465).")
 
     def test_client_certificate_authentication_on_the_verifying_context(self):
         self.set_policy("enforce")
@@ -199,7 +220,9 @@ class TestMailTlsSmtp(MailTlsCase):
             server.write({"smtp_port": smtp.port, "smtp_encryption": "ssl"})
             action = server.action_perimeter_check()
         self.assertEqual(action["params"]["type"], "danger")
-        self.assertIn(f"certificate has expired on {expired.not_after:%Y-%m-%d}", action["params"]["message"])
+        self.assertEqual(action["params"]["message"], (
+            f"TLS check failed: certificate has expired on {expired.not_after:%Y-%m-%d}. Renew the mail server's "
+            "certificate (a pin does not make an expired certificate valid)."))
         self.assertEqual(server.perimeter_tls_state, "failed")
 
     def test_plaintext_check_under_enforce_opens_nothing(self):
@@ -234,6 +257,61 @@ class TestMailTlsSmtp(MailTlsCase):
         self.assertEqual(action["params"]["type"], "danger")
         self.assertIn("Connection Test Successful!", action["params"]["message"])
         self.assertIn("self-signed certificate", action["params"]["message"])
+
+    def test_test_connection_under_warn_raises_where_odoo_raises_with_the_tls_facts(self):
+        """Odoo's contract: under warn (and off) Test Connection raises UserError exactly when Odoo does."""
+        self.set_policy("warn")
+        with SmtpServer(mode="plain") as smtp:
+            server = self.smtp_record(smtp.port, "starttls", from_filter="example.com")
+            with self.assertRaises(UserError) as caught:
+                server.test_smtp_connection()
+        self.assertEqual(caught.exception.args[0], (
+            "An option is not supported by the server:\n STARTTLS extension not supported by server.\n\n"
+            "TLS check failed: server offers no STARTTLS: mail would travel unencrypted. Enable STARTTLS on the mail "
+            "server, or use SSL/TLS on its implicit-TLS port (usually 465)."))
+
+    def test_the_check_waits_as_long_as_the_connection_would(self):
+        """The probe uses the connection's own timeout (Odoo's tests shorten it to 0.1 s), not 10 s."""
+        self.set_policy("warn")
+        with SilentServer(hold=5) as silent, patch.object(odoo_ir_mail_server, "SMTP_TIMEOUT", 0.5):
+            server = self.smtp_record(silent.port, "starttls")
+            server.action_perimeter_check()
+        self.assertIn("  - timed out after 0.5 s waiting for the SMTP STARTTLS dialogue\n",
+                      server.perimeter_tls_details)
+
+    def test_added_columns_on_odoos_tables_are_not_required(self):
+        """Code that creates mail servers without this module's columns (other modules' data) must not fail."""
+        for model in ("ir.mail_server", "fetchmail.server"):
+            self.assertFalse(self.env[model]._fields["perimeter_tls_state"].required, model)
+        self.env.cr.execute("INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_encryption, "
+                            "smtp_authentication, sequence, active) VALUES ('Raw', 'mail.example.com', 25, 'none', "
+                            "'login', 10, true) RETURNING id")
+        server = self.env["ir.mail_server"].browse(self.env.cr.fetchone()[0])
+        self.assertEqual(server.name, "Raw")
+        self.assertFalse(server.perimeter_tls_state)
+
+    def test_switching_to_enforce_warns_naming_the_servers_whose_mail_would_be_refused(self):
+        self.set_policy("warn")
+        self.env["ir.mail_server"].search([]).active = False
+        self.env["fetchmail.server"].search([]).active = False
+        expired = self.certs.expired()
+        with SmtpServer(expired, mode="implicit") as smtp:
+            failing = self.smtp_record(smtp.port, "ssl", name="Invoices relay", perimeter_ca_bundle=self.ca_pem)
+            failing.action_perimeter_check()
+        self.smtp_record(2525, "none", name="Old relay")  # clear text: refused under enforce, even unchecked
+        self.smtp_record(2526, "ssl", name="Unchecked relay")
+        settings = self.env["res.config.settings"].new({"perimeter_mail_tls_policy": "enforce"})
+        warning = settings._onchange_perimeter_mail_tls_policy()["warning"]
+        self.assertEqual(warning["title"], "Mail would stop")
+        self.assertEqual(warning["message"], (
+            "Under Enforce, these servers fail their TLS check and would get no mail:\n"
+            f"- Outgoing mail server Invoices relay: certificate has expired on {expired.not_after:%Y-%m-%d}\n"
+            "- Outgoing mail server Old relay: unencrypted: no TLS, everything (passwords included) travels in clear "
+            "text\n\n"
+            "Outgoing mail through them would wait in the queue (Delivery Failed) and incoming mail on the server, "
+            "until each is fixed (see its TLS Trust tab and Check TLS). Save to switch anyway."))
+        self.assertFalse(self.env["res.config.settings"].new(
+            {"perimeter_mail_tls_policy": "warn"})._onchange_perimeter_mail_tls_policy())
 
     def test_pin_and_ca_bundle_are_validated(self):
         server = self.smtp_record(2525)

@@ -13,9 +13,11 @@ from perimeter.mailtls import (
     REASON_PREFIX,
     MailTls,
     MailTlsRefused,
+    advice,
     expiry_notice_due,
     expiry_words,
     failed_report,
+    failure_of,
     failure_reason,
     fetch_protocol,
     is_tls_failure,
@@ -253,9 +255,12 @@ def test_failing_is_news_only_on_the_transition():
 
 
 def test_reasons_and_protocols():
-    reason = failure_reason("smtp.example.com", 587, "certificate has expired on 2024-01-31")
-    assert reason.startswith(REASON_PREFIX + " (enforce): refused to connect to smtp.example.com:587")
-    assert "certificate has expired on 2024-01-31" in reason and "retry" in reason
+    reason = failure_reason("smtp.example.com", 587, "certificate has expired on 2024-01-31", keys=["expired"])
+    assert reason == (
+        f"{REASON_PREFIX} (enforce): refused to connect to smtp.example.com:587: certificate has expired on "
+        "2024-01-31. Nothing was sent. Renew the mail server's certificate (a pin does not make an expired "
+        "certificate valid). Then retry this mail."
+    )
     assert "[2001:db8::1]:25" in failure_reason("2001:db8::1", 25, "x")
     assert [smtp_protocol(e) for e in ("ssl", "starttls", "none", False)] == ["direct", "smtp", "plain", "plain"]
     assert fetch_protocol("imap", True, "warn") == "direct"
@@ -275,3 +280,91 @@ def test_summary_reads_like_the_probe(certs):
     assert "certificate for localhost, 127.0.0.1" in text and "Warning: certificate expires in" in text
     failed = failed_report(LOCAL, 25, "plain", [("unencrypted", "unencrypted: no TLS")])
     assert failed.state == "failed" and summary(failed) == "TLS check failed: unencrypted: no TLS"
+
+
+# --- STARTTLS failures keep their TLS error (issue 11, item 1) ----------------------------------------------------
+
+FLAWS = {
+    "expired": lambda certs: certs.expired(),
+    "wrong host": lambda certs: certs.wrong_host(),
+    "self-signed": lambda certs: certs.self_signed(),
+    "unknown CA": lambda certs: certs.trusted(),  # trusted by a CA the client is not given
+}
+
+
+@pytest.mark.parametrize("flaw", sorted(FLAWS))
+@pytest.mark.parametrize("server_class, opener", [(ImapServer, "open_imap"), (Pop3Server, "open_pop3")])
+def test_a_failed_starttls_raises_the_tls_error_not_a_closed_socket(certs, flaw, server_class, opener):
+    """The clean-up after a failed starttls()/stls() must not replace the TLS error with [Errno 9]."""
+    bundle = None if flaw == "unknown CA" else certs.ca.cert_pem
+    with server_class(FLAWS[flaw](certs), mode="starttls", credentials=("odoo", "secret")) as server:
+        tls = MailTls("enforce", ca_bundle_pem=bundle)
+        with pytest.raises(ssl.SSLCertVerificationError) as caught:
+            getattr(tls, opener)(LOCAL, server.port, False, timeout=5)
+    assert is_tls_failure(caught.value)
+    assert server.logins == []
+    assert not tls.verified
+
+
+# --- reasons read as sentences, with advice that fits the cause (items 2 and 4) ----------------------------------
+
+@needs_aiosmtpd
+def test_a_refusal_after_the_handshake_reads_as_a_sentence(certs, good):
+    other = certs.trusted()
+    with SmtpServer(good, mode="implicit") as server:
+        tls = MailTls("enforce", ca_bundle_pem=certs.ca.cert_pem, pinned_sha256=other.sha256)
+        with pytest.raises(TlsVerificationError) as caught:
+            tls.open_smtp(LOCAL, server.port, "ssl", timeout=5)
+    expected = f"pinned fingerprint mismatch: expected {other.sha256_colons}, got {good.sha256_colons}"
+    assert str(caught.value) == expected
+    assert failure_of(caught.value, LOCAL) == ("pin", expected)
+    assert failure_reason(LOCAL, server.port, expected, keys=["pin"]) == (
+        f"Mail TLS (enforce): refused to connect to {LOCAL}:{server.port}: {expected}. Nothing was sent. "
+        "If the server's certificate was renewed on purpose, pin the new fingerprint (Check TLS shows it as "
+        "Certificate SHA-256); if not, someone may be intercepting the connection: keep the pin. "
+        "Then retry this mail."
+    )
+
+
+@needs_aiosmtpd
+def test_a_pinned_certificate_that_expired_says_so(certs):
+    expired = certs.expired()
+    with SmtpServer(expired, mode="implicit") as server:
+        with pytest.raises(TlsVerificationError) as caught:
+            MailTls("enforce", pinned_sha256=expired.sha256).open_smtp(LOCAL, server.port, "ssl", timeout=5)
+    assert str(caught.value) == f"certificate has expired on {expired.not_after:%Y-%m-%d}"
+    assert caught.value.key == "expired"
+
+
+@pytest.mark.parametrize("keys, outgoing, min_version, expected", [
+    (["unencrypted"], True, "TLSv1_2", "Set Connection Encryption to TLS (STARTTLS) or SSL/TLS, as the server "
+                                       "supports."),
+    (["unencrypted"], False, "TLSv1_2", "Tick SSL/TLS (or, under the enforce policy, let Odoo use STARTTLS: "
+                                        "enable it on the server)."),
+    (["version"], True, "TLSv1_2", "Have the mail server accept TLS 1.2 or later (it only offers older versions, "
+                                   "which are no longer safe)."),
+    (["version"], True, "TLSv1_3", "Have the mail server accept TLS 1.3 or later (it only offers older versions, "
+                                   "which are no longer safe). Or set the minimum mail TLS version back to TLS 1.2 "
+                                   "in Settings."),
+    (["no_starttls"], True, "TLSv1_2", "Enable STARTTLS on the mail server, or use SSL/TLS on its implicit-TLS "
+                                       "port (usually 465)."),
+    (["untrusted_chain"], True, "TLSv1_2", "Trust it on this mail server (tab TLS Trust): paste the issuing CA in "
+                                           "CA bundle, or pin the certificate's SHA-256 fingerprint."),
+    (["hostname"], False, "TLSv1_2", "Enter in Server Name a name the certificate is issued for, or give the "
+                                     "server a certificate for this name."),
+    (["expired", "hostname"], True, "TLSv1_2",
+     "Renew the mail server's certificate (a pin does not make an expired certificate valid). Enter in SMTP Server "
+     "a name the certificate is issued for, or give the server a certificate for this name."),
+])
+def test_advice_fits_the_cause(keys, outgoing, min_version, expected):
+    assert advice(keys, outgoing=outgoing, min_version=min_version) == expected
+
+
+def test_incoming_reasons_say_nothing_was_fetched():
+    reason = failure_reason("imap.example.com", 143, "the server offers neither SSL/TLS on this port nor STARTTLS",
+                            keys=["no_starttls"], outgoing=False)
+    assert reason == (
+        "Mail TLS (enforce): refused to connect to imap.example.com:143: the server offers neither SSL/TLS on this "
+        "port nor STARTTLS. Nothing was fetched: the mail waits on the server. Enable STARTTLS on the mail server, "
+        "or tick SSL/TLS and use its implicit-TLS port (993 for IMAP, 995 for POP3)."
+    )

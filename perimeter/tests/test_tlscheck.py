@@ -227,7 +227,14 @@ def test_pin_mismatch_fails_even_with_a_valid_chain(certs, good):
     assert report.state == "failed"
     assert report.errors == [f"pinned fingerprint mismatch: expected {other.sha256_colons}, got {good.sha256_colons}"]
     assert report.pin_match is False
-    assert "Pinned fingerprint: does not match" in report.details_text()
+    details = report.details_text()
+    assert "Pinned fingerprint: does not match" in details
+    # What is shown agrees with the state: a failed check is never "chain verified".
+    assert "State: failed" in details
+    assert ("Trust: none, refused (see Errors), although the chain verifies against the system CAs and the CA "
+            "bundle") in details
+    assert "Trust: chain verified" not in details
+    assert report.error_keys == ["pin"]
 
 
 def test_normalize_pin_accepts_what_administrators_paste(good):
@@ -329,6 +336,7 @@ def test_smtp_without_starttls_is_unencrypted(certs):
         report = check(server, certs, "smtp")
     assert report.state == "failed"
     assert report.errors == ["server offers no STARTTLS: mail would travel unencrypted"]
+    assert report.error_keys == ["no_starttls"]
     assert report.encrypted is False
     assert report.tls_version is None
 
@@ -354,6 +362,7 @@ def test_imap_without_starttls(certs):
     with ImapServer(mode="plain") as server:
         report = check(server, certs, "imap")
     assert report.errors == ["server offers no STARTTLS: mail would travel unencrypted"]
+    assert report.error_keys == ["no_starttls"]
 
 
 def test_pop3_stls_implicit_and_plain(certs, good):
