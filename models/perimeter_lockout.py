@@ -12,7 +12,7 @@ from ..perimeter import settings
 # The parameters a request's verdict depends on.
 POLICY_KEYS = frozenset(
     settings.SETTINGS[name].key for name in ("mode", "trusted_proxies", "allow_loopback", "exempt_paths",
-                                             "require_https")
+                                             "require_https", "scope")
 )
 
 
