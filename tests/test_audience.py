@@ -58,6 +58,8 @@ class AudienceCase(PerimeterHttpCase):
     def setUp(self):
         super().setUp()
         self.enterContext(mute_logger("odoo.http", "odoo.addons.base.models.res_users"))
+        # Odoo's own cooldown after failed logins would change the answers this test compares.
+        self.env["ir.config_parameter"].sudo().set_param("base.login_cooldown_after", "0")
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -84,11 +86,10 @@ class AudienceCase(PerimeterHttpCase):
     # -- clients -------------------------------------------------------------------------------
 
     def rpc_login(self, login, password, **where):
-        """``common.login`` over JSON-RPC: the uid, or False."""
+        """``common.login`` over JSON-RPC: the uid, or False (a refusal by the site gate too)."""
         reply = self.json_rpc("/jsonrpc", {"service": "common", "method": "login",
                                            "args": [self.env.cr.dbname, login, password]}, **where)
-        self.assertEqual(reply.status, 200, reply)
-        return reply.json()["result"]
+        return reply.json().get("result") or False
 
     def execute(self, uid, secret, **where):
         """``execute_kw`` over XML-RPC: the number of partners, or the fault."""
@@ -380,7 +381,7 @@ class TestAudienceBackend(AudienceCase):
                          self.env.ref("base.group_user") | self.env.ref("base.group_system"))
         self.assertEqual(self.rules["partner"].user_ids, self.bot)
         self.assertEqual(self.admin.perimeter_networks_source, "groups")
-        self.assertEqual(self.admin.perimeter_effective_networks.split(), list(NETWORKS["vpn"]))
+        self.assertEqual(set(self.admin.perimeter_effective_networks.split()), set(NETWORKS["vpn"]))
         self.assertEqual(self.bot.perimeter_networks_source, "user")
         self.assertIn("Anywhere", self.portal.perimeter_effective_networks)
         # The views load with their fields.

@@ -41,8 +41,8 @@ registry.category("web_tour.tours").add("perimeter_security_audience_tour", {
             run: "click",
         },
         {
-            content: "Nothing was saved",
-            trigger: ".o_form_view:not(:has(.o_form_button_save:visible))",
+            content: "Back to the group as it was",
+            trigger: ".o_form_view .o_notebook",
         },
     ],
 });
