@@ -43,7 +43,7 @@ class IrHttp(models.AbstractModel):
         if not policy.active or policy.mode == "off" or policy.audience is None:
             return
         holding = request.env["perimeter.policy"].sudo()._perimeter_holding(policy, uid)
-        if holding is None or not holding.held:
+        if not policy.audience.narrows(holding):
             return
         environ = request.httprequest.environ
         verdict = audience_guard.judge_once(RequestFacts.from_environ(environ), policy, holding, request.db)

@@ -9,7 +9,7 @@ class ResGroups(models.Model):
 
     perimeter_allowlist_ids = fields.Many2many(
         "perimeter.allowlist", "perimeter_allowlist_res_groups_rel", "group_id", "rule_id",
-        string="Allowed networks", context={"active_test": False},
+        string="Allowed networks", context={"active_test": False}, groups="base.group_system",
         help="Members of this group (and of the groups that imply it) may only come from these networks, "
         "unless they have networks of their own. When a member's groups name networks and one of them implies "
         "another, the more specific group decides (Settings before Internal User).",

@@ -36,20 +36,21 @@ class ResUsers(models.Model):
 
     perimeter_allowlist_ids = fields.Many2many(
         "perimeter.allowlist", "perimeter_allowlist_res_users_rel", "user_id", "rule_id",
-        string="Allowed networks", context={"active_test": False},
+        string="Allowed networks", context={"active_test": False}, groups="base.group_system",
         help="This user, and every API key of theirs, may only come from these networks. Empty: the networks "
         "of their groups, else the IP Allowlist.",
     )
     perimeter_held = fields.Boolean(
         string="Held to networks", compute="_compute_perimeter_held", search="_search_perimeter_held",
+        groups="base.group_system",
         help="Networks are named for this user, on the user or on one of their groups.",
     )
     perimeter_networks_source = fields.Selection(
         [("user", "Own networks"), ("groups", "Networks of their groups"), ("allowlist", "IP Allowlist")],
-        string="Networks from", compute="_compute_perimeter_networks",
+        string="Networks from", compute="_compute_perimeter_networks", groups="base.group_system",
     )
     perimeter_effective_networks = fields.Text(
-        string="May come from", compute="_compute_perimeter_networks",
+        string="May come from", compute="_compute_perimeter_networks", groups="base.group_system",
         help="The networks in force for this user now, as the perimeter applies them.",
     )
 
@@ -143,7 +144,7 @@ class ResUsers(models.Model):
 
     @staticmethod
     def _perimeter_refuse_if(policy, holding, info, dbname):
-        if holding is None or not holding.held or not policy.active or policy.mode == "off":
+        if not policy.active or policy.mode == "off" or not policy.audience.narrows(holding):
             return
         verdict = audience_guard.judge_once(audience_guard.facts_of(info), policy, holding, dbname)
         if not verdict.allowed:

@@ -165,6 +165,17 @@ class Audience:
         held = self.scope == "all" or member.internal or source != "allowlist"
         return Holding(member.uid, member.login, held, networks, source, groups)
 
+    def narrows(self, holding):
+        """Whether judging ``holding``'s user can refuse what the site gate admitted.
+
+        In scope ``all`` with no reserved rule, a user with neither own nor
+        group networks is held to exactly the site allowlist, which every
+        request has already passed: nothing to judge (and nothing to cost).
+        """
+        if holding is None or not holding.held:
+            return False
+        return not (self.scope == "all" and holding.source == "allowlist" and not self.reserved)
+
     def reserved_only(self, client):
         """In scope ``all``: ``client`` is admitted by reserved rules only (not by the site allowlist)."""
         return (self.scope == "all" and bool(self.reserved) and client is not None and not client.malformed

@@ -181,3 +181,12 @@ def test_outside_is_membership_in_every_set(address, wide):
     sets = [NetworkSet(["0.0.0.0/0"])] + ([] if wide else [NetworkSet([OFFICE])])
     client = resolve_client({"REMOTE_ADDR": address}, NetworkSet())
     assert (outside(client, sets) is None) == all(address in networks for networks in sets)
+
+
+def test_nothing_to_judge_when_the_site_gate_already_says_it_all():
+    plain = Audience("all", [(R_OFFICE, OFFICE, False)], {}, {})
+    assert not plain.narrows(plain.holding(EMPLOYEE)), "scope all, no networks, no reserved rule"
+    assert plain.narrows(plain.holding(CASHIER_OWN)), "own networks narrow"
+    assert audience("all", groups={}).narrows(audience("all", groups={}).holding(EMPLOYEE)), "a reserved rule"
+    assert Audience("internal", [(R_OFFICE, OFFICE, False)]).narrows(plain.holding(EMPLOYEE))
+    assert not plain.narrows(None)
