@@ -9,12 +9,13 @@ are documentation addresses in X-Forwarded-For.
 
 import re
 import xmlrpc.client
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..guard import access_log
+from ..guard import access_log, rpc_callers
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
 VPN, SHOP, PARTNER = "127.0.0.4", "127.0.0.5", "127.0.0.6"
@@ -223,6 +224,24 @@ class TestScopeInternal(AudienceCase):
         self.assertIsInstance(self.execute(self.employee.id, key, source=INSIDE), int)
         self.assertIsInstance(self.execute(self.employee.id, key, source=OUTSIDE), xmlrpc.client.Fault)
         self.assertFalse(self.rpc_login("emma", key, source=OUTSIDE))
+
+    def test_bearer_api_key_from_outside_is_a_wrong_key(self):
+        self.hold("internal")
+        # The RPC caller record flushes on the request path now and then; not what this test is about.
+        self.startPatcher(patch.object(rpc_callers, "record_call", lambda *args, **kwargs: None))
+        self.env["ir.config_parameter"].set_param("web.json.enabled", "True")
+        self.employee.groups_id = [Command.link(self.env.ref("base.group_allow_export").id)]
+        key = self.env["res.users.apikeys"].with_user(self.employee).sudo()._generate(None, "script", None)
+        self.env.flush_all()
+        path = "/json/1/action-base.action_partner_form?view_type=list"
+
+        def status(source, secret):
+            return self.get(path, source=source, headers=[("Authorization", f"Bearer {secret}")]).status
+
+        self.assertEqual(status(OUTSIDE, "0" * 40), 401)
+        self.assertEqual(status(OUTSIDE, key), 401, "the same answer as a wrong key")
+        self.assertNotIn(status(INSIDE, key), (401, 403))
+        self.assertEqual([hit.ip for hit in self.user_hits("emma")], [OUTSIDE])
 
     def test_monitor_logs_once_per_request_and_blocks_nothing(self):
         self.hold("internal", mode="monitor")
