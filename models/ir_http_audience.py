@@ -55,9 +55,10 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _authenticate(cls, endpoint):
-        super()._authenticate(endpoint)
+        result = super()._authenticate(endpoint)
         if endpoint.routing.get("auth") == "public" and request.env.uid in (None, *cls._get_public_users()):
             cls._perimeter_enforce_anonymous()
+        return result
 
     @classmethod
     def _serve_fallback(cls):
