@@ -358,8 +358,13 @@ class TestAudienceLockout(AudienceCase):
         self.assertNotIn("error", self.admin_call("res.groups", "write", [system.ids, {
             "perimeter_allowlist_ids": [Command.set(office_and_vpn)]}]))
         # Joining a group held elsewhere is judged too.
+        system.perimeter_allowlist_ids = [Command.clear()]
+        self.cashier_group.perimeter_allowlist_ids = [Command.set(self.rules["shop"].ids)]
+        self.env.flush_all()
         self.assertLockout(self.admin_call("res.users", "write", [self.admin.ids, {
-            "perimeter_allowlist_ids": [Command.set(self.rules["shop"].ids)]}]), "admin")
+            "groups_id": [Command.link(self.cashier_group.id)]}]), "admin", "Cashier")
+        self.env.invalidate_all()
+        self.assertNotIn(self.cashier_group, self.admin.groups_id)
 
     def test_your_own_user(self):
         self.assertLockout(self.admin_call("res.users", "write", [self.admin.ids, {
