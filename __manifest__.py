@@ -25,6 +25,7 @@
         "views/perimeter_connected_system_views.xml",
         "views/perimeter_posture_finding_views.xml",
         "data/perimeter_posture_cron.xml",
+        "views/perimeter_audience_views.xml",
     ],
     "post_load": "post_load",
     "assets": {

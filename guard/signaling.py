@@ -22,6 +22,11 @@ PARAMETER_PATTERN = "perimeter\\_security.%"  # LIKE: the module's parameters, a
 # (trigger name, table, event, WHEN condition, each %s standing for PARAMETER_PATTERN; or None)
 TRIGGERS = (
     ("perimeter_security_rules_changed", "perimeter_allowlist", "INSERT OR UPDATE OR DELETE", None),
+    # Networks named on groups and users (audiences): their relation tables are written directly.
+    ("perimeter_security_group_networks_changed", "perimeter_allowlist_res_groups_rel",
+     "INSERT OR UPDATE OR DELETE", None),
+    ("perimeter_security_user_networks_changed", "perimeter_allowlist_res_users_rel",
+     "INSERT OR UPDATE OR DELETE", None),
     ("perimeter_security_param_inserted", "ir_config_parameter", "INSERT", "NEW.key LIKE %s"),
     ("perimeter_security_param_updated", "ir_config_parameter", "UPDATE", "OLD.key LIKE %s OR NEW.key LIKE %s"),
     ("perimeter_security_param_deleted", "ir_config_parameter", "DELETE", "OLD.key LIKE %s"),
@@ -45,6 +50,11 @@ def install(cr):
         SQL.identifier(FUNCTION), SEQUENCE, SEQUENCE,
     ))
     for name, table, event, condition in TRIGGERS:
+        # Models are initialised one by one: a relation table made by a later model gets its trigger when
+        # that model's init() calls this again.
+        cr.execute(SQL("SELECT to_regclass(%s)", table))
+        if cr.fetchone()[0] is None:
+            continue
         cr.execute(SQL("DROP TRIGGER IF EXISTS %s ON %s", SQL.identifier(name), SQL.identifier(table)))
         when = SQL()
         if condition:

@@ -16,3 +16,10 @@ from . import perimeter_policy
 from . import perimeter_lockout
 from . import ir_http
 from . import ir_websocket
+from . import perimeter_allowlist_audience
+from . import res_groups
+from . import res_users
+from . import perimeter_policy_audience
+from . import perimeter_access_log_login
+from . import ir_http_audience
+from . import ir_websocket_audience

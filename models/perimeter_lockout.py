@@ -13,7 +13,7 @@ from .perimeter_policy import lockout_check_deferred
 # The parameters a request's verdict depends on.
 POLICY_KEYS = frozenset(
     settings.SETTINGS[name].key for name in ("mode", "trusted_proxies", "allow_loopback", "exempt_paths",
-                                             "require_https")
+                                             "require_https", "scope")
 )
 
 

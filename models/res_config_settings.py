@@ -11,6 +11,7 @@ from ..perimeter import settings
 # included, whenever the screen opens.
 _FIELD_SETTINGS = {
     "perimeter_mode": "mode",
+    "perimeter_scope": "scope",
     "perimeter_trusted_proxies": "trusted_proxies",
     "perimeter_allow_loopback": "allow_loopback",
     "perimeter_exempt_paths": "exempt_paths",
@@ -31,6 +32,14 @@ class ResConfigSettings(models.TransientModel):
         [("off", "Off"), ("monitor", "Monitor (log only)"), ("enforce", "Enforce")],
         string="Perimeter mode",
         required=True,
+    )
+    perimeter_scope = fields.Selection(
+        [("all", "Every request"), ("internal", "Internal users")],
+        string="Perimeter scope",
+        required=True,
+        help="Every request: only allowlisted networks reach this database at all. "
+        "Internal users: anybody reaches the website, the portal, the login page and the links in mail; "
+        "employees, administrators and their API keys only come from their networks.",
     )
     perimeter_trusted_proxies = fields.Text(
         string="Trusted proxies",

@@ -19,6 +19,7 @@ REASONS = {
     "not_https": "Plain HTTP",
     "untrusted_proxy_headers": "Proxy headers from an untrusted peer",
     "system_network": "Outside the connected system's networks",
+    "user_network": "A user outside their networks",
 }
 
 
@@ -42,6 +43,7 @@ class Hit:
     path: str = ""
     method: str = ""
     user_agent: str = ""
+    login: str = ""  # the user concerned (reason user_network); set by the server, never by the client
     at: datetime = field(default_factory=_utcnow)  # naive UTC, as Odoo stores datetimes
 
 
@@ -151,6 +153,10 @@ class Bucket:
     @property
     def user_agent(self):
         return self.latest.user_agent if self.latest else ""
+
+    @property
+    def login(self):
+        return self.latest.login if self.latest else ""
 
     def merge(self, other):
         """Add ``other``'s hits (same key) to this bucket; the latest details win."""

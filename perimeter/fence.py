@@ -12,6 +12,7 @@ Nothing here imports Odoo.
 
 import dataclasses
 
+from .audience import outside
 from .networks import NetworkSet
 
 
@@ -47,22 +48,16 @@ class Fence:
     def binds(self, user_id, apikey_id=0):
         return user_id in self.users or (bool(apikey_id) and apikey_id in self.keys)
 
+    def networks_of(self, user_id, apikey_id=0):
+        """The network sets a credential is held to by the systems it is bound to (empty: not bound)."""
+        return [networks for networks in (self.users.get(user_id), self.keys.get(apikey_id) if apikey_id else None)
+                if networks is not None]
+
     def refused_address(self, user_id, apikey_id, client):
         """The client address that the fence refuses, or None when the credential may be used.
 
         ``client`` is a :class:`perimeter.client.Client`, or None when unknown:
-        a bound credential is then refused (returned as ``"unknown"``).
+        a bound credential is then refused (returned as ``"unknown"``). The
+        same rule as a user's own networks (``audience.outside``): one engine.
         """
-        sets = [networks for networks in (self.users.get(user_id), self.keys.get(apikey_id) if apikey_id else None)
-                if networks is not None]
-        if not sets:
-            return None
-        if client is None:
-            return "unknown"
-        if client.malformed:
-            return client.ip
-        for networks in sets:
-            for address in client.addresses:
-                if address not in networks:
-                    return address
-        return None
+        return outside(client, self.networks_of(user_id, apikey_id))

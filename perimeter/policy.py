@@ -46,6 +46,8 @@ class Policy:
     require_https: bool = _DEFAULTS["require_https"]
     hsts_max_age: int = _DEFAULTS["hsts_max_age"]
     disabled: bool = False  # the break-glass switch of the configuration file
+    scope: str = "all"  # all: the allowlist gates every request; internal: only users are held (audience.py)
+    audience: object = None  # the compiled audience.Audience (networks per user), None: nobody narrowed
 
     @classmethod
     def from_settings(cls, values, allowlist, disabled=False):
@@ -59,6 +61,7 @@ class Policy:
             require_https=values["require_https"],
             hsts_max_age=values["hsts_max_age"],
             disabled=disabled,
+            scope=values.get("scope", "all"),
         )
 
     @classmethod
@@ -166,7 +169,7 @@ def decide(facts, policy):
         # A trusted proxy's unreadable header leaves the client unknown: refused, whatever address survived.
         refused = client.ip if client.malformed else next(
             (ip for ip in client.addresses if ip not in policy.allowlist), None)
-        if refused is not None:
+        if refused is not None and policy.scope != "internal":  # internal: the public side is open to all
             reason = "untrusted_proxy_headers" if client.untrusted_headers else "not_allowlisted"
             if policy.mode == "enforce":
                 return Verdict(DENY, client, reason, report=True, blocked=True, client_ip=refused)

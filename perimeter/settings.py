@@ -14,6 +14,7 @@ PREFIX = "perimeter_security."
 MODES = ("off", "monitor", "enforce")
 MAIL_TLS_POLICIES = ("off", "warn", "enforce")
 TLS_VERSIONS = ("TLSv1_2", "TLSv1_3")
+SCOPES = ("all", "internal")  # who the allowlist holds: every request, or internal users (audience.py)
 
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off", "")
@@ -98,6 +99,7 @@ SETTINGS = {
     setting.name: setting
     for setting in (
         Setting("mode", "off", _choice(MODES), "Enforcement mode"),
+        Setting("scope", "all", _choice(SCOPES), "Scope"),
         Setting("trusted_proxies", "", _networks, "Trusted proxies"),
         Setting("allow_loopback", "True", _boolean, "Allow loopback"),
         Setting("exempt_paths", "/web/health", _paths, "Exempt paths"),

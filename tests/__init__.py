@@ -25,3 +25,5 @@ from . import test_edge_export
 from . import test_policy_signaling
 from . import test_odoo_mail_server_contract
 from . import test_mail_tls_real_servers
+from . import test_audience
+from . import test_audience_websocket

@@ -1,0 +1,81 @@
+from odoo import models
+from odoo.http import request
+
+from ..guard import audience as audience_guard
+from ..guard import refusal, verdicts
+from ..perimeter.audience import judge_anonymous
+from ..perimeter.policy import RequestFacts
+from .perimeter_policy import cached_decider
+
+
+class IrHttp(models.AbstractModel):
+    """Every request of a session is judged as its user; anonymous ones only where the audience says.
+
+    A session whose user may not come from this client is ended (deleted from
+    the session store: a stolen cookie is dead, a laptop that left the office
+    logs in again there). RPC and JSON requests are then refused (403); a
+    browser's page request goes on as an anonymous visitor's: it gets the
+    public page, or Odoo's login page, where this user's login is refused from
+    here like a wrong password.
+    """
+
+    _inherit = "ir.http"
+
+    @classmethod
+    def _match(cls, path_info):
+        if getattr(request, "_perimeter_verdict", None) is None:
+            cls._perimeter_enforce()  # the site gate first: an outsider is refused as such
+        if not getattr(request, "_perimeter_audience_done", False):
+            request._perimeter_audience_done = True
+            cls._perimeter_enforce_session()
+        return super()._match(path_info)
+
+    @classmethod
+    def _perimeter_decider(cls):
+        return cached_decider(request.registry) or request.env["perimeter.policy"]._perimeter_decider()
+
+    @classmethod
+    def _perimeter_enforce_session(cls):
+        uid = request.session.uid
+        if not uid:
+            return
+        policy = cls._perimeter_decider().policy
+        if not policy.active or policy.mode == "off" or policy.audience is None:
+            return
+        holding = request.env["perimeter.policy"].sudo()._perimeter_holding(policy, uid)
+        if not policy.audience.narrows(holding):
+            return
+        environ = request.httprequest.environ
+        verdict = audience_guard.judge_once(RequestFacts.from_environ(environ), policy, holding, request.db)
+        if verdict.allowed:
+            return
+        audience_guard.end_session(request)
+        if refusal.response_kind(environ.get("PATH_INFO") or "/", environ.get("CONTENT_TYPE", "")) != "html":
+            verdicts.raise_for(verdict, environ)
+
+    @classmethod
+    def _authenticate(cls, endpoint):
+        result = super()._authenticate(endpoint)
+        if endpoint.routing.get("auth") == "public" and request.env.uid in (None, *cls._get_public_users()):
+            cls._perimeter_enforce_anonymous()
+        return result
+
+    @classmethod
+    def _serve_fallback(cls):
+        if not request.session.uid:
+            cls._perimeter_enforce_anonymous()
+        return super()._serve_fallback()
+
+    @classmethod
+    def _perimeter_enforce_anonymous(cls):
+        """Scope all: a client that only reserved rules admit reaches no public page anonymously."""
+        policy = cls._perimeter_decider().policy
+        if policy.audience is None or not policy.audience.reserved:
+            return
+        environ = request.httprequest.environ
+        facts = RequestFacts.from_environ(environ)
+        verdict = judge_anonymous(facts, policy, policy.audience)
+        if verdict.report:
+            audience_guard.report(verdict, facts, request.db)
+        if not verdict.allowed:
+            verdicts.raise_for(verdict, environ)

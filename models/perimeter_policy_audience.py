@@ -1,0 +1,111 @@
+from dataclasses import replace
+
+from odoo import SUPERUSER_ID, api, fields, models
+from odoo.exceptions import UserError
+
+from ..guard import audience as audience_guard
+from ..guard import server_config, verdicts
+from ..perimeter.audience import Audience, Member, judge
+from ..perimeter.policy import ALLOW
+
+
+class PerimeterPolicy(models.AbstractModel):
+    """The policy snapshot carries the compiled audience: networks per group, and a cache per user.
+
+    Compiled with the rest of the snapshot (``ormcache``), so every change to
+    rules, groups, users or parameters drops it in every worker. A user's
+    networks are read once per snapshot (one query), then served from the
+    audience's cache: no SQL per request.
+    """
+
+    _inherit = "perimeter.policy"
+
+    @api.model
+    def _perimeter_policy_build(self, disabled=False):
+        policy, next_expiry = super()._perimeter_policy_build(disabled)
+        return replace(policy, audience=self._perimeter_audience_build(policy.scope)), next_expiry
+
+    @api.model
+    def _perimeter_audience_build(self, scope):
+        now = fields.Datetime.now()
+        rules = self.env["perimeter.allowlist"].sudo().search_fetch(
+            ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "reserved"])
+        self.env["res.groups"].flush_model(["perimeter_allowlist_ids", "implied_ids"])
+        cr = self.env.cr
+        cr.execute("SELECT group_id, array_agg(rule_id) FROM perimeter_allowlist_res_groups_rel GROUP BY group_id")
+        group_rules = dict(cr.fetchall())
+        implied = {}
+        if group_rules:
+            cr.execute("SELECT gid, array_agg(hid) FROM res_groups_implied_rel GROUP BY gid")
+            implied = dict(cr.fetchall())
+        return Audience(scope, [(rule.id, rule.network, rule.reserved) for rule in rules], group_rules, implied)
+
+    @api.model
+    def _perimeter_member(self, uid):
+        """What the audience needs to know of user ``uid`` (as saved in this transaction), or None."""
+        self.env["res.users"].flush_model(["login", "share", "groups_id", "perimeter_allowlist_ids"])
+        self.env.cr.execute("""
+            SELECT u.login, u.share,
+                   ARRAY(SELECT rule_id FROM perimeter_allowlist_res_users_rel WHERE user_id = u.id ORDER BY rule_id),
+                   ARRAY(SELECT gid FROM res_groups_users_rel WHERE uid = u.id ORDER BY gid)
+              FROM res_users u WHERE u.id = %s
+        """, [uid])
+        row = self.env.cr.fetchone()
+        if row is None:
+            return None
+        login, share, own, groups = row
+        return Member(uid, login or "", not share, tuple(own), tuple(groups))
+
+    @api.model
+    def _perimeter_holding(self, policy, uid):
+        """The ``audience.Holding`` of user ``uid`` under ``policy`` (cached in its audience), or None."""
+        audience = policy.audience
+        if audience is None or not uid:
+            return None
+        holding = audience.cached(uid)
+        if holding is None:
+            member = self._perimeter_member(uid)
+            holding = audience.remember(member) if member is not None else None
+        return holding
+
+    # -- lockout -----------------------------------------------------------------------------------
+
+    @api.model
+    def _perimeter_check_lockout(self):
+        """Also refuse a change that would hold the saving user to networks their client is not in."""
+        super()._perimeter_check_lockout()
+        if self.env.context.get("perimeter_skip_lockout_check") or server_config.break_glass():
+            return
+        facts = verdicts.current_facts()
+        uid = self.env.uid
+        if facts is None or not uid or uid == SUPERUSER_ID:
+            return
+        facts = replace(facts, path="/odoo", method="GET", query_string="")
+        policy, _next_expiry = self._perimeter_policy_build()
+        holding = self._perimeter_holding(policy, uid)
+        verdict = judge(facts, policy, holding)
+        if verdict.action == ALLOW:
+            return
+        raise UserError(self.env._(
+            "This change is refused because it would lock you out.\n\n"
+            "This server sees your address as %(address)s, and with this change your account (%(login)s) "
+            "could only be used from %(where)s, which does not include it.\n\n"
+            "Add a rule for %(address)s (or its network) to the networks of your user or of its groups first, "
+            "or name your own networks on your user (Perimeter tab): a user's own networks come before "
+            "those of their groups.",
+            address=verdict.client_ip, login=holding.login, where=self._perimeter_where(holding),
+        ))
+
+    @api.model
+    def _perimeter_where(self, holding):
+        """Where ``holding``'s user may come from, in words."""
+        if holding.source == "user":
+            return self.env._("the networks named on the user")
+        if holding.source == "groups":
+            names = ", ".join(self.env["res.groups"].sudo().browse(holding.group_ids).mapped("full_name"))
+            return self.env._("the networks of the group(s) %(groups)s", groups=names)
+        return self.env._("the IP Allowlist (rules not reserved for others)")
+
+    def _register_hook(self):
+        super()._register_hook()
+        audience_guard.install_websocket_guard()
