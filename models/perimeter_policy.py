@@ -36,6 +36,11 @@ def lockout_check_deferred():
         _LOCKOUT_CHECK_DEFERRED.reset(token)
 
 
+def lockout_check_skipped():
+    """True inside ``lockout_check_deferred`` or under the break-glass: no change is judged for lockout."""
+    return _LOCKOUT_CHECK_DEFERRED.get() or server_config.break_glass()
+
+
 def _default_ormcache(registry):
     """The registry's ``default`` ormcache (an ``odoo.tools.lru.LRU``), or None if Odoo changed it."""
     caches = getattr(registry, "_Registry__caches", None)
@@ -175,7 +180,7 @@ class PerimeterPolicy(models.AbstractModel):
         why and the change is rolled back. Outside a request (cron, shell,
         scripts run in-process) there is no "own address": nothing to check.
         """
-        if _LOCKOUT_CHECK_DEFERRED.get() or server_config.break_glass():
+        if lockout_check_skipped():
             return
         facts = verdicts.current_facts()
         if facts is None:

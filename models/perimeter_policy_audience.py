@@ -4,9 +4,10 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 
 from ..guard import audience as audience_guard
-from ..guard import server_config, verdicts
+from ..guard import verdicts
 from ..perimeter.audience import Audience, Member, judge
 from ..perimeter.policy import ALLOW
+from .perimeter_policy import lockout_check_skipped
 
 
 class PerimeterPolicy(models.AbstractModel):
@@ -21,15 +22,17 @@ class PerimeterPolicy(models.AbstractModel):
     _inherit = "perimeter.policy"
 
     @api.model
-    def _perimeter_policy_build(self, disabled=False):
-        policy, next_expiry = super()._perimeter_policy_build(disabled)
-        return replace(policy, audience=self._perimeter_audience_build(policy.scope)), next_expiry
+    def _perimeter_policy_build(self, disabled=False, lasting=False):
+        policy, next_expiry = super()._perimeter_policy_build(disabled, lasting=lasting)
+        return replace(policy, audience=self._perimeter_audience_build(policy.scope, lasting)), next_expiry
 
     @api.model
-    def _perimeter_audience_build(self, scope):
+    def _perimeter_audience_build(self, scope, lasting=False):
+        """``lasting``: only the rules without an expiry, as in ``_perimeter_policy_build``."""
         now = fields.Datetime.now()
-        rules = self.env["perimeter.allowlist"].sudo().search_fetch(
-            ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "reserved"])
+        in_force = [("expires_at", "=", False)] if lasting else \
+            ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
+        rules = self.env["perimeter.allowlist"].sudo().search_fetch(in_force, ["network", "reserved"])
         self.env["res.groups"].flush_model(["perimeter_allowlist_ids", "implied_ids"])
         cr = self.env.cr
         cr.execute("SELECT group_id, array_agg(rule_id) FROM perimeter_allowlist_res_groups_rel GROUP BY group_id")
@@ -74,34 +77,41 @@ class PerimeterPolicy(models.AbstractModel):
     def _perimeter_check_lockout(self):
         """Also refuse a change that would hold the saving user to networks their client is not in."""
         super()._perimeter_check_lockout()
-        if self.env.context.get("perimeter_skip_lockout_check") or server_config.break_glass():
+        if lockout_check_skipped():
             return
         facts = verdicts.current_facts()
         uid = self.env.uid
         if facts is None or not uid or uid == SUPERUSER_ID:
             return
         facts = replace(facts, path="/odoo", method="GET", query_string="")
-        policy, _next_expiry = self._perimeter_policy_build()
-        holding = self._perimeter_holding(policy, uid)
-        verdict = judge(facts, policy, holding)
-        if verdict.action == ALLOW:
-            return
-        raise UserError(self.env._(
+        # Now, and once every rule with an expiry has run out (as the site-wide check judges).
+        for lasting in (False, True):
+            policy, _next_expiry = self._perimeter_policy_build(lasting=lasting)
+            holding = self._perimeter_holding(policy, uid)
+            verdict = judge(facts, policy, holding)
+            if verdict.action != ALLOW:
+                raise UserError(self._perimeter_audience_lockout_explanation(verdict, holding, lasting))
+
+    def _perimeter_audience_lockout_explanation(self, verdict, holding, lasting):
+        """Why the change would hold the saving user to networks their client is not in."""
+        when = self.env._(" once the rules with an expiry have run out") if lasting else ""
+        return self.env._(
             "This change is refused because it would lock you out.\n\n"
             "This server sees your address as %(address)s, and with this change your account (%(login)s) "
-            "could only be used from %(where)s, which does not include it.\n\n"
+            "could only be used from %(where)s%(when)s, which does not include it.\n\n"
             "Add a rule for %(address)s (or its network) to the networks of your user or of its groups first, "
             "or name your own networks on your user (Perimeter tab): a user's own networks come before "
             "those of their groups.",
-            address=verdict.client_ip, login=holding.login, where=self._perimeter_where(holding),
-        ))
+            address=verdict.client_ip, login=holding.login if holding else self.env.user.login,
+            where=self._perimeter_where(holding), when=when,
+        )
 
     @api.model
     def _perimeter_where(self, holding):
         """Where ``holding``'s user may come from, in words."""
-        if holding.source == "user":
+        if holding and holding.source == "user":
             return self.env._("the networks named on the user")
-        if holding.source == "groups":
+        if holding and holding.source == "groups":
             names = ", ".join(self.env["res.groups"].sudo().browse(holding.group_ids).mapped("full_name"))
             return self.env._("the networks of the group(s) %(groups)s", groups=names)
         return self.env._("the IP Allowlist (rules not reserved for others)")

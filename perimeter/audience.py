@@ -99,7 +99,7 @@ class Audience:
     ``remember`` after reading a member once.
     """
 
-    __slots__ = ("_group_rules", "_holdings", "_implied", "_networks", "reserved", "scope", "site")
+    __slots__ = ("_group_rules", "_holdings", "_implied", "_key", "_networks", "reserved", "scope", "site")
 
     def __init__(self, scope="all", rules=(), group_rules=None, implied=None):
         """``rules``: ``(id, network, reserved)`` of the rules in force; ``group_rules``: ``{group id: rule ids}``
@@ -114,6 +114,16 @@ class Audience:
         self._group_rules = {gid: frozenset(ids) for gid, ids in (group_rules or {}).items() if ids}
         self._implied = {gid: frozenset(ids) for gid, ids in (implied or {}).items()}
         self._holdings = {}
+        # What it was compiled from (not its cache): two audiences of the same database state are equal,
+        # so that a policy read again from an unchanged database equals the one in force.
+        self._key = (scope, frozenset(rules), frozenset(self._group_rules.items()),
+                     frozenset(self._implied.items()))
+
+    def __eq__(self, other):
+        return isinstance(other, Audience) and self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
 
     # -- the per-user cache --------------------------------------------------------------------
 

@@ -190,3 +190,13 @@ def test_nothing_to_judge_when_the_site_gate_already_says_it_all():
     assert audience("all", groups={}).narrows(audience("all", groups={}).holding(EMPLOYEE)), "a reserved rule"
     assert Audience("internal", [(R_OFFICE, OFFICE, False)]).narrows(plain.holding(EMPLOYEE))
     assert not plain.narrows(None)
+
+
+def test_audiences_compiled_from_the_same_state_are_equal_whatever_their_cache():
+    # The periodic verification compares a policy read again with the one in force: equal means unchanged.
+    first = Audience("internal", [(1, "10.0.0.0/8", False)], {7: [1]}, {7: [3]})
+    second = Audience("internal", [(1, "10.0.0.0/8", False)], {7: [1]}, {7: [3]})
+    first.remember(Member(5, "ann", True, (), (7,)))
+    assert first == second and hash(first) == hash(second)
+    assert first != Audience("internal", [(1, "10.0.0.0/8", True)], {7: [1]}, {7: [3]})
+    assert first != Audience("all", [(1, "10.0.0.0/8", False)], {7: [1]}, {7: [3]})
