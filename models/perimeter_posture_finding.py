@@ -53,6 +53,7 @@ class PerimeterPostureFinding(models.Model):
             base_url=self.env["ir.config_parameter"].sudo().get_param("web.base.url") or "",
             break_glass=server_config.break_glass(),
             master_password_is=_master_password_is,
+            server_section=server_config.options(),
         )
         return self._perimeter_store(findings, posture.local_hostname())
 

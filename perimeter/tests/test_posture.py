@@ -178,3 +178,13 @@ def test_review_lists_the_worst_first():
     assert severities == sorted(severities, key=["critical", "warning", "info"].index)
     assert _keys(findings) >= {"port:5432", "option:admin_passwd", "option:list_db", "port:2222"}
     assert findings[0].severity == "critical"
+
+
+def test_database_manager_over_plain_http_recommends_the_section_option():
+    reachable = {**SAFE_OPTIONS, "list_db": True}
+    [finding] = [f for f in review(reachable, _defaults(), []) if f.key == "section:require_https"]
+    assert finding.severity == "warning" and "require_https = True" in finding.fix
+    assert "[perimeter_security]" in finding.fix
+    assert "section:require_https" not in _keys(review(reachable, _defaults(), [],
+                                                       server_section={"require_https": True}))
+    assert "section:require_https" not in _keys(review(SAFE_OPTIONS, _defaults(), []))
