@@ -1,7 +1,6 @@
 """The server tier at the WSGI door, HTTPS redirects and HSTS, the configuration file's section at start,
 database names from RPC payloads, and RPC callers recorded off the request path (issue 10)."""
 
-import json
 import random
 import socket
 import time
@@ -86,7 +85,8 @@ class TestServerTierDoor(PerimeterHttpCase):
                  b"/web/login?db=x", b"/web/login?db=%00", b"/websocket", b"/xmlrpc/2/object", b"/xmlrpc/2/db",
                  b"/jsonrpc", b"/web/database/manager", b"/web/static/../../x", b"/web/health/../login",
                  b"/web/dataset/call_kw", b"/" + b"a" * 4000, b"/%ff%fe", b"/caf\xc3\xa9", b"/a?" + b"x=1&" * 200]
-        versions = [b"HTTP/1.0", b"HTTP/1.1", b"HTTP/1.1", b"HTTP/2.0", b"HTTP/1.2"]
+        # HTTP/2.0 is answered 505 by the HTTP server before any WSGI code (and Odoo's handler logs an error).
+        versions = [b"HTTP/1.0", b"HTTP/1.1", b"HTTP/1.1", b"HTTP/1.2"]
         hosts = [None, b"", b"evil.example", b"a b", b"127.0.0.1:99999", b"[::1]", b"\xff\xfe", b"x" * 300,
                  b"127.0.0.1", b"localhost:8069"]
         extras = [b"", b"Cookie: session_id=../../etc\r\n", b"Cookie: session_id=" + b"z" * 200 + b"\r\n",
@@ -120,8 +120,13 @@ class TestServerTierDoor(PerimeterHttpCase):
     # -- item 10: the HTTPS redirect goes to the canonical origin -----------------------------------
 
     def _require_https(self, base_url):
-        self.env["ir.config_parameter"].sudo().set_param("web.base.url", base_url)
+        self._set_base_url(base_url)
         self.strict_policy(require_https=True)
+
+    def _set_base_url(self, base_url):
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", base_url)
+        self.env.flush_all()
+        server_tier.forget_snapshots()
 
     def test_https_redirect_goes_to_web_base_url_not_the_host_header(self):
         self._require_https("http://erp.example.com:8069")
@@ -131,7 +136,7 @@ class TestServerTierDoor(PerimeterHttpCase):
                 self.assertEqual(reply.status, 308)
                 self.assertEqual(reply.header("Location"), "https://erp.example.com/odoo?x=1",
                                  "never the client's Host, never the plain-HTTP port")
-        self._require_https("https://erp.example.com:8443/")
+        self._set_base_url("https://erp.example.com:8443/")
         self.assertEqual(self.get("/odoo", host="evil.com").header("Location"), "https://erp.example.com:8443/odoo")
 
     def test_https_redirect_follows_the_host_a_trusted_proxy_forwarded(self):
@@ -207,9 +212,10 @@ class TestServerTierDoor(PerimeterHttpCase):
         with self.assertRaises(xmlrpc.client.Fault) as raised:
             xmlrpc.client.loads(fault.body)
         self.assertEqual((raised.exception.faultCode, raised.exception.faultString), (4, "Database not found."))
+        # Odoo's own controller answers first when its dbfilter excludes the name; the same words either way.
         authenticate = self.json_rpc("/web/session/authenticate",
                                      {"db": "rt_main\x00x", "login": "admin", "password": "admin"})
-        self.assertNotIn("Traceback", json.dumps(authenticate.json()))
+        self.assertEqual(authenticate.json()["error"]["data"]["message"], "Database not found.")
 
     # -- item 14: recording an RPC caller never writes on the request path --------------------------
 
