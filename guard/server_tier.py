@@ -198,32 +198,35 @@ def _at_the_door(environ):
     request goes on to Odoo, whose enforcement points decide as before.
     """
     try:
-        candidates = _door_candidates(environ)
-        if candidates is None:
-            return None
-        databases, no_database_possible = candidates
-        served = None
-        for dbname in databases:
-            decider = database_decider(dbname)
-            if decider is None or not decider.policy.active:
-                return None
-            verdict = decider(environ)
-            if verdict.allowed:
-                return None
-            served = (decider, dbname)
-        if no_database_possible:
-            decider = server_config.server_decider()
-            if not decider.policy.active or decider(environ).allowed:
-                return None
-            served = (decider, None)
+        served = _refusing_policy(environ)
         if served is None:
             return None
-        verdict = verdicts.decide_once(served[0], served[1], environ)  # reported once, HSTS kept for the answer
+        verdict = verdicts.decide_once(*served, environ)  # reported once; HSTS kept for the answer
         return verdicts.response_for(verdict, environ, refusal.environ_language(environ))
     except Exception:
         # The door is a shortcut: when it cannot tell, Odoo's own enforcement points decide.
         _logger.warning("perimeter_security: the WSGI door could not decide; the request goes on", exc_info=True)
         return None
+
+
+def _refusing_policy(environ):
+    """``(Decider, database name or None)`` whose refusal to serve, if every policy that could apply refuses."""
+    candidates = _door_candidates(environ)
+    if candidates is None:
+        return None
+    databases, no_database_possible = candidates
+    served = None
+    for dbname in databases:
+        decider = database_decider(dbname)
+        if decider is None or not decider.policy.active or decider(environ).allowed:
+            return None  # unknown here, or admitted: Odoo decides
+        served = (decider, dbname)
+    if no_database_possible:
+        decider = server_config.server_decider()
+        if not decider.policy.active or decider(environ).allowed:
+            return None
+        served = (decider, None)
+    return served
 
 
 _door_databases = [None, 0.0]  # [names of this server's databases, time.monotonic() deadline]

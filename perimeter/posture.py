@@ -324,7 +324,8 @@ def _port_number(value):
 def review_server_section(options, section):
     """The database manager over plain HTTP: ``[perimeter_security] require_https`` (``section``) is not on."""
     # With list_db off Odoo refuses every database management operation: nothing worth a password crosses.
-    if not options.get("list_db", True) or str(section.get("require_https", "")).strip().lower() in ("true", "1", "yes", "on"):
+    required = str(section.get("require_https", "")).strip().lower() in ("true", "1", "yes", "on")
+    if required or not options.get("list_db", True):
         return []
     return [Finding(
         "section:require_https", "server", "warning", "The database manager accepts plain HTTP",
