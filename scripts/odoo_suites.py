@@ -32,11 +32,13 @@ import pgcluster
 SUITES = "/test_http,/bus,/base:TestIrMailServer,/base:TestIrMailServerSMTPD"
 ODOO_MODULES = "base_setup,mail,test_http"
 MODES = ("off", "monitor", "enforce")
-RUN_TIMEOUT = 420  # seconds for one run of the suites (a hang is a failure, not a stuck CI)
+RUN_TIMEOUT = 600  # seconds for one run of the suites (a hang is a failure, not a stuck CI)
 INSTALL_TIMEOUT = 600
 
 # "... ERROR db odoo.addons.test_http.tests.test_misc: FAIL: TestHttpMisc.test_x" (odoo/tests/result.py)
 FAILURE = re.compile(r" (?:ERROR|CRITICAL) \S+ (\S+): (?:FAIL|ERROR): (?:Subtest )?([\w.]+?\.\w+)(?:\s|$)")
+# "... odoo.tests.suite: ERROR: setUpClass (odoo.addons.base.tests.test_x.TestClass)"
+CLASS_FAILURE = re.compile(r": (?:FAIL|ERROR): (setUpClass|tearDownClass) \(([\w.]+)\.(\w+)\)")
 REPORT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests when loading database")
 TESTS_RUN = re.compile(r"(\d+) post-tests in|Ran (\d+) tests")
 ACCEPTED_HEADING = "#### Accepted differences in enforce"
@@ -66,8 +68,9 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
     accepted = accepted_in_enforce(os.path.join(odoo_env.REPO_ROOT, "README.md"))
     base_db, module_db = f"suites_base_{os.getpid()}", f"suites_module_{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="perimeter-suites-") as data_dir, pgcluster.database_server() as db:
+        # With demo data, as Odoo's own suites expect (their demo user, e.g. TestIrMailServerSMTPD's).
         common = [*odoo_env.server_options(python, addons_dir, data_dir, db), "--workers=0", "--max-cron-threads=0",
-                  "--http-interface=127.0.0.1", "--log-level=info", "--without-demo=all"]
+                  "--http-interface=127.0.0.1", "--log-level=info"]
         pg = []  # createdb/dropdb take their server from the environment (_pg_env)
 
         def odoo(label, argv, timeout, stdin=None):
@@ -138,6 +141,7 @@ def _run_suites(odoo, label, dbname, load):
     with open(log_path, encoding="utf-8", errors="replace") as log:
         text = log.read()
     failures = {f"{logger}:{test.split('.')[0]}.{test.split('.')[1]}" for logger, test in FAILURE.findall(text)}
+    failures |= {f"{module}:{cls}.{what}" for what, module, cls in CLASS_FAILURE.findall(text)}
     report = REPORT.findall(text)
     tests = int(report[-1][2]) if report else 0
     if report and int(report[-1][0]) + int(report[-1][1]) > len(failures):
@@ -168,6 +172,10 @@ def _run_logged(argv, log_path, timeout, stdin=None):
             proc.kill()
             proc.wait()
             return "timeout"
+        except BaseException:
+            proc.kill()  # interrupted: leave no Odoo behind
+            proc.wait()
+            raise
 
 
 def _pg_env(db):
