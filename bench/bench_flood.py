@@ -457,7 +457,8 @@ def main():
                   "measuring", flush=True)
             measured = Measurements()
             measure_single(target, measured, args.single_requests)
-            measure_floods(target, server.pid, args, measured)
+            if not args.costs_only:
+                measure_floods(target, server.pid, args, measured)
             # With the edge, nothing should arrive: wait one flush period anyway, to see it stay empty.
             rows, waited = wait_for_rows(bench, 0 if args.edge else sum(measured.refused_sent().values()))
             if args.edge and not rows:
