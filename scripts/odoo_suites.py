@@ -5,7 +5,7 @@ One stage of ``scripts/test.py``. On one throwaway PostgreSQL cluster:
 1. a baseline database with Odoo's ``base_setup``, ``mail`` and ``test_http``
    (``bus`` comes with ``mail``), served with Odoo's default server-wide
    modules: Odoo's suites run there **without** the module;
-2. a copy of it (``createdb --template``) where ``perimeter_security`` is
+2. a copy of it (``createdb --template``, and its filestore) where ``perimeter_security`` is
    installed too and loaded server-wide (``--load=base,web,perimeter_security``);
    the mode is set in the database (``ir.config_parameter`` through ``odoo
    shell``, as an administrator would), then the same suites run with
@@ -13,8 +13,11 @@ One stage of ``scripts/test.py``. On one throwaway PostgreSQL cluster:
    of every installed module, narrowed by ``--test-tags``), once per mode.
 
 A failure in ``off`` or ``monitor`` that does not also happen in the baseline
-fails the stage. In ``enforce`` (loopback allowed, as installed) the only
-accepted differences are the test classes the README lists under
+fails the stage, once confirmed: each new failure runs again alone, with and
+without the module (some of Odoo's tests depend on timing and fail now and
+then on a loaded machine); it counts if it fails again with the module only.
+In ``enforce`` (loopback allowed, as installed) the only accepted differences
+are the tests the README lists under
 "Accepted differences in enforce" (Odoo's ``TestDevice`` sends
 ``X-Forwarded-For`` from an untrusted peer, which ``enforce`` refuses by
 design). A run that does not finish within its time limit counts as failed.
@@ -22,6 +25,7 @@ design). A run that does not finish within its time limit counts as failed.
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -85,6 +89,8 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
                 tally.add("odoo suites", 0, 1, problems=[f"installing {ODOO_MODULES} failed ({code})"])
                 return
             subprocess.run([*pg, "createdb", "-T", base_db, module_db], check=True, env=_pg_env(db))
+            filestore = os.path.join(data_dir, "filestore")  # attachments live beside the database
+            shutil.copytree(os.path.join(filestore, base_db), os.path.join(filestore, module_db))
             _, code = odoo("install-module", ["-d", module_db, "-i", odoo_env.MODULE, "--stop-after-init",
                                               "--load=base,web," + odoo_env.MODULE,
                                               f"--http-port={odoo_env.free_port()}"], INSTALL_TIMEOUT)
@@ -104,6 +110,10 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
                 result = _run_suites(odoo, mode, module_db, "base,web," + odoo_env.MODULE)
                 new = sorted(name for name in result.failures - baseline.failures
                              if not (mode == "enforce" and _accepted(name, accepted)))
+                new, flaky = _confirm(odoo, mode, new, base_db, module_db)
+                if flaky:
+                    print(f"{mode}: did not fail again when run alone, or failed without the module too "
+                          f"(not counted): {flaky}", flush=True)
                 problems = [f"{mode}: {name} fails with the module, not without it" for name in new]
                 if result.timed_out:
                     problems.append(f"{mode}: the suites did not finish within {RUN_TIMEOUT} s (see {result.log})")
@@ -124,6 +134,34 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
             print(f"Odoo's own suites: {time.monotonic() - started:.0f} s; logs in {log_dir}", flush=True)
 
 
+def _confirm(odoo, mode, new, base_db, module_db):
+    """Run each new failure again, alone, with and without the module: ``(confirmed, not confirmed)``.
+
+    Some of Odoo's tests depend on timing (session lifetimes under ``freeze_time``) and fail now and
+    then on a loaded machine, with or without the module. A failure counts when it happens again with
+    the module and not without it; a failure that names no test cannot be run again and counts.
+    """
+    tags = {name: _tag(name) for name in new}
+    if not new or None in tags.values():
+        return new, []
+    retry_tags = ",".join(sorted(set(tags.values())))
+    again = _run_suites(odoo, f"{mode}-again", module_db, "base,web," + odoo_env.MODULE, retry_tags)
+    without = _run_suites(odoo, f"{mode}-again-baseline", base_db, "base,web", retry_tags)
+    confirmed = [name for name in new
+                 if (name in again.failures or again.timed_out or not again.tests) and name not in without.failures]
+    return confirmed, [name for name in new if name not in confirmed]
+
+
+def _tag(name):
+    """The --test-tags of one failure ``odoo.addons.<module>.tests.<file>:<Class>.<test>``, or None."""
+    logger, _, test = name.partition(":")
+    parts = logger.split(".")
+    if len(parts) < 3 or parts[:2] != ["odoo", "addons"] or "." not in test:
+        return None
+    cls, _, method = test.partition(".")
+    return f"/{parts[2]}:{cls}" if method in ("setUpClass", "tearDownClass") else f"/{parts[2]}:{cls}.{method}"
+
+
 class SuiteResult:
     def __init__(self, log, failures, tests, timed_out):
         self.log, self.failures, self.tests, self.timed_out = log, failures, tests, timed_out
@@ -133,9 +171,9 @@ class SuiteResult:
         return f"{state}{self.tests} tests, {len(self.failures)} failing: {sorted(self.failures)}"
 
 
-def _run_suites(odoo, label, dbname, load):
+def _run_suites(odoo, label, dbname, load, tags=SUITES):
     log_path, code = odoo(f"run-{label}", ["-d", dbname, f"--db-filter=^{dbname}$", "--test-enable",
-                                           f"--test-tags={SUITES}",
+                                           f"--test-tags={tags}",
                                            "--stop-after-init", f"--load={load}",
                                            f"--http-port={odoo_env.free_port()}"], RUN_TIMEOUT)
     with open(log_path, encoding="utf-8", errors="replace") as log:
