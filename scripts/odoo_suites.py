@@ -90,7 +90,8 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
                 return
             subprocess.run([*pg, "createdb", "-T", base_db, module_db], check=True, env=_pg_env(db))
             filestore = os.path.join(data_dir, "filestore")  # attachments live beside the database
-            shutil.copytree(os.path.join(filestore, base_db), os.path.join(filestore, module_db))
+            if os.path.isdir(os.path.join(filestore, base_db)):
+                shutil.copytree(os.path.join(filestore, base_db), os.path.join(filestore, module_db))
             _, code = odoo("install-module", ["-d", module_db, "-i", odoo_env.MODULE, "--stop-after-init",
                                               "--load=base,web," + odoo_env.MODULE,
                                               f"--http-port={odoo_env.free_port()}"], INSTALL_TIMEOUT)
