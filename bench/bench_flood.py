@@ -8,6 +8,7 @@ How to run (from the repository root; about 3 minutes, half of it installing Odo
     python3 bench/bench_flood.py --rate 100            # a paced flood: 100 refused requests/s in all
     python3 bench/bench_flood.py --flood-requests 1500 --rounds 1 --threads 4   # quicker
     python3 bench/bench_flood.py --edge                # every request through nginx with the exported allowlist
+    python3 bench/bench_flood.py --costs-only          # only the cost of one request (allowed vs refused): ~2 min
 
 It starts a throwaway PostgreSQL cluster and ONE Odoo server (``--workers=2``,
 prefork, by default) on one database with the module installed, in
@@ -394,6 +395,8 @@ def report(args, measured, rows, waited):
           f"{', '.join(FLOOD_PATHS)}. Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}.")
     report_single(measured)
+    if args.costs_only:
+        return _answer_problems(measured)
     report_latency(args, measured)
     problems = report_flood(args, measured, rows, waited)
     print("\nRead: the first table is what one request costs with no flood (a refusal vs an allowed request). "
@@ -424,7 +427,11 @@ def main():
     parser.add_argument("--max-seconds", type=float, default=240, help="cap on the flood phase")
     parser.add_argument("--edge", action="store_true",
                         help="put a real nginx with the exported allowlist in front of Odoo")
+    parser.add_argument("--costs-only", action="store_true",
+                        help="measure only the cost of one request, allowed and refused (no flood)")
     args = parser.parse_args()
+    if args.costs_only:
+        args.rounds = 0
     if args.edge and NGINX is None:
         parser.error("--edge needs nginx (apt-get install nginx-light)")
     args.threads = [int(value) for value in args.threads.split(",") if value.strip()]
@@ -450,7 +457,8 @@ def main():
                   "measuring", flush=True)
             measured = Measurements()
             measure_single(target, measured, args.single_requests)
-            measure_floods(target, server.pid, args, measured)
+            if not args.costs_only:
+                measure_floods(target, server.pid, args, measured)
             # With the edge, nothing should arrive: wait one flush period anyway, to see it stay empty.
             rows, waited = wait_for_rows(bench, 0 if args.edge else sum(measured.refused_sent().values()))
             if args.edge and not rows:

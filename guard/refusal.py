@@ -13,11 +13,13 @@ import logging
 import os
 import xmlrpc.client
 
+import werkzeug.datastructures
 import werkzeug.exceptions
+import werkzeug.http
 import werkzeug.wrappers
 from markupsafe import escape
 
-from odoo.exceptions import AccessDenied
+from odoo.exceptions import AccessDenied, AccessError
 from odoo.http import JSON_MIMETYPES, SessionExpiredException
 from odoo.tools.translate import LazyTranslate
 
@@ -36,6 +38,7 @@ LANGUAGES = frozenset(
     name[:-3] for name in (os.listdir(_I18N) if os.path.isdir(_I18N) else ()) if name.endswith(".po")
 )
 
+DATABASE_NOT_FOUND = "Database not found."  # Odoo's words (web/controllers/session.py)
 XMLRPC_ACCESS_DENIED = 3  # odoo.addons.base.controllers.rpc.RPC_FAULT_CODE_ACCESS_DENIED
 _COMMON_HEADERS = {
     "Cache-Control": "no-store",
@@ -72,6 +75,28 @@ class RpcRefused(AccessDenied):
     loglevel = logging.INFO
 
 
+class UnknownDatabase(AccessError):
+    """An RPC payload names something that cannot be a database: answered as Odoo answers a missing one.
+
+    The words of Odoo's own ``/web/session/authenticate`` for a database it does
+    not serve; an XML-RPC fault (code 4) or a JSON-RPC error, never a traceback.
+    """
+
+    loglevel = logging.INFO
+
+
+def unknown_database(path, content_type=""):
+    """The ``UnknownDatabase`` to raise for a request to ``path``: JSON clients get an error with no traceback."""
+    exc = UnknownDatabase(DATABASE_NOT_FOUND)
+    if response_kind(path, content_type) == "json":
+        error = {"code": 200, "message": "Odoo Server Error",
+                 "data": {"name": "odoo.exceptions.AccessError", "message": DATABASE_NOT_FOUND,
+                          "arguments": [DATABASE_NOT_FOUND], "context": {}, "debug": ""}}
+        exc.error_response = werkzeug.wrappers.Response(
+            json.dumps({"jsonrpc": "2.0", "id": None, "error": error}), status=200, content_type="application/json")
+    return exc
+
+
 class WebsocketRefused(SessionExpiredException):
     """Closes an open websocket whose client the policy now refuses (handled quietly by the bus)."""
 
@@ -101,6 +126,15 @@ def request_language():
     except (AttributeError, KeyError, ValueError):
         browser_lang = None
     return pick_language(session_lang, browser_lang)
+
+
+def environ_language(environ):
+    """The browser's language (``Accept-Language``) if translated, for answers given before Odoo's request exists."""
+    if not LANGUAGES or not environ.get("HTTP_ACCEPT_LANGUAGE"):
+        return "en_US"
+    accepted = werkzeug.http.parse_accept_header(environ["HTTP_ACCEPT_LANGUAGE"][:512],
+                                                 werkzeug.datastructures.LanguageAccept)
+    return pick_language(*(value.replace("-", "_") for value, _quality in accepted))
 
 
 def texts(verdict, lang="en_US"):

@@ -2,9 +2,13 @@
 
 It holds what must work without any database: the break-glass switch
 (``disabled = True``) and the policy of requests that belong to no database
-(``server_allowlist``, ``trusted_proxies``, ``allow_loopback``). Odoo keeps
-sections other than ``[options]`` in ``config.misc``; they are read on every
-call (a dictionary lookup), so a test or a reload sees a change at once.
+(``server_allowlist``, ``trusted_proxies``, ``allow_loopback``,
+``require_https``). Odoo keeps sections other than ``[options]`` in
+``config.misc``; they are read on every call (a dictionary lookup), so a test
+or a reload sees a change at once. :func:`check_section` runs at start (the
+server tier's install): a mistyped option (``disable = True``) or an
+unreadable value is logged as an ERROR then, not at the first request that
+happens to need the section.
 """
 
 import logging
@@ -48,3 +52,15 @@ def server_decider():
     decider = Decider(policy)
     _compiled = (key, decider)
     return decider
+
+
+def check_section():
+    """Read the whole section now and log an ERROR for each unknown option and unreadable value.
+
+    Called when the server tier is installed (``post_load``, at start when
+    the module is loaded server-wide). Returns the problems found.
+    """
+    global _compiled  # noqa: PLW0603 -- see server_decider
+    _compiled = (None, None)  # compile (and report) again, even if a request already did
+    server_decider()
+    return server_policy(options())[1]

@@ -3,7 +3,9 @@
 Installed by the module's ``post_load`` hook, once per process, by wrapping
 methods of Odoo's classes (never by rebinding ``odoo.http.root``):
 
-- ``Application.__call__``: keeps the request's state for every enforcement
+- ``Application.__call__``: the door. A client that every policy that could
+  apply refuses is answered there, before Odoo builds its request (see
+  ``_at_the_door``); it keeps the request's state for every enforcement
   point, and adds HSTS and the cookies' ``Secure`` flag to whatever response
   goes out (pages, errors, redirects, static files) when the verdict says so;
 - ``Request._serve_static``: static files, served before any database opens;
@@ -53,6 +55,7 @@ _MARK = "_perimeter_security_guard"
 _SECURE_FLAG = re.compile(r";\s*secure\s*(?:;|$)", re.IGNORECASE)
 _RPC_DATABASE_METHODS = {"common": ("login", "authenticate"), "model": None}  # None: every method
 _UNUSABLE_DATABASE = (AttributeError, KeyError, psycopg2.OperationalError, psycopg2.ProgrammingError)
+_MAX_DATABASE_NAME = 63  # bytes: PostgreSQL's NAMEDATALEN - 1
 
 _snapshots = {}  # database name -> (Decider, time.monotonic() deadline)
 
@@ -66,6 +69,7 @@ def install():
     for service in ("common", "db", "model"):
         _wrap(getattr(odoo.service, service), "dispatch", functools.partial(_guard_dispatch, service))
     _wrap(Session, "authenticate", _guard_session_authenticate)
+    server_config.check_section()  # a mistyped option is reported at start, not at some later request
     if server_config.break_glass():
         _logger.warning(
             "perimeter_security: BREAK-GLASS is on ([perimeter_security] disabled = True in the configuration "
@@ -98,6 +102,7 @@ def _wrap(owner, name, make_wrapper):
 def forget_snapshots():
     """Drop the server tier's copies of database policies (tests, and after a policy change in-process)."""
     _snapshots.clear()
+    _door_databases[:] = [None, 0.0]
 
 
 def database_decider(dbname, fresh=False, load=False):
@@ -168,11 +173,94 @@ def _guard_call(original):
             return start_response(status, headers, exc_info)
 
         try:
+            refused = _at_the_door(environ)
+            if refused is not None:
+                return refused(environ, start_response_with_flags)
             return original(self, environ, start_response_with_flags)
         finally:
             verdicts.end(token)
 
     return __call__
+
+
+def _at_the_door(environ):
+    """The refusal (or HTTPS redirect) of a client every policy that could apply refuses, else None.
+
+    Runs before Odoo builds its request, reads a session or lists databases:
+    whatever the request looks like (no ``Host`` header, a broken request line,
+    a path no route knows), a refused client gets its 403 here, and a flood of
+    them costs no session, no cursor and no database listing. "Could apply":
+    every database Odoo might serve this request from (its ``dbfilter`` /
+    ``db_name`` applied to the databases of this server, for every ``Host`` it
+    might use) and, unless exactly one database is certain, the configuration
+    file's policy of requests with no database. A database whose policy is not
+    known here (registry not loaded, module not installed) stands aside: the
+    request goes on to Odoo, whose enforcement points decide as before.
+    """
+    try:
+        served = _refusing_policy(environ)
+        if served is None:
+            return None
+        verdict = verdicts.decide_once(*served, environ)  # reported once; HSTS kept for the answer
+        return verdicts.response_for(verdict, environ, refusal.environ_language(environ))
+    except Exception:
+        # The door is a shortcut: when it cannot tell, Odoo's own enforcement points decide.
+        _logger.warning("perimeter_security: the WSGI door could not decide; the request goes on", exc_info=True)
+        return None
+
+
+def _refusing_policy(environ):
+    """``(Decider, database name or None)`` whose refusal to serve, if every policy that could apply refuses."""
+    candidates = _door_candidates(environ)
+    if candidates is None:
+        return None
+    databases, no_database_possible = candidates
+    served = None
+    for dbname in databases:
+        decider = database_decider(dbname)
+        if decider is None or not decider.policy.active or decider(environ).allowed:
+            return None  # unknown here, or admitted: Odoo decides
+        served = (decider, dbname)
+    if no_database_possible:
+        decider = server_config.server_decider()
+        if not decider.policy.active or decider(environ).allowed:
+            return None
+        served = (decider, None)
+    return served
+
+
+_door_databases = [None, 0.0]  # [names of this server's databases, time.monotonic() deadline]
+
+
+def _known_databases():
+    """The databases of this server (``list_dbs``), kept ``SNAPSHOT_TTL`` seconds; None if unknown."""
+    names, deadline = _door_databases
+    now = time.monotonic()
+    if names is None or deadline <= now:
+        try:
+            names = tuple(odoo.service.db.list_dbs(force=True))
+        except Exception:  # noqa: BLE001 -- an unreachable PostgreSQL: the door stands aside
+            return None
+        _door_databases[:] = [names, now + SNAPSHOT_TTL]
+    return names
+
+
+def _door_candidates(environ):
+    """``(databases Odoo may serve this request from, whether it may be served with no database)``, or None."""
+    names = _known_databases()
+    if names is None:
+        return None
+    dbfilter = odoo.tools.config["dbfilter"] or ""
+    if "%h" not in dbfilter and "%d" not in dbfilter:
+        databases = odoo.http.db_filter(names, host="")  # the Host header plays no part
+        return databases, len(databases) != 1
+    hosts = [environ.get("HTTP_HOST")]
+    if odoo.tools.config["proxy_mode"] and environ.get("HTTP_X_FORWARDED_HOST"):
+        hosts.append(environ["HTTP_X_FORWARDED_HOST"])  # ProxyFix will make it the Host Odoo filters with
+    if None in hosts:
+        return names, True  # no Host header: any database might be meant
+    databases = sorted({db for host in hosts for db in odoo.http.db_filter(names, host=host)})
+    return databases, len(hosts) != 1 or len(databases) != 1
 
 
 def _guard_serve_static(original):
@@ -261,6 +349,10 @@ def _check_target(state, dbname):
         if dbname is None:
             decider = server_config.server_decider()
         else:
+            if not _is_database_name(dbname):
+                # Odoo would raise ValueError from deep inside (a NUL byte, a postgresql:// URI), with a
+                # traceback: answer as for a database that does not exist, and never open anything.
+                raise refusal.unknown_database(state.facts.path, state.environ.get("CONTENT_TYPE", ""))
             try:
                 decider = database_decider(dbname, fresh=True, load=True)
             except _UNUSABLE_DATABASE:
@@ -274,6 +366,21 @@ def _check_target(state, dbname):
     if refusal.response_kind(state.facts.path, state.environ.get("CONTENT_TYPE", "")) == "json":
         exc.error_response = refusal.json_refusal(verdict)
     raise exc
+
+
+def _is_database_name(name):
+    """Whether ``name`` can name a PostgreSQL database that Odoo would open by name.
+
+    Not a connection URI (Odoo's ``db_connect`` refuses those with ValueError),
+    no control character (psycopg2 refuses NUL with ValueError), at most 63
+    bytes (PostgreSQL's limit: a longer name is truncated, so it names another
+    database than the one written).
+    """
+    return (
+        not name.lower().startswith(("postgresql://", "postgres://"))
+        and name.isprintable()
+        and len(name.encode("utf-8", "surrogatepass")) <= _MAX_DATABASE_NAME
+    )
 
 
 def _guard_notifications(original):

@@ -142,11 +142,17 @@ def raise_for(verdict, environ, lang=None):
     ``environ`` is the request's WSGI environ: its path and content type choose the refusal's format.
     """
     if verdict.action == DENY:
-        lang = lang or refusal.request_language()
-        response = refusal.refusal_response(
-            verdict, environ.get("PATH_INFO") or "/", environ.get("CONTENT_TYPE", ""), lang,
-            upgrade=environ.get("HTTP_UPGRADE", "").strip().lower() == "websocket",
-        )
-        raise refusal.Refused(response=response)
+        raise refusal.Refused(response=response_for(verdict, environ, lang))
     if verdict.action == REDIRECT:
-        raise refusal.HttpsRedirect(response=refusal.redirect_response(verdict.location))
+        raise refusal.HttpsRedirect(response=response_for(verdict, environ, lang))
+
+
+def response_for(verdict, environ, lang=None):
+    """The 403 or 308 response of a verdict that does not allow (the server tier's door serves it as is)."""
+    if verdict.action == REDIRECT:
+        return refusal.redirect_response(verdict.location)
+    return refusal.refusal_response(
+        verdict, environ.get("PATH_INFO") or "/", environ.get("CONTENT_TYPE", ""),
+        lang or refusal.request_language(),
+        upgrade=environ.get("HTTP_UPGRADE", "").strip().lower() == "websocket",
+    )

@@ -157,10 +157,12 @@ class PerimeterPolicy(models.AbstractModel):
         rule with an expiry has run out).
         """
         params = self.env["ir.config_parameter"].sudo().search_fetch(
-            [("key", "in", list(settings.KEYS))], ["key", "value"]
+            [("key", "in", [*settings.KEYS, "web.base.url"])], ["key", "value"]
         )
+        stored = {param.key: param.value for param in params}
         allowlist, next_expiry = self.env["perimeter.allowlist"]._read_rules_in_force(lasting=lasting)
-        policy = Policy.from_stored({param.key: param.value for param in params}, allowlist, disabled)
+        # web.base.url: where plain HTTP is redirected (never the client's Host header).
+        policy = Policy.from_stored(stored, allowlist, disabled, base_url=stored.get("web.base.url") or "")
         return policy, next_expiry
 
     @api.model

@@ -58,6 +58,7 @@ class PerimeterPostureFinding(models.Model):
             master_password_is=_master_password_is,
             proxy_peers=self._perimeter_proxy_peers(),
             allowlist=self.env["perimeter.allowlist"]._read_rules_in_force()[0],
+            server_section=server_config.options(),
         )
         return self._perimeter_store(findings, posture.local_hostname())
 

@@ -6,10 +6,11 @@ no database, ``ir.http`` for database requests, the websocket) gathers
 them re-implements a rule.
 """
 
+import difflib
 import posixpath
 import re
 from dataclasses import dataclass, replace
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .client import PROXY_HEADERS, Client, is_loopback, resolve_client
 from .networks import NetworkSet
@@ -48,9 +49,12 @@ class Policy:
     disabled: bool = False  # the break-glass switch of the configuration file
     scope: str = "all"  # all: the allowlist gates every request; internal: only users are held (audience.py)
     audience: object = None  # the compiled audience.Audience (networks per user), None: nobody narrowed
+    # Where plain-HTTP requests are redirected when no trusted proxy forwarded a host: "host[:port]"
+    # from web.base.url (see ``https_origin``); "" refuses them instead. Never the client's Host header.
+    https_origin: str = ""
 
     @classmethod
-    def from_settings(cls, values, allowlist, disabled=False):
+    def from_settings(cls, values, allowlist, disabled=False, https_origin=""):
         """Build from typed settings (``settings.load_settings``) and the compiled allowlist."""
         return cls(
             mode=values["mode"],
@@ -62,13 +66,14 @@ class Policy:
             hsts_max_age=values["hsts_max_age"],
             disabled=disabled,
             scope=values.get("scope", "all"),
+            https_origin=https_origin,
         )
 
     @classmethod
-    def from_stored(cls, stored, allowlist, disabled=False):
-        """Build from stored ``{parameter key: text}``; unreadable values take their defaults."""
+    def from_stored(cls, stored, allowlist, disabled=False, base_url=""):
+        """Build from stored ``{parameter key: text}`` and ``web.base.url``; unreadable values take their defaults."""
         values, _problems = load_settings(stored)
-        return cls.from_settings(values, allowlist, disabled)
+        return cls.from_settings(values, allowlist, disabled, https_origin(base_url))
 
     @property
     def active(self):
@@ -90,6 +95,7 @@ class RequestFacts:
     query_string: str = ""
     host: str = ""
     user_agent: str = ""  # for the access log only; no decision reads it
+    forwarded_host: str = ""  # X-Forwarded-Host: believed (for redirects) only from a trusted proxy
 
     @classmethod
     def from_environ(cls, environ):
@@ -107,6 +113,7 @@ class RequestFacts:
             query_string=environ.get("QUERY_STRING", ""),
             host=original.get("HTTP_HOST") or environ.get("HTTP_HOST", ""),
             user_agent=environ.get("HTTP_USER_AGENT", ""),
+            forwarded_host=environ.get("HTTP_X_FORWARDED_HOST", ""),
         )
 
 
@@ -137,14 +144,48 @@ def is_exempt(path, exempt_paths):
     return posixpath.normpath(path) == path.rstrip("/")  # normalised only when a prefix matched: cheap
 
 
-def https_location(facts):
-    """The https URL of a request, or "" when its Host header is not a host."""
-    host = facts.host.strip()
+def https_origin(base_url):
+    """The "host[:port]" to redirect plain HTTP to, from ``web.base.url``; "" when it names none.
+
+    The port is kept only when ``web.base.url`` is itself https: the port of an
+    ``http://`` URL serves plain HTTP, and a redirect must never go back there.
+    """
+    try:
+        parts = urlsplit((base_url or "").strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if not _HOST.match(host):
+        return ""
+    return f"{host}:{port}" if parts.scheme == "https" and port not in (None, 443) else host
+
+
+def _forwarded_hostname(value):
+    """The host a trusted proxy forwarded (the nearest proxy's, right-most), without its port, or ""."""
+    host = value.rpartition(",")[2].strip()
     match = _HOST.match(host)
     if not match:
         return ""
-    if match.group(1) == "80":
-        host = host[: -len(":80")]
+    return host[: -len(match.group(1)) - 1] if match.group(1) else host
+
+
+def https_location(facts, client, origin=""):
+    """The canonical https URL of a request, or "" when there is none to send it to.
+
+    The host is the one a trusted proxy forwarded (``X-Forwarded-Host``), else
+    ``origin`` (``Policy.https_origin``, from ``web.base.url``); never the
+    client's own ``Host`` header, which anyone can set (``Host: evil.com``),
+    and never a port that served this plain-HTTP request.
+    """
+    host = _forwarded_hostname(facts.forwarded_host) if client.via_proxy and facts.forwarded_host else ""
+    if host and origin and origin.partition(":")[0].lower() == host.lower() and not origin.startswith("["):
+        host = origin  # the same site: web.base.url knows its https port
+    host = host or origin
+    if not host:
+        return ""
     path = quote(_wsgi_bytes(facts.path), safe=_PATH_SAFE)
     query = f"?{quote(_wsgi_bytes(facts.query_string), safe=_QUERY_SAFE)}" if facts.query_string else ""
     return f"https://{host}{path}{query}"
@@ -161,8 +202,10 @@ def _wsgi_bytes(text):
 def decide(facts, policy):
     """Allow, deny or redirect one request. Pure and cheap: called for every request."""
     client = resolve_client(facts.connection, policy.trusted_proxies)
-    if not policy.active or is_exempt(facts.path, policy.exempt_paths):
+    if not policy.active:
         return Verdict(ALLOW, client, client_ip=client.ip)
+    if is_exempt(facts.path, policy.exempt_paths):
+        return _with_hsts(policy, Verdict(ALLOW, client, client_ip=client.ip))
     loopback = policy.allow_loopback and is_loopback(client)
 
     if policy.mode != "off" and not loopback:
@@ -172,7 +215,7 @@ def decide(facts, policy):
         if refused is not None and policy.scope != "internal":  # internal: the public side is open to all
             reason = "untrusted_proxy_headers" if client.untrusted_headers else "not_allowlisted"
             if policy.mode == "enforce":
-                return Verdict(DENY, client, reason, report=True, blocked=True, client_ip=refused)
+                return _with_hsts(policy, Verdict(DENY, client, reason, report=True, blocked=True, client_ip=refused))
             return _allow(facts, policy, loopback, Verdict(ALLOW, client, reason, report=True, client_ip=refused))
         if client.untrusted_headers:
             # Allowed on its own address, but someone is sending proxy headers: worth knowing.
@@ -222,6 +265,13 @@ class Decider:
         return verdict
 
 
+def _with_hsts(policy, verdict):
+    """HSTS on every answer over HTTPS while HTTPS is required: refusals and exempt paths too."""
+    if policy.require_https and verdict.client.scheme == "https":
+        return replace(verdict, hsts=policy.hsts_max_age, secure_cookie=True)
+    return verdict
+
+
 def _allow(facts, policy, loopback, verdict):
     """Apply the HTTPS requirement to a request the allowlist lets through."""
     if not policy.require_https:
@@ -231,14 +281,17 @@ def _allow(facts, policy, loopback, verdict):
     if loopback:
         # Local scripts and health checks do not cross the network: plain HTTP is fine there.
         return verdict
-    location = https_location(facts) if facts.method in _SAFE_METHODS else ""
+    location = https_location(facts, verdict.client, policy.https_origin) if facts.method in _SAFE_METHODS else ""
     if location:
         return replace(verdict, action=REDIRECT, location=location, secure_cookie=True)
     return replace(verdict, action=DENY, reason="not_https", report=True, blocked=True)
 
 
 # Options of the ``[perimeter_security]`` section of Odoo's configuration file.
-SERVER_OPTIONS = ("disabled", "server_allowlist", "trusted_proxies", "allow_loopback")
+SERVER_OPTIONS = ("disabled", "server_allowlist", "trusted_proxies", "allow_loopback", "require_https")
+# option -> the setting whose grammar reads it
+_SERVER_OPTION_SETTINGS = {"server_allowlist": "trusted_proxies", "trusted_proxies": "trusted_proxies",
+                           "allow_loopback": "allow_loopback", "require_https": "require_https"}
 
 
 def _option_text(value):
@@ -259,26 +312,35 @@ def break_glass(options):
         return False
 
 
+def _unknown_option(name):
+    close = difflib.get_close_matches(str(name), SERVER_OPTIONS, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return (f"[perimeter_security] {name}: unknown option, ignored ({hint}"
+            f"known: {', '.join(SERVER_OPTIONS)})")
+
+
 def server_policy(options):
     """The policy of requests that belong to no database, from the configuration file's section.
 
     ``server_allowlist`` present (even empty) turns enforcement on for them;
-    absent, they are not restricted. Returns ``(policy, problems)``; an
-    unreadable value fails closed (an unreadable allowlist admits nobody but
-    loopback, unreadable proxies are not trusted) and is named in ``problems``.
+    absent, they are not restricted. ``require_https`` sends them to HTTPS
+    (the host a trusted proxy forwarded; else they are refused, since no
+    database's ``web.base.url`` speaks for the server). Returns ``(policy,
+    problems)``; an unreadable value fails closed (an unreadable allowlist
+    admits nobody but loopback, unreadable proxies are not trusted, an
+    unreadable ``require_https`` requires HTTPS) and is named in ``problems``,
+    as is every unknown option (a mistyped ``disable = True`` is not the break-glass).
     """
-    problems = [f"[perimeter_security] {name}: unknown option (known: {', '.join(SERVER_OPTIONS)})"
-                for name in options if name not in SERVER_OPTIONS]
+    problems = [_unknown_option(name) for name in options if name not in SERVER_OPTIONS]
     values = {}
-    for name, setting in (("server_allowlist", "trusted_proxies"), ("trusted_proxies", "trusted_proxies"),
-                          ("allow_loopback", "allow_loopback")):
+    for name, setting in _SERVER_OPTION_SETTINGS.items():
         if name not in options:
             continue
         try:
             values[name] = parse_setting(setting, _option_text(options[name]))
         except ValueError as exc:
             problems.append(f"[perimeter_security] {name}: {str(exc).partition(': ')[2] or exc}")
-            values[name] = () if setting == "trusted_proxies" else True
+            values[name] = () if setting == "trusted_proxies" else True  # loopback kept; HTTPS required
     raw_disabled = options.get("disabled")
     if raw_disabled not in (None, False):
         try:
@@ -290,6 +352,7 @@ def server_policy(options):
         allowlist=NetworkSet(values.get("server_allowlist", ())),
         trusted_proxies=NetworkSet(values.get("trusted_proxies", ())),
         allow_loopback=values.get("allow_loopback", True),
+        require_https=values.get("require_https", False),
         disabled=break_glass(options),
     )
     return policy, problems

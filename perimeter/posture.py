@@ -352,11 +352,26 @@ def _port_number(value):
         return None
 
 
+def review_server_section(options, section):
+    """The database manager over plain HTTP: ``[perimeter_security] require_https`` (``section``) is not on."""
+    # With list_db off Odoo refuses every database management operation: nothing worth a password crosses.
+    required = str(section.get("require_https", "")).strip().lower() in ("true", "1", "yes", "on")
+    if required or not options.get("list_db", True):
+        return []
+    return [Finding(
+        "section:require_https", "server", "warning", "The database manager accepts plain HTTP",
+        "/web/database/manager and /xmlrpc/2/db belong to no database, so a database's Require HTTPS does "
+        "not cover them: the master password can cross the network in clear text.",
+        "Add require_https = True to the [perimeter_security] section of the Odoo configuration file "
+        "(loopback scripts keep plain HTTP while allow_loopback is on), or set list_db = False.")]
+
+
 def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None,
-           proxy_peers=None, allowlist=None):
+           proxy_peers=None, allowlist=None, server_section=None):
     """Every finding, worst first. ``sockets`` comes from :func:`listening_sockets`.
 
-    ``proxy_peers`` and ``allowlist``: see :func:`review_proxy_peers` (omitted: not reviewed).
+    ``proxy_peers`` and ``allowlist``: see :func:`review_proxy_peers` (omitted: not reviewed);
+    ``server_section``: the configuration file's ``[perimeter_security]`` section.
     """
     odoo_ports = {port for port in map(_port_number, (options.get("http_port"), options.get("gevent_port"))) if port}
     behind_proxy = bool(settings.get("trusted_proxies")) or bool(options.get("proxy_mode"))
@@ -366,6 +381,7 @@ def review(options, settings, sockets, *, base_url="", break_glass=False, master
         *review_module_settings(settings, base_url, break_glass),
         *(review_proxy_peers(proxy_peers, allowlist, settings.get("trusted_proxies") or ())
           if proxy_peers and allowlist is not None else ()),
+        *review_server_section(options, server_section or {}),
     ]
     rank = list(SEVERITIES)
     return sorted(findings, key=lambda f: (rank.index(f.severity), f.category, f.key))

@@ -6,7 +6,8 @@
 The Odoo suite runs when Odoo is found ($ODOO_BIN, else ``odoo`` on PATH): a
 fresh database with the module installed and its tests (``--test-tags
 /perimeter_security``), on a throwaway PostgreSQL cluster unless PGHOST (and
-PGPORT, PGUSER, PGPASSWORD) name a server. The last line is always
+PGPORT, PGUSER, PGPASSWORD) name a server. Then Odoo's own suites run with and
+without the module as a regression gate (``odoo_suites.py``). The last line is always
 ``N passed, N failed``; the exit status is non-zero on any failure.
 """
 
@@ -23,6 +24,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import odoo_env  # noqa: E402
+import odoo_suites  # noqa: E402
 import pgcluster  # noqa: E402
 
 TEST_PACKAGES = {
@@ -142,6 +144,13 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
         print(f"Full Odoo log: {kept}", flush=True)
 
 
+def run_odoo_suites(odoo_bin, python, addons_dir, tally):
+    banner(f"Odoo's own suites with and without the module ({odoo_suites.SUITES})")
+    log_dir = os.path.join(odoo_env.REPO_ROOT, ".tmp")
+    os.makedirs(log_dir, exist_ok=True)
+    odoo_suites.run(odoo_bin, python, addons_dir, tally, log_dir)
+
+
 UNINSTALL_SCRIPT = """
 env["ir.config_parameter"].set_param("perimeter_security.mode", "monitor")
 env["perimeter.allowlist"].create({"name": "Uninstall check", "network": "192.0.2.0/24"})
@@ -240,6 +249,8 @@ def main():
     parser.add_argument("--no-lint", action="store_true", help="skip ruff and pylint-odoo (development only)")
     parser.add_argument("--no-engine", action="store_true", help="skip the engine tests (development only)")
     parser.add_argument("--no-odoo", action="store_true", help="skip the Odoo suite (development only)")
+    parser.add_argument("--no-suites", action="store_true",
+                        help="skip the regression gate of Odoo's own suites (development only)")
     args = parser.parse_args()
     odoo_env.exit_cleanly_on_sigterm()
 
@@ -264,6 +275,8 @@ def main():
             run_engine_tests(python, tally)
         if odoo_bin and not args.no_odoo:
             run_odoo_tests(odoo_bin, python, addons_dir, args.tags, tally)
+        if odoo_bin and not args.no_suites:
+            run_odoo_suites(odoo_bin, python, addons_dir, tally)
     finally:
         shutil.rmtree(addons_dir, ignore_errors=True)
 

@@ -27,3 +27,4 @@ from . import test_odoo_mail_server_contract
 from . import test_mail_tls_real_servers
 from . import test_audience
 from . import test_audience_websocket
+from . import test_server_tier_door

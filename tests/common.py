@@ -177,5 +177,5 @@ class PerimeterHttpCase(PerimeterMixin, HttpCase):
 @contextlib.contextmanager
 def no_database_selected():
     """Requests resolve to no database, as on a server with several and no ``db`` in the session."""
-    with patch("odoo.http.db_list", return_value=[]):
+    with patch("odoo.http.db_list", return_value=[]), patch.object(server_tier, "_known_databases", return_value=()):
         yield

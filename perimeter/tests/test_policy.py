@@ -11,6 +11,7 @@ from perimeter.policy import (
     RequestFacts,
     break_glass,
     decide,
+    https_origin,
     is_exempt,
     server_policy,
 )
@@ -28,7 +29,7 @@ def facts(*, peer="203.0.113.9", method="GET", path="/odoo", scheme="http", host
 
 
 def policy(**overrides):
-    values = {"mode": "enforce", "allowlist": ALLOWED, "trusted_proxies": PROXY}
+    values = {"mode": "enforce", "allowlist": ALLOWED, "trusted_proxies": PROXY, "https_origin": "erp.example.com"}
     values.update(overrides)
     return Policy(**values)
 
@@ -128,15 +129,56 @@ def test_outsiders_are_refused_not_redirected():
     assert decide(facts(), policy(require_https=True)).action == DENY
 
 
-@pytest.mark.parametrize("host", ["", "evil.com/path", "a b", "x@evil.com", "evil.com:99999999", "\r\nSet-Cookie:x"])
-def test_bad_host_header_is_refused_not_redirected(host):
+@pytest.mark.parametrize("host", ["", "evil.com", "evil.com/path", "a b", "x@evil.com", "evil.com:99999999",
+                                  "\r\nSet-Cookie:x", "erp.example.com:8069"])
+def test_redirect_goes_to_the_canonical_origin_whatever_the_host_header(host):
     verdict = decide(facts(peer="192.0.2.44", host=host), policy(require_https=True))
-    assert verdict.action == DENY and verdict.reason == "not_https"
+    assert verdict.action == REDIRECT and verdict.location == "https://erp.example.com/odoo"
 
 
-def test_default_port_dropped_from_redirect():
-    verdict = decide(facts(peer="192.0.2.44", host="erp.example.com:80"), policy(require_https=True))
-    assert verdict.location == "https://erp.example.com/odoo"
+def test_without_a_canonical_origin_plain_http_is_refused_not_redirected():
+    verdict = decide(facts(peer="192.0.2.44", host="erp.example.com"), policy(require_https=True, https_origin=""))
+    assert (verdict.action, verdict.reason) == (DENY, "not_https")
+
+
+@pytest.mark.parametrize(("base_url", "origin"), [
+    ("https://erp.example.com", "erp.example.com"),
+    ("https://erp.example.com:443/", "erp.example.com"),
+    ("https://erp.example.com:8443", "erp.example.com:8443"),
+    ("http://erp.example.com:8069", "erp.example.com"),  # that port serves plain HTTP: never redirect there
+    ("http://[2001:db8::1]:8069/odoo", "[2001:db8::1]"),
+    ("", ""), ("not a url", ""), ("https://exa mple.com", ""), ("https://x:99999", ""),
+])
+def test_https_origin_from_web_base_url(base_url, origin):
+    assert https_origin(base_url) == origin
+
+
+def test_redirect_follows_the_host_a_trusted_proxy_forwarded():
+    https = policy(require_https=True, https_origin="erp.example.com:8443")
+    via_proxy = {"peer": "10.0.0.1", "x_forwarded_for": "192.0.2.44", "host": "127.0.0.1:8069"}
+    assert decide(facts(**via_proxy, x_forwarded_host="shop.example.com"), https).location == \
+        "https://shop.example.com/odoo"
+    # Its port served plain HTTP; web.base.url knows the https port of the same host.
+    assert decide(facts(**via_proxy, x_forwarded_host="shop.example.com:8080"), https).location == \
+        "https://shop.example.com/odoo"
+    assert decide(facts(**via_proxy, x_forwarded_host="erp.example.com:80"), https).location == \
+        "https://erp.example.com:8443/odoo"
+    # Garbage forwarded: the canonical origin.
+    assert decide(facts(**via_proxy, x_forwarded_host="evil.com/x"), https).location == \
+        "https://erp.example.com:8443/odoo"
+    # From anyone else, X-Forwarded-Host is not believed.
+    spoofed = decide(facts(peer="192.0.2.44", x_forwarded_host="evil.com"), https)
+    assert spoofed.location == "https://erp.example.com:8443/odoo"
+
+
+def test_hsts_on_every_https_answer_refusals_and_exempt_paths_included():
+    https = policy(require_https=True, hsts_max_age=600, exempt_paths=("/web/health",))
+    refused = decide(facts(scheme="https"), https)
+    assert refused.action == DENY and refused.hsts == 600
+    exempt = decide(facts(scheme="https", path="/web/health"), https)
+    assert exempt.allowed and exempt.hsts == 600
+    assert decide(facts(path="/web/health"), https).hsts == 0, "never over plain HTTP"
+    assert decide(facts(scheme="https"), policy(exempt_paths=("/web/health",))).hsts == 0, "only with Require HTTPS"
 
 
 def test_break_glass_disables_everything():
@@ -216,7 +258,7 @@ def test_server_policy_fails_closed_and_names_bad_options():
     text = "\n".join(problems)
     assert "server_allowlist" in text and "did you mean '192.0.2.0/24'" in text
     assert "trusted_proxies" in text and "proxy.lan" in text
-    assert "disable: unknown option" in text and "allow_loopback" in text
+    assert "disable: unknown option, ignored (did you mean disabled?" in text and "allow_loopback" in text
     assert bad.mode == "enforce" and not bad.allowlist and not bad.trusted_proxies
     assert decide(facts(peer="192.0.2.9"), bad).action == DENY
 
@@ -288,3 +330,19 @@ def test_decider_always_agrees_with_decide(requests, mode, require_https, allow_
         environ = environ_of(peer=request["peer"], scheme=request["scheme"], path=request["path"],
                              method=request["method"], **request["headers"])
         assert decider(environ) == decide(RequestFacts.from_environ(environ), strict)
+
+
+def test_server_policy_can_require_https():
+    section = {"require_https": "True"}
+    https, problems = server_policy(section)
+    assert not problems and https.active and https.mode == "off"
+    plain = decide(facts(peer="198.51.100.1", path="/web/database/manager"), https)
+    assert (plain.action, plain.reason) == (DENY, "not_https"), "no web.base.url speaks for the server: refused"
+    proxied = decide(facts(peer="10.0.0.1", x_forwarded_for="198.51.100.1", x_forwarded_host="erp.example.com",
+                           path="/web/database/manager"), server_policy({**section, "trusted_proxies": "10.0.0.1"})[0])
+    assert proxied.location == "https://erp.example.com/web/database/manager"
+    secure = decide(facts(peer="198.51.100.1", scheme="https"), https)
+    assert secure.allowed and secure.hsts == 31536000
+    assert decide(facts(peer="127.0.0.1"), https).allowed, "loopback scripts keep plain HTTP"
+    unreadable, problems = server_policy({"require_https": "sometimes"})
+    assert unreadable.require_https and "require_https" in problems[0], "fails closed"

@@ -194,3 +194,12 @@ def test_an_allowlisted_peer_sending_proxy_headers_untrusted_is_critical():
     keys = {f.key for f in review({}, settings, [], proxy_peers=peers, allowlist=allowlist)}
     assert {"module:untrusted_proxy:127.0.0.1", "module:untrusted_proxy:10.1.2.3"} <= keys
     assert not [f for f in review({}, settings, []) if f.key.startswith("module:untrusted_proxy:")]
+
+def test_database_manager_over_plain_http_recommends_the_section_option():
+    reachable = {**SAFE_OPTIONS, "list_db": True}
+    [finding] = [f for f in review(reachable, _defaults(), []) if f.key == "section:require_https"]
+    assert finding.severity == "warning" and "require_https = True" in finding.fix
+    assert "[perimeter_security]" in finding.fix
+    assert "section:require_https" not in _keys(review(reachable, _defaults(), [],
+                                                       server_section={"require_https": True}))
+    assert "section:require_https" not in _keys(review(SAFE_OPTIONS, _defaults(), []))
