@@ -10,8 +10,10 @@
     "depends": ["base_setup", "mail"],
     "external_dependencies": {"python": ["cryptography", "phonenumbers"]},
     "data": [
+        "security/perimeter_security_groups.xml",
         "security/ir.model.access.csv",
         "views/perimeter_allowlist_views.xml",
+        "views/perimeter_change_log_views.xml",
         "views/res_config_settings_views.xml",
         "views/perimeter_access_log_views.xml",
         "views/res_config_settings_access_log_views.xml",
@@ -25,6 +27,7 @@
         "views/perimeter_connected_system_views.xml",
         "views/perimeter_posture_finding_views.xml",
         "data/perimeter_posture_cron.xml",
+        "views/perimeter_roles_views.xml",
     ],
     "post_load": "post_load",
     "assets": {

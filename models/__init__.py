@@ -15,3 +15,7 @@ from . import perimeter_policy
 from . import perimeter_lockout
 from . import ir_http
 from . import ir_websocket
+from . import perimeter_setting
+from . import perimeter_change_log
+from . import perimeter_change_tracking
+from . import perimeter_roles
