@@ -65,6 +65,11 @@ class PerimeterChangeTracked(models.AbstractModel):
 
     def _perimeter_log(self, operation, before, after):
         """Append a history row per tracked value that differs between two snapshots."""
+        entries = self._perimeter_entries(operation, before, after)
+        if entries:
+            self.env["perimeter.change.log"]._perimeter_record(entries, client_address(self.env))
+
+    def _perimeter_entries(self, operation, before, after):
         entries = []
         for record_id in dict.fromkeys([*before, *after]):
             old_name, old_values = before.get(record_id, (False, {}))
@@ -73,13 +78,14 @@ class PerimeterChangeTracked(models.AbstractModel):
                 old, new = old_values.get(what, False), new_values.get(what, False)
                 if old == new or (operation != "write" and not (old or new)):
                     continue
+                if operation == "create" and what == "active" and new == "True":
+                    continue  # every record starts active: say nothing
                 entries.append({
                     "operation": operation, "res_model": self._name, "res_id": record_id,
                     "record_name": new_name or old_name, "field_name": what,
                     "old_value": old, "new_value": new,
                 })
-        if entries:
-            self.env["perimeter.change.log"]._perimeter_record(entries, client_address(self.env))
+        return entries
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -124,8 +130,7 @@ class PerimeterConnectedSystem(models.Model):
     _inherit = ["perimeter.connected.system", "perimeter.change.tracked"]
 
     # Its fence (who may use its credentials, from where) and the trust of its endpoint.
-    _perimeter_tracked_fields = ("allowed_networks", "user_ids", "apikey_ids", "direction", "active",
-                                 "ca_bundle", "pinned_sha256")
+    _perimeter_tracked_fields = ("allowed_networks", "user_ids", "apikey_ids", "ca_bundle", "pinned_sha256")
 
 
 class IrMailServer(models.Model):
@@ -157,3 +162,14 @@ class IrConfigParameter(models.Model):
             for param in self.sudo()
             if param.key in settings.KEYS
         }
+
+    def _perimeter_entries(self, operation, before, after):
+        # A parameter that is not stored holds its default: say so rather than leave "before" empty.
+        entries = super()._perimeter_entries(operation, before, after)
+        for entry in entries:
+            default = settings.KEYS[entry["field_name"]].default or False
+            if operation == "create" and entry["old_value"] is False:
+                entry["old_value"] = default
+            if operation == "unlink" and entry["new_value"] is False:
+                entry["new_value"] = default
+        return [entry for entry in entries if entry["old_value"] != entry["new_value"]]
