@@ -37,6 +37,9 @@ until an administrator turns it on.
         "data/perimeter_posture_cron.xml",
         "views/perimeter_roles_views.xml",
     ],
+    "demo": [
+        "data/perimeter_demo.xml",
+    ],
     "post_load": "post_load",
     "assets": {
         "web.assets_backend": [

@@ -24,3 +24,4 @@ from . import test_posture_tour
 from . import test_edge_export
 from . import test_roles
 from . import test_change_log
+from . import test_demo_data
