@@ -19,3 +19,4 @@ from . import perimeter_setting
 from . import perimeter_change_log
 from . import perimeter_change_tracking
 from . import perimeter_roles
+from . import perimeter_allowlist_checks
