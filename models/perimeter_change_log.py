@@ -82,7 +82,7 @@ class PerimeterChangeLog(models.Model):
             model = self.env["ir.model"].sudo()._get(change.res_model)
             change.model_description = model.name if model else change.res_model
             if change.res_model == "ir.config_parameter":
-                change.field_description = setting_label(change.field_name)
+                change.field_description = setting_label(self.env, change.field_name)
             elif change.res_model in self.env and change.field_name in self.env[change.res_model]._fields:
                 change.field_description = self.env[change.res_model]._fields[change.field_name]._description_string(
                     self.env)

@@ -31,13 +31,13 @@ LABELS = {
 }
 
 
-def setting_label(key):
-    """The translated label of parameter ``key`` (the key itself for settings added later)."""
+def setting_label(env, key):
+    """The label of parameter ``key`` in ``env``'s language (the key itself for settings added later)."""
     setting = settings.KEYS.get(key)
     if setting is None:
         return key
     label = LABELS.get(setting.name)
-    return str(label) if label is not None else setting.label
+    return env._(label) if label is not None else setting.label
 
 
 class PerimeterSetting(models.Model):
@@ -72,4 +72,4 @@ class PerimeterSetting(models.Model):
     @api.depends("key")
     def _compute_name(self):
         for setting in self:
-            setting.name = setting_label(setting.key)
+            setting.name = setting_label(self.env, setting.key)

@@ -63,7 +63,12 @@ class TestChangeLog(ChangeLogAssertions, TransactionCase):
     def test_rule_chatter_tracks_changes(self):
         rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "198.51.100.0/24"})
         rule.write({"network": "198.51.100.0/25"})
-        tracking = rule.message_ids.tracking_value_ids.filtered(lambda value: value.field_id.name == "network")
+        self.env.flush_all()
+        self.env.cr.precommit.run()  # tracking is written when the transaction commits
+        tracking = self.env["mail.tracking.value"].search([
+            ("mail_message_id.model", "=", "perimeter.allowlist"), ("mail_message_id.res_id", "=", rule.id),
+            ("field_id.name", "=", "network"),
+        ])
         self.assertEqual((tracking.old_value_char, tracking.new_value_char), ("198.51.100.0/24", "198.51.100.0/25"))
 
     def test_settings_saved_from_the_settings_screen_are_recorded(self):
