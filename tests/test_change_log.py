@@ -62,6 +62,8 @@ class TestChangeLog(ChangeLogAssertions, TransactionCase):
 
     def test_rule_chatter_tracks_changes(self):
         rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "198.51.100.0/24"})
+        self.env.flush_all()
+        self.env.cr.precommit.run()  # as if created in an earlier transaction
         rule.write({"network": "198.51.100.0/25"})
         self.env.flush_all()
         self.env.cr.precommit.run()  # tracking is written when the transaction commits
