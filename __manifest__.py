@@ -36,6 +36,7 @@ until an administrator turns it on.
         "views/perimeter_posture_finding_views.xml",
         "data/perimeter_posture_cron.xml",
         "views/perimeter_roles_views.xml",
+        "views/perimeter_connected_system_source_views.xml",
     ],
     "demo": [
         "data/perimeter_demo.xml",

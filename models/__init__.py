@@ -20,3 +20,4 @@ from . import perimeter_change_log
 from . import perimeter_change_tracking
 from . import perimeter_roles
 from . import perimeter_allowlist_checks
+from . import perimeter_connected_system_source

@@ -25,3 +25,5 @@ from . import test_edge_export
 from . import test_roles
 from . import test_change_log
 from . import test_demo_data
+from . import test_ui_details
+from . import test_change_history_tour
