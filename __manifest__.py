@@ -2,13 +2,6 @@
     "name": "Perimeter Security",
     "summary": "Who may reach Odoo, over what, and who changed it: IP allowlist, HTTPS only, "
     "blocked-access log, mail TLS, connected systems, posture, audit trail",
-    "description": """
-Enforce the network perimeter from inside Odoo: an IP allowlist (IPv4 and IPv6) on every way into
-Odoo, HTTPS only, a log of refused access with alerts, verified TLS to mail servers, a dashboard of
-the systems connected to this Odoo, a review of the server's open ports and risky options, an
-auditor role and a history of every change. Installing it blocks nothing: enforcement stays off
-until an administrator turns it on.
-""",
     "version": "18.0.1.0.0",
     "category": "Administration",
     "author": "Perimeter Security developers",

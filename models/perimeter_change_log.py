@@ -53,7 +53,7 @@ class PerimeterChangeLog(models.Model):
 
     changed_at = fields.Datetime(string="Time", required=True, readonly=True, index=True,
                                  default=fields.Datetime.now)
-    user_id = fields.Many2one("res.users", string="User", readonly=True, index=True, ondelete="set null")
+    user_id = fields.Many2one("res.users", readonly=True, index=True, ondelete="set null")
     login = fields.Char(readonly=True, help="The user's login when the change was made.")
     client_address = fields.Char(
         readonly=True,
