@@ -40,7 +40,8 @@ class TestEdgeExport(TransactionCase):
     def test_haproxy_and_loopback_follow_the_policy(self):
         self.env["ir.config_parameter"].sudo().set_param("perimeter_security.allow_loopback", "True")
         export = self._export("haproxy")
-        self.assertEqual(_rules(export.content), ["198.51.100.0/24", "2001:db8::/48", "127.0.0.0/8", "::1/128"])
+        # In address order, IPv4 then IPv6, loopback included (README, Export for the edge).
+        self.assertEqual(_rules(export.content), ["127.0.0.0/8", "198.51.100.0/24", "::1/128", "2001:db8::/48"])
         self.assertEqual(export.filename, "odoo-allowlist.lst")
 
 
