@@ -1,6 +1,7 @@
 {
     "name": "Perimeter Security",
-    "summary": "IP allowlist, HTTPS-only, blocked-access log and mail TLS verification for Odoo",
+    "summary": "Who may reach Odoo, over what, and who changed it: IP allowlist, HTTPS only, "
+    "blocked-access log, mail TLS, connected systems, posture, audit trail",
     "version": "18.0.1.0.0",
     "category": "Administration",
     "author": "Perimeter Security developers",
@@ -10,8 +11,10 @@
     "depends": ["base_setup", "mail"],
     "external_dependencies": {"python": ["cryptography", "phonenumbers"]},
     "data": [
+        "security/perimeter_security_groups.xml",
         "security/ir.model.access.csv",
         "views/perimeter_allowlist_views.xml",
+        "views/perimeter_change_log_views.xml",
         "views/res_config_settings_views.xml",
         "views/perimeter_access_log_views.xml",
         "views/res_config_settings_access_log_views.xml",
@@ -26,6 +29,11 @@
         "views/perimeter_posture_finding_views.xml",
         "data/perimeter_posture_cron.xml",
         "views/perimeter_audience_views.xml",
+        "views/perimeter_roles_views.xml",
+        "views/perimeter_connected_system_source_views.xml",
+    ],
+    "demo": [
+        "data/perimeter_demo.xml",
     ],
     "post_load": "post_load",
     "assets": {

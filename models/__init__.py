@@ -23,3 +23,9 @@ from . import perimeter_policy_audience
 from . import perimeter_access_log_login
 from . import ir_http_audience
 from . import ir_websocket_audience
+from . import perimeter_setting
+from . import perimeter_change_log
+from . import perimeter_change_tracking
+from . import perimeter_roles
+from . import perimeter_allowlist_checks
+from . import perimeter_connected_system_source

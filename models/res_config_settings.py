@@ -6,9 +6,11 @@ from ..perimeter import settings
 # Fields of the settings screen and the setting each one edits. They are not
 # plain ``config_parameter`` fields: Odoo deletes a parameter saved as False
 # or 0, which would turn "allow loopback: off" or "HSTS: 0" back into their
-# defaults. They have no ``default`` of their own either: ``get_values`` fills
-# every one from the settings table (``perimeter/settings.py``), defaults
-# included, whenever the screen opens.
+# defaults. ``get_values`` fills every one from the settings table
+# (``perimeter/settings.py``) whenever the screen opens; their defaults are the
+# same table's. None is ``required``: a required column of this transient
+# table cannot get its NOT NULL constraint on a database where Settings were
+# saved before, and ``set_values`` validates every value anyway.
 _FIELD_SETTINGS = {
     "perimeter_mode": "mode",
     "perimeter_scope": "scope",
@@ -25,13 +27,19 @@ _FIELD_SETTINGS = {
 }
 
 
+def _default(name):
+    """The typed default of setting ``name`` (texts joined one per line, as the screen shows them)."""
+    value = settings.parse_setting(name, None)
+    return "\n".join(value) if isinstance(value, tuple) else value
+
+
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     perimeter_mode = fields.Selection(
         [("off", "Off"), ("monitor", "Monitor (log only)"), ("enforce", "Enforce")],
         string="Perimeter mode",
-        required=True,
+        default=lambda self: _default("mode"),
     )
     perimeter_scope = fields.Selection(
         [("all", "Every request"), ("internal", "Internal users")],
@@ -46,27 +54,31 @@ class ResConfigSettings(models.TransientModel):
         help="Addresses or CIDRs of the reverse proxies in front of Odoo, comma or newline separated. "
         "Only their X-Forwarded-For / Forwarded / X-Forwarded-Proto headers are believed.",
     )
-    perimeter_allow_loopback = fields.Boolean(string="Allow loopback")
-    perimeter_exempt_paths = fields.Text(string="Exempt paths")
+    perimeter_allow_loopback = fields.Boolean(string="Allow loopback", default=lambda self: _default("allow_loopback"))
+    perimeter_exempt_paths = fields.Text(string="Exempt paths", default=lambda self: _default("exempt_paths"))
     perimeter_require_https = fields.Boolean(string="Require HTTPS")
-    perimeter_hsts_max_age = fields.Integer(string="HSTS max-age (seconds)")
-    perimeter_log_retention_days = fields.Integer(string="Keep access log (days)")
+    perimeter_hsts_max_age = fields.Integer(string="HSTS max-age (seconds)",
+                                            default=lambda self: _default("hsts_max_age"))
+    perimeter_log_retention_days = fields.Integer(string="Keep access log (days)",
+                                                  default=lambda self: _default("log_retention_days"))
     perimeter_mail_tls_policy = fields.Selection(
         [("off", "Off (Odoo's default)"), ("warn", "Warn"), ("enforce", "Enforce")],
         string="Mail TLS policy",
-        required=True,
+        default=lambda self: _default("mail_tls_policy"),
     )
     perimeter_mail_tls_min_version = fields.Selection(
         [("TLSv1_2", "TLS 1.2"), ("TLSv1_3", "TLS 1.3")],
         string="Minimum mail TLS version",
-        required=True,
+        default=lambda self: _default("mail_tls_min_version"),
     )
     perimeter_alert_threshold = fields.Integer(
         string="Alert threshold",
         help="Refused requests from one client within the alert window that notify the administrators "
         "(once per client and window). 0 turns alerts off.",
+        default=lambda self: _default("alert_threshold"),
     )
-    perimeter_alert_window_minutes = fields.Integer(string="Alert window (minutes)")
+    perimeter_alert_window_minutes = fields.Integer(string="Alert window (minutes)",
+                                                    default=lambda self: _default("alert_window_minutes"))
 
     @api.model
     def get_values(self):
@@ -84,13 +96,23 @@ class ResConfigSettings(models.TransientModel):
             value = self[field_name]
             if value is False and self._fields[field_name].type != "boolean":
                 value = ""  # an emptied text field
+            setting = settings.SETTINGS[setting_name]
             try:
-                texts[settings.SETTINGS[setting_name].key] = settings.canonical_text(setting_name, value)
-            except ValueError as exc:
-                errors.append(str(exc))
+                texts[setting.key] = settings.canonical_text(setting_name, value)
+            except ValueError:
+                errors.append(self._perimeter_error(field_name, setting, value))
         if errors:
             raise ValidationError("\n".join(errors))
         return texts
+
+    def _perimeter_error(self, field_name, setting, value):
+        """What is wrong with ``value``, named by the field's label as the screen shows it (no parameter key)."""
+        label = self._fields[field_name]._description_string(self.env)
+        try:
+            setting.parse(value if isinstance(value, str) else str(value))
+        except ValueError as exc:
+            return self.env._("%(setting)s: %(problem)s", setting=label, problem=str(exc))
+        return label
 
     def set_values(self):
         res = super().set_values()

@@ -28,3 +28,8 @@ from . import test_mail_tls_real_servers
 from . import test_audience
 from . import test_audience_websocket
 from . import test_server_tier_door
+from . import test_roles
+from . import test_change_log
+from . import test_demo_data
+from . import test_ui_details
+from . import test_change_history_tour

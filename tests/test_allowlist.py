@@ -5,7 +5,6 @@ from freezegun import freeze_time
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
-from odoo.tools import mute_logger
 
 
 @tagged("post_install", "-at_install")
@@ -36,12 +35,37 @@ class TestAllowlist(TransactionCase):
             rule.write({"network": "192.0.2.9/24"})
         self.assertEqual(rule.network, "192.0.2.0/24")
 
-    @mute_logger("odoo.sql_db")
-    def test_duplicate_network_is_refused(self):
+    def test_duplicate_network_names_the_existing_rule_without_sql_error(self):
         self.Allowlist.create({"name": "One", "network": "198.51.100.0/24"})
-        with self.assertRaises(Exception) as error:
-            self.Allowlist.create({"name": "Two", "network": "198.51.100.0/24"})
-        self.assertIn("network_unique", str(error.exception))
+        with self.assertNoLogs("odoo.sql_db", level="ERROR"):
+            with self.assertRaisesRegex(ValidationError, r'198.51.100.0/24 is already in the allowlist: rule "One"\.'):
+                self.Allowlist.create({"name": "Two", "network": "198.51.100.0/24"})
+            archived = self.Allowlist.create({"name": "Old VPN", "network": "10.8.0.0/16", "active": False})
+            with self.assertRaisesRegex(ValidationError, r'rule "Old VPN", archived'):
+                self.Allowlist.create({"name": "VPN", "network": "10.8.0.0/16"})
+            other = self.Allowlist.create({"name": "Other", "network": "192.0.2.0/24"})
+            with self.assertRaisesRegex(ValidationError, r'rule "One"'):
+                other.write({"network": "198.51.100.0/24"})
+            with self.assertRaisesRegex(ValidationError, "entered twice"):
+                self.Allowlist.create([{"name": "A", "network": "203.0.113.1"},
+                                       {"name": "B", "network": "203.0.113.1/32"}])
+        self.assertEqual(other.network, "192.0.2.0/24")
+        archived.write({"name": "Old VPN (2019)", "network": "10.8.0.0/16"})  # its own network: no complaint
+
+    def test_a_rule_saved_already_expired_gets_a_warning(self):
+        rule = self.Allowlist.new({"name": "Fair", "network": "192.0.2.0/24",
+                                   "expires_at": fields.Datetime.now() - timedelta(days=1)})
+        warning = rule._onchange_expires_at_warn_expired()
+        self.assertIn("already expired", warning["warning"]["title"])
+        rule.expires_at = fields.Datetime.now() + timedelta(days=1)
+        self.assertFalse(rule._onchange_expires_at_warn_expired())
+
+    def test_links_of_the_note_are_clickable(self):
+        rule = self.Allowlist.create({"name": "Admitted", "network": "192.0.2.0/24",
+                                      "note": "Admitted.\nAccess log: http://odoo.example.com/odoo/perimeter.access.log/7"})
+        self.assertIn('<a href="http://odoo.example.com/odoo/perimeter.access.log/7"', rule.note_links)
+        rule.note = "No link <b>here</b>"
+        self.assertFalse(rule.note_links)
 
     @mute_logger("odoo.sql_db")
     def test_ipv4_mapped_rule_is_its_ipv4_twin(self):

@@ -40,7 +40,8 @@ class TestEdgeExport(TransactionCase):
     def test_haproxy_and_loopback_follow_the_policy(self):
         self.env["ir.config_parameter"].sudo().set_param("perimeter_security.allow_loopback", "True")
         export = self._export("haproxy")
-        self.assertEqual(_rules(export.content), ["198.51.100.0/24", "2001:db8::/48", "127.0.0.0/8", "::1/128"])
+        # In address order, IPv4 then IPv6, loopback included (README, Export for the edge).
+        self.assertEqual(_rules(export.content), ["127.0.0.0/8", "198.51.100.0/24", "::1/128", "2001:db8::/48"])
         self.assertEqual(export.filename, "odoo-allowlist.lst")
 
 
@@ -64,3 +65,15 @@ class TestEdgeExportOwnAddress(PerimeterHttpCase):
         outside = self._warning("127.0.0.2")
         self.assertIn("Your address, 127.0.0.2, is not in this file", outside["warning"])
         self.assertIn(f"allow {INSIDE}/32;", outside["content"])
+
+    def test_the_file_downloads_under_its_name(self):
+        self.set_policy(rules=[f"{INSIDE}/32"], allow_loopback=True)
+        self.authenticate("admin", "admin")
+        wizard = self.env["perimeter.edge.export"].create({"edge": "nginx"})
+        action = wizard.action_download()
+        self.assertEqual(action["type"], "ir.actions.act_url")
+        reply = self.get(action["url"], cookies={"session_id": self.session.sid})
+        self.assertEqual(reply.status, 200, reply)
+        self.assertEqual(reply.header("Content-Disposition"), "attachment; filename=odoo-allowlist.conf")
+        self.assertIn(f"allow {INSIDE}/32;", reply.text)
+        self.assertTrue(reply.text.rstrip().endswith("deny all;"))

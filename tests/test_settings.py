@@ -49,8 +49,11 @@ class TestSettings(TransactionCase):
             self._settings(perimeter_trusted_proxies="10.0.0.5/8").execute()
         with self.assertRaisesRegex(ValidationError, r"'webhook' is not a path prefix"):
             self._settings(perimeter_exempt_paths="webhook").execute()
-        with self.assertRaisesRegex(ValidationError, r"'-5' is negative"):
+        with self.assertRaisesRegex(ValidationError, r"'-5' is negative") as error:
             self._settings(perimeter_log_retention_days=-5).execute()
+        # The screen names the field as it shows it, not the parameter's technical key.
+        self.assertIn("Keep access log (days)", str(error.exception))
+        self.assertNotIn("perimeter_security.", str(error.exception))
         self.assertFalse(self._param("trusted_proxies"))
 
     def test_scripts_writing_parameters_are_validated_too(self):

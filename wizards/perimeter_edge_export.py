@@ -1,3 +1,5 @@
+import base64
+
 from odoo import api, fields, models
 
 from ..guard import verdicts
@@ -21,6 +23,7 @@ class PerimeterEdgeExport(models.TransientModel):
     content = fields.Text(compute="_compute_content")
     filename = fields.Char(compute="_compute_content")
     warning = fields.Text(compute="_compute_content")
+    file = fields.Binary(compute="_compute_file", attachment=False, help="The content, for the Download button.")
 
     @api.depends("edge")
     def _compute_content(self):
@@ -37,6 +40,20 @@ class PerimeterEdgeExport(models.TransientModel):
             wizard.content = edge.render(wizard.edge, export)
             wizard.filename = edge.FILENAMES[wizard.edge]
             wizard.warning = warning
+
+    @api.depends("content")
+    def _compute_file(self):
+        for wizard in self:
+            wizard.file = base64.b64encode(wizard.content.encode()) if wizard.content else False
+
+    def action_download(self):
+        """Download the file under its usual name (copying a long file from the dialog is error-prone)."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{self._name}/{self.id}/file/{self.filename}?download=true",
+            "target": "self",
+        }
 
     def _own_address_warning(self, policy, export):
         """Say so when the file would refuse the administrator exporting it."""

@@ -30,16 +30,16 @@ def test_nginx_allows_the_rules_then_denies_the_rest():
     assert "include /etc/nginx/odoo-allowlist.conf;" in text
 
 
-def test_loopback_follows_the_policy_and_is_never_listed_twice():
-    assert _rules(render_nginx(_export(allow_loopback=True)))[-3:] == [
-        "allow 127.0.0.0/8;", "allow ::1/128;", "deny all;"]
+def test_loopback_follows_the_policy_in_address_order_and_is_never_listed_twice():
+    assert _rules(render_nginx(_export(allow_loopback=True))) == [
+        "allow 10.0.0.0/8;", "allow 127.0.0.0/8;", "allow ::1/128;", "allow 2001:db8::/32;", "deny all;"]
     looped = _export(networks=("127.0.0.0/8",), allow_loopback=True)
     assert _rules(render_nginx(looped)) == ["allow 127.0.0.0/8;", "allow ::1/128;", "deny all;"]
 
 
 def test_haproxy_pattern_file_lists_one_network_per_line():
     text = render_haproxy(_export(allow_loopback=True))
-    assert _rules(text) == ["10.0.0.0/8", "2001:db8::/32", "127.0.0.0/8", "::1/128"]
+    assert _rules(text) == ["10.0.0.0/8", "127.0.0.0/8", "::1/128", "2001:db8::/32"]
     assert "acl odoo_allowed src -f /etc/haproxy/odoo-allowlist.lst" in text
 
 

@@ -1,0 +1,80 @@
+/** @odoo-module */
+
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+// An administrator opens the Perimeter section of Settings, changes the trusted proxies, and finds the change,
+// with its before and after, in Perimeter › Change History.
+registry.category("web_tour.tours").add("perimeter_security_change_history_tour", {
+    url: "/odoo",
+    steps: () => [
+        stepUtils.showAppsMenuItem(),
+        {
+            content: "Open the Perimeter app",
+            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
+            run: "click",
+        },
+        {
+            content: "Wait for the Perimeter menus",
+            trigger: ".o_menu_brand:contains('Perimeter')",
+        },
+        {
+            content: "Open the Configuration menu",
+            trigger: ".o_menu_sections button:contains('Configuration')",
+            run: "click",
+        },
+        {
+            content: "Open Settings",
+            trigger: "[data-menu-xmlid='perimeter_security.perimeter_menu_settings']",
+            run: "click",
+        },
+        {
+            content: "Settings open on the Perimeter section, listed in the sidebar as core apps are",
+            trigger: ".settings_tab .tab.selected[data-key='perimeter_security']:contains('Perimeter')",
+        },
+        {
+            content: "The Perimeter section shows its settings",
+            trigger: ".app_settings_block[data-key='perimeter_security'] #perimeter_trusted_proxies_setting",
+        },
+        {
+            content: "Enter a trusted proxy",
+            trigger: "#perimeter_trusted_proxies_setting .o_field_widget[name='perimeter_trusted_proxies'] textarea",
+            run: "edit 10.0.0.5",
+        },
+        {
+            content: "Save the settings (Odoo reloads the page after saving)",
+            trigger: ".o_control_panel .o_form_button_save",
+            async run(helpers) {
+                document.body.dataset.perimeterBeforeSave = "1";
+                await helpers.click();
+            },
+        },
+        {
+            content: "Settings reloaded with the proxy saved, normalised",
+            trigger: "body:not([data-perimeter-before-save]) #perimeter_trusted_proxies_setting textarea:value('10.0.0.5/32')",
+        },
+        {
+            content: "Open the Change History",
+            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_change_log']",
+            run: "click",
+        },
+        {
+            content: "The change is listed with its value before and after",
+            trigger: ".o_data_row:has(td[name='field_description']:contains('Trusted proxies')):has(td[name='new_value']:contains('10.0.0.5/32'))",
+        },
+        {
+            content: "Group the history by user",
+            trigger: ".o_searchview_dropdown_toggler",
+            run: "click",
+        },
+        {
+            content: "Choose User",
+            trigger: ".o_group_by_menu .o_menu_item:contains('User')",
+            run: "click",
+        },
+        {
+            content: "The changes are grouped by the user who made them",
+            trigger: ".o_group_header:contains('Administrator')",
+        },
+    ],
+});

@@ -1,0 +1,162 @@
+import xmlrpc.client
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
+
+MANAGER = "perimeter_security.group_perimeter_manager"
+
+
+class ChangeLogAssertions:
+    def changes(self, **where):
+        domain = [(name, "=", value) for name, value in where.items()]
+        return self.env["perimeter.change.log"].search(domain, order="id")
+
+    def assertChange(self, change, *, old, new, user=None, address=False, operation="write"):
+        self.assertEqual(len(change), 1, f"one change expected, got {change.read(['field_name', 'new_value'])}")
+        self.assertEqual((change.old_value, change.new_value), (old, new))
+        self.assertEqual(change.operation, operation)
+        self.assertEqual(change.client_address, address)
+        self.assertEqual(change.user_id, user or self.env.user)
+        self.assertTrue(change.changed_at)
+
+
+@tagged("post_install", "-at_install")
+class TestChangeLog(ChangeLogAssertions, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = new_test_user(cls.env, "perimeter_change_manager", groups=f"base.group_user,{MANAGER}")
+
+    def test_rule_changes_are_recorded_with_before_and_after(self):
+        Rules = self.env(user=self.manager)["perimeter.allowlist"]
+        rule = Rules.create({"name": "Head office", "network": "192.0.2.7"})
+        created = self.changes(res_model="perimeter.allowlist", res_id=rule.id, field_name="network")
+        self.assertChange(created, old=False, new="192.0.2.7/32", user=self.manager, operation="create")
+        self.assertEqual(created.record_name, "Head office")
+
+        expiry = fields.Datetime.now() + timedelta(days=2)
+        rule.write({"network": "192.0.2.0/24", "expires_at": expiry, "active": False})
+        self.assertChange(self.changes(res_id=rule.id, field_name="network", operation="write"),
+                          old="192.0.2.7/32", new="192.0.2.0/24", user=self.manager)
+        self.assertChange(self.changes(res_id=rule.id, field_name="active", operation="write"),
+                          old="True", new="False", user=self.manager)
+        self.assertChange(self.changes(res_id=rule.id, field_name="expires_at", operation="write"),
+                          old=False, new=f"{fields.Datetime.to_string(expiry)} UTC", user=self.manager)
+        self.assertEqual(self.changes(res_id=rule.id, field_name="network", operation="write").field_description,
+                         "Network")
+
+        rule.unlink()
+        deleted = self.changes(res_model="perimeter.allowlist", res_id=rule.id, operation="unlink",
+                               field_name="network")
+        self.assertChange(deleted, old="192.0.2.0/24", new=False, user=self.manager, operation="unlink")
+
+    def test_unchanged_values_and_untracked_fields_are_not_recorded(self):
+        rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "198.51.100.0/24"})
+        before = self.env["perimeter.change.log"].search_count([])
+        rule.write({"network": "198.51.100.0/24"})
+        self.env["perimeter.connected.system"].create({"name": "Robot", "notes": "no fence"}).write({"notes": "x"})
+        self.assertEqual(self.env["perimeter.change.log"].search_count([]), before)
+
+    def test_rule_chatter_tracks_changes(self):
+        rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "198.51.100.0/24"})
+        self.env.flush_all()
+        self.env.cr.precommit.run()  # as if created in an earlier transaction
+        rule.write({"network": "198.51.100.0/25"})
+        self.env.flush_all()
+        self.env.cr.precommit.run()  # tracking is written when the transaction commits
+        tracking = self.env["mail.tracking.value"].search([
+            ("mail_message_id.model", "=", "perimeter.allowlist"), ("mail_message_id.res_id", "=", rule.id),
+            ("field_id.name", "=", "network"),
+        ])
+        self.assertEqual((tracking.old_value_char, tracking.new_value_char), ("198.51.100.0/24", "198.51.100.0/25"))
+
+    def test_settings_saved_from_the_settings_screen_are_recorded(self):
+        self.env["res.config.settings"].create({
+            "perimeter_mode": "monitor", "perimeter_trusted_proxies": "10.0.0.5",
+        }).execute()
+        self.assertChange(self.changes(field_name="perimeter_security.mode"), old="off", new="monitor",
+                          operation="create")
+        proxies = self.changes(field_name="perimeter_security.trusted_proxies")
+        self.assertChange(proxies, old=False, new="10.0.0.5/32", operation="create")
+        self.assertEqual(proxies.field_description, "Trusted proxies")
+        self.env["res.config.settings"].create({"perimeter_mode": "off"}).execute()
+        self.assertEqual(self.changes(field_name="perimeter_security.mode").mapped("new_value"), ["monitor", "off"])
+        self.assertFalse(self.changes(field_name="perimeter_security.hsts_max_age"), "unchanged values: no row")
+
+    def test_set_param_from_a_script_is_recorded_without_address(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("perimeter_security.exempt_paths", "/web/health\n/payment/webhook")
+        params.set_param("perimeter_security.exempt_paths", False)  # back to the default
+        changes = self.changes(field_name="perimeter_security.exempt_paths")
+        self.assertEqual(changes.mapped("operation"), ["create", "unlink"])
+        self.assertEqual(changes[1].old_value, "/web/health\n/payment/webhook")
+        self.assertEqual(changes[1].new_value, "/web/health")
+        self.assertEqual(changes.mapped("client_address"), [False, False])
+        params.set_param("web.base.url.freeze", "True")
+        self.assertFalse(self.changes(field_name="web.base.url.freeze"), "other modules' parameters are not ours")
+
+    def test_fence_and_mail_server_trust_are_recorded(self):
+        system = self.env["perimeter.connected.system"].create({
+            "name": "Warehouse robot", "kind": "api_client", "direction": "inbound",
+        })
+        system.write({"allowed_networks": "198.51.100.0/24"})
+        self.assertChange(self.changes(res_id=system.id, res_model="perimeter.connected.system",
+                                       field_name="allowed_networks"), old=False, new="198.51.100.0/24")
+        server = self.env["ir.mail_server"].create({"name": "Relay", "smtp_host": "127.0.0.1"})
+        server.write({"perimeter_pinned_sha256": "AB" * 32})
+        pin = self.changes(res_model="ir.mail_server", res_id=server.id, field_name="perimeter_pinned_sha256")
+        self.assertChange(pin, old=False, new=server.perimeter_pinned_sha256)
+        incoming = self.env["fetchmail.server"].create({"name": "Inbox", "server": "127.0.0.1", "server_type": "imap"})
+        incoming.write({"perimeter_pinned_sha256": "cd" * 32})
+        self.assertEqual(len(self.changes(res_model="fetchmail.server", res_id=incoming.id)), 1)
+
+    def test_history_is_kept_at_least_as_long_as_the_access_log(self):
+        params = self.env["ir.config_parameter"].sudo()
+        Changes = self.env["perimeter.change.log"]
+        params.set_param("perimeter_security.log_retention_days", "30")
+        self.assertEqual(Changes._perimeter_retention_days(), 365)
+        params.set_param("perimeter_security.log_retention_days", "800")
+        self.assertEqual(Changes._perimeter_retention_days(), 800)
+        now = fields.Datetime.now()
+        row = {"res_model": "perimeter.allowlist", "field_name": "network", "operation": "write"}
+        old = Changes.sudo().create({**row, "changed_at": now - timedelta(days=801)})
+        recent = Changes.sudo().create({**row, "changed_at": now - timedelta(days=799)})
+        Changes._gc_perimeter_change_log()
+        self.assertFalse(old.exists())
+        self.assertTrue(recent.exists())
+        params.set_param("perimeter_security.log_retention_days", "0")
+        self.assertEqual(Changes._perimeter_retention_days(), 0, "0 keeps everything, as for the access log")
+
+
+@tagged("post_install", "-at_install")
+class TestChangeLogOverRpc(ChangeLogAssertions, PerimeterHttpCase):
+    def execute_kw(self, model, method, args, source, headers=()):
+        params = [self.env.cr.dbname, self.env.ref("base.user_admin").id, "admin", model, method, args]
+        reply = self.xml_rpc("/xmlrpc/2/object", "execute_kw", params, source=source, headers=headers)
+        self.assertEqual(reply.status, 200, reply)
+        return xmlrpc.client.loads(reply.body)[0][0]
+
+    def test_set_param_over_xmlrpc_records_the_client_address(self):
+        self.execute_kw("ir.config_parameter", "set_param", ["perimeter_security.mode", "monitor"], source=OUTSIDE)
+        admin = self.env.ref("base.user_admin")
+        self.assertChange(self.changes(field_name="perimeter_security.mode"), old="off", new="monitor",
+                          user=admin, address=OUTSIDE, operation="create")
+
+    def test_fence_over_xmlrpc_through_a_trusted_proxy_records_the_forwarded_client(self):
+        self.set_policy(trusted_proxies=f"{PROXY}/32")
+        system = self.env["perimeter.connected.system"].create({
+            "name": "Robot", "kind": "api_client", "direction": "inbound",
+        })
+        self.execute_kw("perimeter.connected.system", "write", [[system.id], {"allowed_networks": "203.0.113.0/24"}],
+                        source=PROXY, headers=[("X-Forwarded-For", "198.51.100.20")])
+        self.assertChange(self.changes(res_model="perimeter.connected.system", res_id=system.id,
+                                       field_name="allowed_networks"),
+                          old=False, new="203.0.113.0/24", user=self.env.ref("base.user_admin"),
+                          address="198.51.100.20")
+        self.execute_kw("perimeter.connected.system", "write", [[system.id], {"allowed_networks": False}],
+                        source=INSIDE, headers=[("X-Forwarded-For", "198.51.100.20")])
+        cleared = self.changes(res_id=system.id, field_name="allowed_networks", new_value=False)
+        self.assertEqual(cleared.client_address, INSIDE, "proxy headers from an untrusted peer are not believed")
