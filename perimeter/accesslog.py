@@ -18,6 +18,7 @@ REASONS = {
     "not_https": "Plain HTTP",
     "untrusted_proxy_headers": "Proxy headers from an untrusted peer",
     "system_network": "Outside the connected system's networks",
+    "blocklisted": "In the blocklist",
 }
 
 

@@ -46,13 +46,15 @@ class Policy:
     require_https: bool = _DEFAULTS["require_https"]
     hsts_max_age: int = _DEFAULTS["hsts_max_age"]
     disabled: bool = False  # the break-glass switch of the configuration file
+    blocklist: NetworkSet = NetworkSet()  # refused before any other rule (perimeter/blocklist.py)
 
     @classmethod
-    def from_settings(cls, values, allowlist, disabled=False):
-        """Build from typed settings (``settings.load_settings``) and the compiled allowlist."""
+    def from_settings(cls, values, allowlist, disabled=False, blocklist=NetworkSet()):  # noqa: B008 -- immutable
+        """Build from typed settings (``settings.load_settings``) and the compiled allow- and blocklists."""
         return cls(
             mode=values["mode"],
             allowlist=allowlist,
+            blocklist=blocklist,
             trusted_proxies=NetworkSet(values["trusted_proxies"]),
             allow_loopback=values["allow_loopback"],
             exempt_paths=_prefixes(values["exempt_paths"]),
@@ -62,10 +64,10 @@ class Policy:
         )
 
     @classmethod
-    def from_stored(cls, stored, allowlist, disabled=False):
+    def from_stored(cls, stored, allowlist, disabled=False, blocklist=NetworkSet()):  # noqa: B008 -- immutable
         """Build from stored ``{parameter key: text}``; unreadable values take their defaults."""
         values, _problems = load_settings(stored)
-        return cls.from_settings(values, allowlist, disabled)
+        return cls.from_settings(values, allowlist, disabled, blocklist)
 
     @property
     def active(self):
@@ -158,9 +160,16 @@ def _wsgi_bytes(text):
 def decide(facts, policy):
     """Allow, deny or redirect one request. Pure and cheap: called for every request."""
     client = resolve_client(facts.connection, policy.trusted_proxies)
+    loopback = policy.allow_loopback and is_loopback(client)
+    if policy.blocklist and policy.mode != "off" and not policy.disabled and not loopback:
+        # Before every other rule, exempt paths included: a blocked client gets nothing, in any scope.
+        blocked = next((ip for ip in client.addresses if ip in policy.blocklist), None)
+        if blocked is not None:
+            verdict = Verdict(DENY if policy.mode == "enforce" else ALLOW, client, "blocklisted", report=True,
+                              blocked=policy.mode == "enforce", client_ip=blocked)
+            return verdict if verdict.blocked else _allow(facts, policy, loopback, verdict)
     if not policy.active or is_exempt(facts.path, policy.exempt_paths):
         return Verdict(ALLOW, client, client_ip=client.ip)
-    loopback = policy.allow_loopback and is_loopback(client)
 
     if policy.mode != "off" and not loopback:
         # A trusted proxy's unreadable header leaves the client unknown: refused, whatever address survived.
