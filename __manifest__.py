@@ -18,6 +18,8 @@
         "wizards/perimeter_access_admit_views.xml",
         "wizards/perimeter_edge_export_views.xml",
         "views/perimeter_menus.xml",
+        "views/perimeter_blocklist_views.xml",
+        "wizards/perimeter_block_views.xml",
         "data/ir_cron.xml",
         "views/ir_mail_server_views.xml",
         "views/fetchmail_server_views.xml",

@@ -93,8 +93,9 @@ class PerimeterPolicy(models.AbstractModel):
             [("key", "in", list(settings.KEYS))], ["key", "value"]
         )
         allowlist, next_expiry = self.env["perimeter.allowlist"]._read_rules_in_force()
-        policy = Policy.from_stored({param.key: param.value for param in params}, allowlist, disabled)
-        return policy, next_expiry
+        blocklist, block_expiry = self.env["perimeter.blocklist"]._read_rules_in_force()
+        policy = Policy.from_stored({param.key: param.value for param in params}, allowlist, disabled, blocklist)
+        return policy, min(filter(None, (next_expiry, block_expiry)), default=None)
 
     @api.model
     def _perimeter_policy_changed(self):

@@ -22,3 +22,4 @@ from . import test_access_log_http
 from . import test_posture
 from . import test_posture_tour
 from . import test_edge_export
+from . import test_blocklist
