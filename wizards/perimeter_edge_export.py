@@ -31,6 +31,7 @@ class PerimeterEdgeExport(models.TransientModel):
             generated=f"{fields.Datetime.to_string(fields.Datetime.now())} UTC from database {self.env.cr.dbname}",
             next_expiry=f"{fields.Datetime.to_string(next_expiry)} UTC" if next_expiry else "",
             mode=policy.mode,
+            blocked=policy.blocklist.networks,
         )
         warning = self._own_address_warning(policy, export)
         for wizard in self:
