@@ -11,6 +11,7 @@
     "external_dependencies": {"python": ["cryptography", "phonenumbers"]},
     "data": [
         "security/ir.model.access.csv",
+        "data/perimeter_edge_sync_data.xml",
         "views/perimeter_allowlist_views.xml",
         "views/res_config_settings_views.xml",
         "views/perimeter_access_log_views.xml",

@@ -1,6 +1,7 @@
 from . import ir_config_parameter
 from . import perimeter_allowlist
 from . import perimeter_blocklist
+from . import perimeter_edge_sync
 from . import res_config_settings
 from . import perimeter_access_log
 from . import perimeter_access_alert
