@@ -21,6 +21,7 @@
         "views/perimeter_menus.xml",
         "views/perimeter_blocklist_views.xml",
         "wizards/perimeter_block_views.xml",
+        "views/res_config_settings_autoban_views.xml",
         "data/ir_cron.xml",
         "views/ir_mail_server_views.xml",
         "views/fetchmail_server_views.xml",

@@ -152,6 +152,8 @@ def _write_database(dbname, buckets):
             env[MODEL]._perimeter_store_buckets(buckets)
             if restore is not None:
                 cr.execute("SELECT set_config('statement_timeout', %s, true)", [restore])
+        if registry.cache_invalidated and not registry.in_test_mode():
+            registry.signal_changes()  # an automatic ban: the other workers and servers drop their policy too
         return hits
     except Exception:
         _aggregator.requeue(buckets)

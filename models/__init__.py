@@ -1,7 +1,6 @@
 from . import ir_config_parameter
 from . import perimeter_allowlist
 from . import perimeter_blocklist
-from . import perimeter_edge_sync
 from . import res_config_settings
 from . import perimeter_access_log
 from . import perimeter_access_alert
@@ -17,3 +16,7 @@ from . import perimeter_policy
 from . import perimeter_lockout
 from . import ir_http
 from . import ir_websocket
+from . import perimeter_edge_sync
+from . import perimeter_autoban
+from . import res_users_failed_login
+from . import res_config_settings_autoban

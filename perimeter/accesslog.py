@@ -19,6 +19,7 @@ REASONS = {
     "untrusted_proxy_headers": "Proxy headers from an untrusted peer",
     "system_network": "Outside the connected system's networks",
     "blocklisted": "In the blocklist",
+    "failed_login": "Failed login",
 }
 
 

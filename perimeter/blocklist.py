@@ -26,3 +26,58 @@ def check_blockable(network):
                 "(scripts, health checks and Odoo's own calls use it). Block a narrower network."
             )
     return canonical
+
+
+# -- automatic bans -------------------------------------------------------------------------------
+
+MAX_BAN = 30 * 24 * 60  # minutes: escalation stops at 30 days
+
+
+def ban_minutes(base_minutes, previous_bans):
+    """How long an automatic ban lasts: ``base_minutes``, doubled for each earlier ban, at most 30 days."""
+    return min(base_minutes * 2 ** min(previous_bans, 20), MAX_BAN)
+
+
+class BanCount:
+    """Refused requests and failed logins of one client in one alert window, from flushed buckets."""
+
+    __slots__ = ("ip", "window_start", "window_end", "refusals", "failed_logins")
+
+    def __init__(self, ip, window_start, window_end):
+        self.ip, self.window_start, self.window_end = ip, window_start, window_end
+        self.refusals = self.failed_logins = 0
+
+
+def ban_counts(buckets, minutes, monitored=False):
+    """Sum flushed access-log buckets per (client, alert window): ``{(ip, window_start): BanCount}``.
+
+    Refusals are the blocked hits of every reason but ``failed_login`` and
+    ``blocklisted`` (a banned client is already banned); failed logins are
+    the ``failed_login`` hits. Monitored hits (would-be refusals) count only
+    with ``monitored`` (monitor mode, which logs the would-be bans); the
+    overflow bucket (many clients) never does.
+    """
+    from .accesslog import OVERFLOW_IP, alert_window  # noqa: PLC0415 -- accesslog is the bigger module
+
+    counts = {}
+    for bucket in buckets:
+        if (not bucket.blocked and not monitored) or bucket.ip == OVERFLOW_IP or bucket.reason == "blocklisted":
+            continue
+        start, end = alert_window(bucket.last_seen, minutes)
+        count = counts.get((bucket.ip, start))
+        if count is None:
+            count = counts[bucket.ip, start] = BanCount(bucket.ip, start, end)
+        if bucket.reason == "failed_login":
+            count.failed_logins += bucket.hits
+        else:
+            count.refusals += bucket.hits
+    return counts
+
+
+def ban_reason(refusals, failed_logins, max_refusals, max_failed_logins, minutes):
+    """Why a client with these totals in one ``minutes`` window must be banned, or "" (0 turns a rule off)."""
+    if max_failed_logins and failed_logins > max_failed_logins:
+        return f"{failed_logins} failed logins within {minutes} minutes (more than {max_failed_logins})"
+    if max_refusals and refusals > max_refusals:
+        return f"{refusals} refused requests within {minutes} minutes (more than {max_refusals})"
+    return ""

@@ -24,3 +24,4 @@ from . import test_posture_tour
 from . import test_edge_export
 from . import test_blocklist
 from . import test_edge_sync
+from . import test_autoban
