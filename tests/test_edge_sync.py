@@ -99,14 +99,20 @@ class TestEdgeSync(PerimeterHttpCase):
         finally:
             connection.close()
 
-    def assertRefusedByNginx(self, nginx, source):
-        # A reload swaps nginx's workers over a moment: wait for the new rules, bounded.
+    def settled(self, nginx, source, expected):
+        """The status ``source`` gets through nginx, once it is ``expected`` or after RELOAD_SECONDS.
+
+        A reload swaps nginx's workers over a moment: the new rules are waited for, bounded.
+        """
         deadline = time.monotonic() + RELOAD_SECONDS
         while True:
             status, body = self.through(nginx, source)
-            if status == 403 or time.monotonic() > deadline:
-                break
+            if status == expected or time.monotonic() > deadline:
+                return status, body
             time.sleep(0.2)
+
+    def assertRefusedByNginx(self, nginx, source):
+        status, body = self.settled(nginx, source, 403)
         self.assertEqual(status, 403)
         self.assertIn("nginx", body, "refused by nginx itself, not by Odoo")
 
@@ -116,7 +122,7 @@ class TestEdgeSync(PerimeterHttpCase):
             rc, log = self.sync(nginx)
             self.assertEqual(rc, 0, log)
             self.assertIn("installed new rules", log)
-            self.assertEqual(self.through(nginx, OUTSIDE)[0], 200, "the first sync admits the allowlist")
+            self.assertEqual(self.settled(nginx, OUTSIDE, 200)[0], 200, "the first sync admits the allowlist")
             rc, log = self.sync(nginx)
             self.assertEqual((rc, "unchanged (304)" in log), (0, True), log)
 
