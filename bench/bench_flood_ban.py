@@ -71,7 +71,8 @@ def flood(bench, port, args):
             with lock:
                 sent[status] += 1
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(args.threads)]
+    count = max(int(value) for value in str(args.threads).split(",") if value.strip())  # --threads "2,4": 4
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
