@@ -34,7 +34,8 @@ etag=""
 # The key and the ETag go through curl's configuration on stdin, not its arguments.
 status=$({
     printf 'header = "Authorization: Bearer %s"\n' "$key"
-    [ -n "$etag" ] && printf 'header = "If-None-Match: %s"\n' "$etag"
+    # An ETag is quoted ("..."): escaped for curl's quoted configuration value.
+    [ -n "$etag" ] && printf 'header = "If-None-Match: %s"\n' "$(printf '%s' "$etag" | sed 's/["\\]/\\&/g')"
 } | curl --config - --silent --show-error --max-time "$EDGE_TIMEOUT" --output "$new" \
         --dump-header "$new.headers" --write-out '%{http_code}' "$EDGE_URL")
 curl_rc=$?
