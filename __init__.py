@@ -1,5 +1,6 @@
 from . import models
 from . import wizards
+from . import controllers
 from .guard import server_tier, signaling
 from .perimeter.settings import PREFIX
 

@@ -13,6 +13,7 @@
     "data": [
         "security/perimeter_security_groups.xml",
         "security/ir.model.access.csv",
+        "data/perimeter_edge_sync_data.xml",
         "views/perimeter_allowlist_views.xml",
         "views/perimeter_change_log_views.xml",
         "views/res_config_settings_views.xml",
@@ -21,6 +22,9 @@
         "wizards/perimeter_access_admit_views.xml",
         "wizards/perimeter_edge_export_views.xml",
         "views/perimeter_menus.xml",
+        "views/perimeter_blocklist_views.xml",
+        "wizards/perimeter_block_views.xml",
+        "views/res_config_settings_autoban_views.xml",
         "data/ir_cron.xml",
         "views/ir_mail_server_views.xml",
         "views/fetchmail_server_views.xml",

@@ -9,6 +9,8 @@ How to run (from the repository root; about 3 minutes, half of it installing Odo
     python3 bench/bench_flood.py --flood-requests 1500 --rounds 1 --threads 4   # quicker
     python3 bench/bench_flood.py --edge                # every request through nginx with the exported allowlist
     python3 bench/bench_flood.py --costs-only          # only the cost of one request (allowed vs refused): ~2 min
+    python3 bench/bench_flood.py --until-banned --flood-requests 20000 --threads 4 --max-seconds 90
+                                                       # one client until the automatic ban stops it
 
 It starts a throwaway PostgreSQL cluster and ONE Odoo server (``--workers=2``,
 prefork, by default) on one database with the module installed, in
@@ -432,6 +434,16 @@ def main():
     args = parser.parse_args()
     if args.costs_only:
         args.rounds = 0
+    parser.add_argument("--until-banned", action="store_true",
+                        help="one client floods until the automatic ban stops it (bench_flood_ban.py)")
+    parser.add_argument("--ban-after", type=int, default=200, help="with --until-banned: refusals before a ban")
+    parser.add_argument("--after-seconds", type=float, default=10, help="with --until-banned: flood on, banned")
+    args = parser.parse_args()
+    if args.until_banned:
+        import bench_flood_ban  # noqa: PLC0415 -- its own scenario, in its own file
+
+        bench_flood_ban.run(args)
+        return
     if args.edge and NGINX is None:
         parser.error("--edge needs nginx (apt-get install nginx-light)")
     args.threads = [int(value) for value in args.threads.split(",") if value.strip()]

@@ -22,6 +22,7 @@ PARAMETER_PATTERN = "perimeter\\_security.%"  # LIKE: the module's parameters, a
 # (trigger name, table, event, WHEN condition, each %s standing for PARAMETER_PATTERN; or None)
 TRIGGERS = (
     ("perimeter_security_rules_changed", "perimeter_allowlist", "INSERT OR UPDATE OR DELETE", None),
+    ("perimeter_security_blocks_changed", "perimeter_blocklist", "INSERT OR UPDATE OR DELETE", None),
     # Networks named on groups and users (audiences): their relation tables are written directly.
     ("perimeter_security_group_networks_changed", "perimeter_allowlist_res_groups_rel",
      "INSERT OR UPDATE OR DELETE", None),

@@ -1,5 +1,6 @@
 from . import ir_config_parameter
 from . import perimeter_allowlist
+from . import perimeter_blocklist
 from . import res_config_settings
 from . import res_config_settings_mail_tls
 from . import perimeter_access_log
@@ -29,3 +30,7 @@ from . import perimeter_change_tracking
 from . import perimeter_roles
 from . import perimeter_allowlist_checks
 from . import perimeter_connected_system_source
+from . import perimeter_edge_sync
+from . import perimeter_autoban
+from . import res_users_failed_login
+from . import res_config_settings_autoban

@@ -110,6 +110,11 @@ class PerimeterAccessLog(models.Model):
                 self.env["perimeter.access.alert"]._perimeter_count(buckets)
         except Exception:
             _logger.warning("perimeter: could not check or send access alerts", exc_info=True)
+        try:
+            with self.env.cr.savepoint():
+                self.env["perimeter.autoban.counter"]._perimeter_count(buckets)
+        except Exception:
+            _logger.warning("perimeter: could not count or apply automatic bans", exc_info=True)
         return len(rows)
 
     def action_perimeter_admit(self):

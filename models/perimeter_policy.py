@@ -161,9 +161,11 @@ class PerimeterPolicy(models.AbstractModel):
         )
         stored = {param.key: param.value for param in params}
         allowlist, next_expiry = self.env["perimeter.allowlist"]._read_rules_in_force(lasting=lasting)
+        blocklist, block_expiry = self.env["perimeter.blocklist"]._read_rules_in_force()
         # web.base.url: where plain HTTP is redirected (never the client's Host header).
-        policy = Policy.from_stored(stored, allowlist, disabled, base_url=stored.get("web.base.url") or "")
-        return policy, next_expiry
+        policy = Policy.from_stored(stored, allowlist, disabled, base_url=stored.get("web.base.url") or "",
+                                    blocklist=blocklist)
+        return policy, min(filter(None, (next_expiry, block_expiry)), default=None)
 
     @api.model
     def _perimeter_policy_changed(self):

@@ -24,6 +24,9 @@ _FIELD_SETTINGS = {
     "perimeter_mail_tls_min_version": "mail_tls_min_version",
     "perimeter_alert_threshold": "alert_threshold",
     "perimeter_alert_window_minutes": "alert_window_minutes",
+    "perimeter_autoban_refusals": "autoban_refusals",  # fields in res_config_settings_autoban.py
+    "perimeter_autoban_failed_logins": "autoban_failed_logins",
+    "perimeter_autoban_minutes": "autoban_minutes",
 }
 
 

@@ -20,6 +20,8 @@ REASONS = {
     "untrusted_proxy_headers": "Proxy headers from an untrusted peer",
     "system_network": "Outside the connected system's networks",
     "user_network": "A user outside their networks",
+    "blocklisted": "In the blocklist",
+    "failed_login": "Failed login",
 }
 
 

@@ -1,9 +1,12 @@
-"""The allowlist written for the edge: nginx ``allow``/``deny`` rules, an HAProxy pattern file.
+"""The rules written for the edge: nginx ``allow``/``deny`` rules, HAProxy pattern files.
 
 A refused request still costs an Odoo worker; the reverse proxy in front of
 Odoo can drop it for almost nothing. These files carry the same networks as
-the policy, so both layers agree. They are static copies: a comment says
-when a rule expires, after which the file must be exported again.
+the policy, so both layers agree: the blocklist first (``deny``), then the
+allowlist. Exported by hand they are copies (a comment says when a rule
+expires); served by ``/perimeter/edge/<format>`` they are fetched again by the
+edge's sync job (``scripts/edge_sync.sh``), which a ``304`` answers when
+nothing changed.
 
 Nothing here imports Odoo.
 """
@@ -12,12 +15,14 @@ import dataclasses
 import ipaddress
 
 from .client import LOOPBACK
+from .networks import network_covers
 
 FORMATS = {
     "nginx": "nginx (allow / deny)",
     "haproxy": "HAProxy (pattern file for an acl)",
+    "haproxy-blocklist": "HAProxy blocklist (pattern file for an acl)",
 }
-FILENAMES = {"nginx": "odoo-allowlist.conf", "haproxy": "odoo-allowlist.lst"}
+FILENAMES = {"nginx": "odoo-allowlist.conf", "haproxy": "odoo-allowlist.lst", "haproxy-blocklist": "odoo-blocklist.lst"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +34,9 @@ class EdgeExport:
     generated: str  # when and from where, for the header comment
     next_expiry: str = ""  # the first rule expiry, if any
     mode: str = "enforce"
+    blocked: tuple = ()  # canonical CIDR texts of the blocklist in force
+    refuse_others: bool = True  # False: the allowlist is not enforced (a sync in off/monitor): only denials
+    scope: str = "all"  # internal: Odoo holds only its users to networks, the edge must admit everyone else
 
     def all_networks(self):
         """The networks the file admits: the rules, and loopback when the policy admits it, IPv4 then
@@ -36,6 +44,22 @@ class EdgeExport:
         # Loopback exactly as the policy's "Allow loopback" admits it.
         extra = [n for n in LOOPBACK.networks if self.allow_loopback and n not in self.networks]
         return tuple(sorted({*self.networks, *extra}, key=_address_order))
+
+    def all_blocked(self):
+        """The networks the file refuses first, in address order; loopback ones are left out when the policy
+        admits loopback (Odoo does not refuse loopback then: the edge must not either)."""
+        return tuple(sorted((n for n in self.blocked if not (self.allow_loopback and n in LOOPBACK_NETWORKS)),
+                            key=_address_order))
+
+
+class _LoopbackNetworks:
+    """``network in LOOPBACK_NETWORKS``: the CIDR lies wholly in loopback."""
+
+    def __contains__(self, network):
+        return any(network_covers(outer, network) for outer in LOOPBACK.networks)
+
+
+LOOPBACK_NETWORKS = _LoopbackNetworks()
 
 
 def _address_order(network):
@@ -48,9 +72,15 @@ def _header(export, lines):
     header += lines
     if export.next_expiry:
         header.append(f"A rule expires on {export.next_expiry}: export this file again then.")
-    if export.mode != "enforce":
+    if export.scope == "internal":
+        header.append("Odoo's scope is 'internal' (only internal users are held to networks, checked by Odoo): "
+                      "the public side is open to all, so this file refuses only the blocklist.")
+    elif not export.refuse_others:
+        header.append(f"Odoo's enforcement mode is {export.mode!r}: the allowlist is not enforced, "
+                      "only the blocklist is.")
+    elif export.mode != "enforce":
         header.append(f"Odoo's enforcement mode is {export.mode!r}: this file refuses at the edge all the same.")
-    if not export.all_networks():
+    elif not export.all_networks():
         header.append("The allowlist is EMPTY: this file refuses every client.")
     return [f"# {line}" for line in header]
 
@@ -63,8 +93,10 @@ def render_nginx(export):
         "nginx checks $remote_addr: behind another proxy or a CDN, set real_ip_header and set_real_ip_from first.",
         "allow/deny run in nginx's access phase: a 'return' in a location answers before them.",
     ])
-    lines += [f"allow {network};" for network in export.all_networks()]
-    lines.append("deny all;")
+    lines += [f"deny {network};" for network in export.all_blocked()]
+    if export.refuse_others:
+        lines += [f"allow {network};" for network in export.all_networks()]
+        lines.append("deny all;")
     return "\n".join(lines) + "\n"
 
 
@@ -75,11 +107,22 @@ def render_haproxy(export):
         "    acl odoo_allowed src -f /etc/haproxy/odoo-allowlist.lst",
         "    http-request deny deny_status 403 if !odoo_allowed",
     ])
-    lines += list(export.all_networks())
+    # Not enforcing the allowlist: the file admits every address, so that the frontend's acl stays the same.
+    lines += list(export.all_networks() if export.refuse_others else ("0.0.0.0/0", "::/0"))
     return "\n".join(lines) + "\n"
 
 
-RENDERERS = {"nginx": render_nginx, "haproxy": render_haproxy}
+def render_haproxy_blocklist(export):
+    """The blocklist as a second pattern file, checked before the allowlist's."""
+    lines = [f"# Perimeter Security blocklist, generated {export.generated}.",
+             "# Use it in the frontend that serves Odoo, before the allowlist:",
+             "#     acl odoo_blocked src -f /etc/haproxy/odoo-blocklist.lst",
+             "#     http-request deny deny_status 403 if odoo_blocked"]
+    lines += list(export.all_blocked())
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS = {"nginx": render_nginx, "haproxy": render_haproxy, "haproxy-blocklist": render_haproxy_blocklist}
 
 
 def render(edge, export):

@@ -52,13 +52,16 @@ class Policy:
     # Where plain-HTTP requests are redirected when no trusted proxy forwarded a host: "host[:port]"
     # from web.base.url (see ``https_origin``); "" refuses them instead. Never the client's Host header.
     https_origin: str = ""
+    blocklist: NetworkSet = NetworkSet()  # refused before any other rule (perimeter/blocklist.py)
 
     @classmethod
-    def from_settings(cls, values, allowlist, disabled=False, https_origin=""):
-        """Build from typed settings (``settings.load_settings``) and the compiled allowlist."""
+    def from_settings(cls, values, allowlist, disabled=False, https_origin="",
+                      blocklist=NetworkSet()):  # noqa: B008 -- immutable
+        """Build from typed settings (``settings.load_settings``) and the compiled allow- and blocklists."""
         return cls(
             mode=values["mode"],
             allowlist=allowlist,
+            blocklist=blocklist,
             trusted_proxies=NetworkSet(values["trusted_proxies"]),
             allow_loopback=values["allow_loopback"],
             exempt_paths=_prefixes(values["exempt_paths"]),
@@ -70,10 +73,11 @@ class Policy:
         )
 
     @classmethod
-    def from_stored(cls, stored, allowlist, disabled=False, base_url=""):
+    def from_stored(cls, stored, allowlist, disabled=False, base_url="",
+                    blocklist=NetworkSet()):  # noqa: B008 -- immutable
         """Build from stored ``{parameter key: text}`` and ``web.base.url``; unreadable values take their defaults."""
         values, _problems = load_settings(stored)
-        return cls.from_settings(values, allowlist, disabled, https_origin(base_url))
+        return cls.from_settings(values, allowlist, disabled, https_origin(base_url), blocklist)
 
     @property
     def active(self):
@@ -202,11 +206,20 @@ def _wsgi_bytes(text):
 def decide(facts, policy):
     """Allow, deny or redirect one request. Pure and cheap: called for every request."""
     client = resolve_client(facts.connection, policy.trusted_proxies)
+    loopback = policy.allow_loopback and is_loopback(client)
+    if policy.blocklist and policy.mode != "off" and not policy.disabled and not loopback:
+        # Before every other rule, exempt paths included: a blocked client gets nothing, in any scope.
+        blocked = next((ip for ip in client.addresses if ip in policy.blocklist), None)
+        if blocked is not None:
+            if policy.mode == "enforce":
+                return _with_hsts(policy, Verdict(DENY, client, "blocklisted", report=True, blocked=True,
+                                                  client_ip=blocked))
+            return _allow(facts, policy, loopback, Verdict(ALLOW, client, "blocklisted", report=True,
+                                                           client_ip=blocked))
     if not policy.active:
         return Verdict(ALLOW, client, client_ip=client.ip)
     if is_exempt(facts.path, policy.exempt_paths):
         return _with_hsts(policy, Verdict(ALLOW, client, client_ip=client.ip))
-    loopback = policy.allow_loopback and is_loopback(client)
 
     if policy.mode != "off" and not loopback:
         # A trusted proxy's unreadable header leaves the client unknown: refused, whatever address survived.

@@ -110,6 +110,9 @@ SETTINGS = {
         Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), "Minimum mail TLS version"),
         Setting("alert_threshold", "100", _seconds_or_days, "Alert threshold (refused requests, 0 = off)"),
         Setting("alert_window_minutes", "10", _minutes, "Alert window (minutes)"),
+        Setting("autoban_refusals", "0", _seconds_or_days, "Automatic ban after refused requests (0 = off)"),
+        Setting("autoban_failed_logins", "0", _seconds_or_days, "Automatic ban after failed logins (0 = off)"),
+        Setting("autoban_minutes", "0", _seconds_or_days, "Automatic ban duration (minutes, 0 = off)"),
     )
 }
 KEYS = {setting.key: setting for setting in SETTINGS.values()}

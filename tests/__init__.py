@@ -33,3 +33,6 @@ from . import test_change_log
 from . import test_demo_data
 from . import test_ui_details
 from . import test_change_history_tour
+from . import test_blocklist
+from . import test_edge_sync
+from . import test_autoban

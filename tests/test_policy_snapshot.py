@@ -54,13 +54,14 @@ class TestPolicySnapshot(TransactionCase):
         self.assertIs(self.model._perimeter_decider(), kept.decider)
 
     def test_rules_and_parameters_signal_other_processes_when_they_commit(self):
-        # The triggers exist, deferred to commit, on the rules, the parameters and the
+        # The triggers exist, deferred to commit, on the rules, the blocks, the parameters and the
         # networks named on groups and users (their effect is shown end to end by
         # test_policy_signaling, which commits for real).
         self.env.cr.execute("""
             SELECT tgname, tgrelid::regclass::text, tgdeferrable, tginitdeferred FROM pg_trigger
             WHERE tgname LIKE 'perimeter\\_security\\_%' ORDER BY tgname""")
         self.assertEqual(self.env.cr.fetchall(), [
+            ("perimeter_security_blocks_changed", "perimeter_blocklist", True, True),
             ("perimeter_security_group_networks_changed", "perimeter_allowlist_res_groups_rel", True, True),
             ("perimeter_security_param_deleted", "ir_config_parameter", True, True),
             ("perimeter_security_param_inserted", "ir_config_parameter", True, True),

@@ -34,6 +34,9 @@ class PerimeterEdgeExport(models.TransientModel):
             generated=f"{fields.Datetime.to_string(fields.Datetime.now())} UTC from database {self.env.cr.dbname}",
             next_expiry=f"{fields.Datetime.to_string(next_expiry)} UTC" if next_expiry else "",
             mode=policy.mode,
+            blocked=policy.blocklist.networks,
+            refuse_others=policy.scope == "all",  # scope internal: the public side stays open at the edge too
+            scope=policy.scope,
         )
         warning = self._own_address_warning(policy, export)
         for wizard in self:
@@ -58,7 +61,7 @@ class PerimeterEdgeExport(models.TransientModel):
     def _own_address_warning(self, policy, export):
         """Say so when the file would refuse the administrator exporting it."""
         facts = verdicts.current_facts()
-        if facts is None:
+        if facts is None or not export.refuse_others:
             return False
         address = decide(facts, policy).client_ip
         if address in NetworkSet(export.all_networks()):

@@ -91,6 +91,16 @@ class NginxProxy:
                     raise RuntimeError("nginx did not start") from None
                 time.sleep(0.1)
 
+    @property
+    def rules_file(self):
+        """The included rules file (what an edge sync job replaces)."""
+        return Path(self._dir.name) / "odoo-allowlist.conf"
+
+    def command(self, *args):
+        """An nginx command line for this instance, e.g. ``command("-t")`` or ``command("-s", "reload")``."""
+        folder = Path(self._dir.name)
+        return [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf"), *args]
+
     def __exit__(self, *exc_info):
         if self._process is not None:
             self._process.terminate()

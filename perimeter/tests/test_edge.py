@@ -78,3 +78,39 @@ def test_nginx_checks_what_it_is_given():
     with pytest.raises(RuntimeError, match="nginx refused the configuration"), \
             NginxProxy("allow 10.0.0.0/33;\n", 9):
         pass
+
+
+# -- blocklist and sync --------------------------------------------------------------------------
+
+
+def test_nginx_denies_the_blocklist_before_allowing_the_rules():
+    text = render_nginx(_export(blocked=("10.9.0.0/16", "192.0.2.7/32")))
+    assert _rules(text) == ["deny 10.9.0.0/16;", "deny 192.0.2.7/32;", "allow 10.0.0.0/8;", "allow 2001:db8::/32;",
+                            "deny all;"]
+
+
+def test_when_the_allowlist_is_not_enforced_only_the_blocklist_is():
+    export = _export(blocked=("192.0.2.7/32",), refuse_others=False, mode="off")
+    assert _rules(render_nginx(export)) == ["deny 192.0.2.7/32;"]
+    assert _rules(render_haproxy(export)) == ["0.0.0.0/0", "::/0"]
+    assert "the allowlist is not enforced" in render_nginx(export)
+
+
+def test_haproxy_blocklist_is_its_own_pattern_file():
+    text = render("haproxy-blocklist", _export(blocked=("2001:db8::/64", "192.0.2.7/32")))
+    assert _rules(text) == ["192.0.2.7/32", "2001:db8::/64"]
+    assert "acl odoo_blocked src -f /etc/haproxy/odoo-blocklist.lst" in text
+
+
+def test_loopback_blocks_are_left_out_while_the_policy_admits_loopback():
+    export = _export(blocked=("127.0.0.2/32", "192.0.2.7/32"), allow_loopback=True)
+    assert _rules(render_nginx(export))[:1] == ["deny 192.0.2.7/32;"]
+    assert "deny 127.0.0.2/32;" in render_nginx(_export(blocked=("127.0.0.2/32",)))
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)")
+def test_a_real_nginx_refuses_a_blocked_client_inside_an_allowed_network():
+    rules = render_nginx(_export(networks=("127.0.0.0/8",), blocked=("127.0.0.2/32",)))
+    with HttpServer() as odoo, NginxProxy(rules, odoo.port) as nginx:
+        assert _get(nginx.port, "127.0.0.2") == 403
+        assert _get(nginx.port, "127.0.0.3") == 200

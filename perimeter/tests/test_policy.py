@@ -346,3 +346,47 @@ def test_server_policy_can_require_https():
     assert decide(facts(peer="127.0.0.1"), https).allowed, "loopback scripts keep plain HTTP"
     unreadable, problems = server_policy({"require_https": "sometimes"})
     assert unreadable.require_https and "require_https" in problems[0], "fails closed"
+
+
+# -- blocklist ---------------------------------------------------------------------------------
+
+
+def test_a_blocked_client_is_refused_before_every_other_rule():
+    blocked = policy(blocklist=NetworkSet(["192.0.2.7/32"]), exempt_paths=("/web/health",))
+    for path in ("/odoo", "/web/health", "/web/static/x.png"):
+        verdict = decide(facts(peer="192.0.2.7", path=path), blocked)
+        assert (verdict.action, verdict.reason, verdict.client_ip, verdict.blocked) == (
+            DENY, "blocklisted", "192.0.2.7", True), path
+    # Its allowlisted neighbour is not affected.
+    assert decide(facts(peer="192.0.2.8"), blocked).allowed
+
+
+def test_the_blocklist_applies_to_every_candidate_address_behind_a_proxy():
+    blocked = policy(blocklist=NetworkSet(["203.0.113.0/24"]), allowlist=NetworkSet(["0.0.0.0/0"]))
+    verdict = decide(facts(peer="10.0.0.1", x_forwarded_for="203.0.113.5"), blocked)
+    assert (verdict.action, verdict.client_ip) == (DENY, "203.0.113.5")
+    # Both X-Forwarded-For and Forwarded are candidates: a forged one cannot hide the other.
+    verdict = decide(facts(peer="10.0.0.1", x_forwarded_for="192.0.2.1", forwarded="for=203.0.113.5"), blocked)
+    assert (verdict.action, verdict.client_ip) == (DENY, "203.0.113.5")
+
+
+def test_monitor_reports_a_blocked_client_and_lets_it_through():
+    verdict = decide(facts(peer="192.0.2.7"), policy(mode="monitor", blocklist=NetworkSet(["192.0.2.7"])))
+    assert verdict.allowed and verdict.report and not verdict.blocked
+    assert verdict.reason == "blocklisted"
+
+
+def test_off_break_glass_and_allowed_loopback_ignore_the_blocklist():
+    blocklist = NetworkSet(["192.0.2.0/24", "127.0.0.0/8"])
+    assert not decide(facts(peer="192.0.2.7"), policy(mode="off", blocklist=blocklist)).report
+    assert decide(facts(peer="192.0.2.7"), policy(blocklist=blocklist, disabled=True)).allowed
+    assert decide(facts(peer="127.0.0.2"), policy(blocklist=blocklist, allow_loopback=True)).allowed
+    verdict = decide(facts(peer="127.0.0.2"), policy(blocklist=blocklist, allow_loopback=False))
+    assert verdict.reason == "blocklisted"
+
+
+def test_a_blocked_client_is_never_remembered_as_allowed():
+    decider = Decider(policy(mode="monitor", blocklist=NetworkSet(["192.0.2.7"])))
+    environ = {"REMOTE_ADDR": "192.0.2.7", "PATH_INFO": "/odoo"}
+    assert decider(environ).reason == "blocklisted"
+    assert decider(environ).reason == "blocklisted"

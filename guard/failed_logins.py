@@ -1,0 +1,35 @@
+"""Failed logins, handed to the access log like refused requests (reason ``failed_login``).
+
+Called by ``res.users`` when a password is refused, whatever the way in
+(the login form, ``/web/session/authenticate``, XML-RPC/JSON-RPC ``login`` /
+``authenticate``, and the password of every ``execute_kw``). It costs what a
+refused request costs: a count in this process's aggregator; the flush
+writes them, and the automatic bans count them there, across every worker.
+"""
+
+import logging
+
+from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
+from ..perimeter.client import resolve_client
+from . import access_log, server_tier, verdicts
+
+_logger = logging.getLogger(__name__)
+
+
+def record(dbname):
+    """Count one failed login of the current HTTP request against database ``dbname``; never raises."""
+    try:
+        facts = verdicts.current_facts()
+        if facts is None or not dbname:
+            return  # not an HTTP request (shell, cron, tests calling the ORM)
+        decider = server_tier.database_decider(dbname)
+        if decider is None or decider.policy.mode == "off" or decider.policy.disabled:
+            return  # the module does nothing here: nothing logged, nothing banned
+        client = resolve_client(facts.connection, decider.policy.trusted_proxies)
+        access_log.record_hit(dbname, Hit(
+            ip=client.ip, reason="failed_login", blocked=True,
+            peer=client.peer if client.peer != client.ip else "",
+            path=facts.path[:MAX_PATH], method=facts.method[:MAX_METHOD], user_agent=facts.user_agent[:MAX_USER_AGENT],
+        ))
+    except Exception:
+        _logger.exception("perimeter_security: could not record a failed login")
