@@ -203,24 +203,34 @@ def _wsgi_bytes(text):
         return text.encode("utf-8", "replace")
 
 
+def _blocklisted(facts, policy, client, loopback):
+    """The verdict for a blocked client, or None: before every other rule, exempt paths included."""
+    if not policy.blocklist or policy.mode == "off" or policy.disabled or loopback:
+        return None
+    blocked = next((ip for ip in client.addresses if ip in policy.blocklist), None)
+    if blocked is None:
+        return None
+    if policy.mode == "enforce":
+        return _with_hsts(policy, Verdict(DENY, client, "blocklisted", report=True, blocked=True, client_ip=blocked))
+    return _allow(facts, policy, loopback, Verdict(ALLOW, client, "blocklisted", report=True, client_ip=blocked))
+
+
 def decide(facts, policy):
     """Allow, deny or redirect one request. Pure and cheap: called for every request."""
     client = resolve_client(facts.connection, policy.trusted_proxies)
     loopback = policy.allow_loopback and is_loopback(client)
-    if policy.blocklist and policy.mode != "off" and not policy.disabled and not loopback:
-        # Before every other rule, exempt paths included: a blocked client gets nothing, in any scope.
-        blocked = next((ip for ip in client.addresses if ip in policy.blocklist), None)
-        if blocked is not None:
-            if policy.mode == "enforce":
-                return _with_hsts(policy, Verdict(DENY, client, "blocklisted", report=True, blocked=True,
-                                                  client_ip=blocked))
-            return _allow(facts, policy, loopback, Verdict(ALLOW, client, "blocklisted", report=True,
-                                                           client_ip=blocked))
+    blocked = _blocklisted(facts, policy, client, loopback)
+    if blocked is not None:
+        return blocked
     if not policy.active:
         return Verdict(ALLOW, client, client_ip=client.ip)
     if is_exempt(facts.path, policy.exempt_paths):
         return _with_hsts(policy, Verdict(ALLOW, client, client_ip=client.ip))
+    return _judged_by_allowlist(facts, policy, client, loopback)
 
+
+def _judged_by_allowlist(facts, policy, client, loopback):
+    """The verdict of the allowlist for a client neither blocked nor on an exempt path."""
     if policy.mode != "off" and not loopback:
         # A trusted proxy's unreadable header leaves the client unknown: refused, whatever address survived.
         refused = client.ip if client.malformed else next(
