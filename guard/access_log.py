@@ -38,6 +38,7 @@ from odoo.tools import config
 
 from ..perimeter.accesslog import Aggregator, summarize
 from ..perimeter.flusher import PeriodicFlusher
+from . import background
 
 _logger = logging.getLogger(__name__)
 
@@ -51,7 +52,6 @@ _aggregator = Aggregator()
 _flush_lock = threading.Lock()
 _last_summary = [time.monotonic()]
 _last_warnings = {}
-_hooks_registered = []
 
 
 def record_hit(dbname, hit):
@@ -91,7 +91,7 @@ def start_flusher(interval=None):
     """Start the background writer (done by the first hit outside tests)."""
     if interval is not None:
         _flusher.interval = interval
-    _register_shutdown_hooks()
+    background.register_at_shutdown(_flush_at_shutdown)
     _flusher.ensure_started()
 
 
@@ -110,6 +110,7 @@ def _periodic_flush():
 
 
 _flusher = PeriodicFlusher(_periodic_flush, interval=FLUSH_INTERVAL, name="perimeter-access-log")
+_flush_at_shutdown = background.shutdown_writer(_flusher, flush_now, "the access log")
 
 
 def _flush(select, summary):
@@ -248,26 +249,3 @@ def _warn(key, message, *args, exc_info=False):
         return
     _last_warnings[key] = now
     _logger.warning("perimeter: " + message, *args, exc_info=exc_info)
-
-
-def _flush_at_shutdown():
-    if not _automatic_flush_allowed():
-        return
-    try:
-        flush_now()
-    except Exception:
-        _logger.exception("perimeter: could not write the access log at shutdown")
-    _flusher.stop(timeout=1.0)
-
-
-def _register_shutdown_hooks():
-    if _hooks_registered:
-        return
-    _hooks_registered.append(True)
-    import atexit
-
-    atexit.register(_flush_at_shutdown)
-    with contextlib.suppress(ImportError):
-        from odoo.service.server import CommonServer
-
-        CommonServer.on_stop(_flush_at_shutdown)

@@ -15,7 +15,6 @@ While Odoo runs tests (``--test-enable``) nothing is written automatically:
 tests call ``flush()``.
 """
 
-import contextlib
 import logging
 
 from odoo import SUPERUSER_ID, api
@@ -24,18 +23,18 @@ from odoo.tools import config
 
 from ..perimeter.flusher import PeriodicFlusher
 from ..perimeter.rpccallers import FLUSH_INTERVAL, CallerKey, CallerTally
+from . import background
 
 _logger = logging.getLogger(__name__)
 
 TALLY = CallerTally()
-_hooks_registered = []
 
 
 def record_call(dbname, user_id, apikey_id, ip, scheme):
     """Count one authenticated RPC call: a dictionary update, never a database write."""
     TALLY.add(dbname, CallerKey(int(user_id), int(apikey_id or 0), str(ip)[:64], scheme))
     if not _flusher.started and not config["test_enable"]:
-        _register_shutdown_hooks()
+        background.register_at_shutdown(_flush_at_shutdown)
         _flusher.ensure_started()
 
 
@@ -72,26 +71,4 @@ def flush(dbname=None, env=None):
 
 
 _flusher = PeriodicFlusher(flush, interval=FLUSH_INTERVAL, name="perimeter-rpc-callers")
-
-
-def _flush_at_shutdown():
-    if config["test_enable"]:
-        return
-    try:
-        flush()
-    except Exception:
-        _logger.exception("perimeter: could not record RPC callers at shutdown")
-    _flusher.stop(timeout=1.0)
-
-
-def _register_shutdown_hooks():
-    if _hooks_registered:
-        return
-    _hooks_registered.append(True)
-    import atexit  # noqa: PLC0415
-
-    atexit.register(_flush_at_shutdown)
-    with contextlib.suppress(ImportError):
-        from odoo.service.server import CommonServer  # noqa: PLC0415
-
-        CommonServer.on_stop(_flush_at_shutdown)
+_flush_at_shutdown = background.shutdown_writer(_flusher, flush, "RPC callers")

@@ -1,4 +1,5 @@
 from . import ir_config_parameter
+from . import perimeter_expiring_rule
 from . import perimeter_allowlist
 from . import perimeter_blocklist
 from . import res_config_settings

@@ -1,7 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..guard import signaling
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
 
 
@@ -9,6 +8,7 @@ class PerimeterAllowlist(models.Model):
     """Networks allowed to reach Odoo when enforcement is on."""
 
     _name = "perimeter.allowlist"
+    _inherit = ["perimeter.expiring.rule"]
     _description = "IP Allowlist"
     _order = "name, network, id"
 
@@ -21,7 +21,6 @@ class PerimeterAllowlist(models.Model):
     active = fields.Boolean(default=True)
     expires_at = fields.Datetime(string="Expires", help="The rule stops counting after this moment.")
     note = fields.Text()
-    is_expired = fields.Boolean(string="Expired", compute="_compute_is_expired", search="_search_is_expired")
     contains_address = fields.Char(
         string="Contains address",
         compute="_compute_contains_address",
@@ -36,28 +35,6 @@ class PerimeterAllowlist(models.Model):
             "This network is already in the allowlist (the existing rule may be archived).",
         ),
     ]
-
-    def init(self):
-        result = super().init()
-        # Whatever writes rules or perimeter parameters (a request, cron, odoo shell, psql), PostgreSQL
-        # tells every Odoo process to drop its copy of the policy when that transaction commits.
-        signaling.install(self.env.cr)
-        return result
-
-    @api.depends("expires_at")
-    def _compute_is_expired(self):
-        now = fields.Datetime.now()
-        for rule in self:
-            rule.is_expired = bool(rule.expires_at and rule.expires_at <= now)
-
-    def _search_is_expired(self, operator, value):
-        if operator not in ("=", "!="):
-            raise ValidationError(self.env._("Unsupported search on Expired: %s", operator))
-        expired = (operator == "=") == bool(value)
-        now = fields.Datetime.now()
-        if expired:
-            return [("expires_at", "<=", now)]
-        return ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
 
     def _compute_contains_address(self):
         self.contains_address = False

@@ -3,7 +3,7 @@ from dataclasses import replace
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..guard import signaling, verdicts
+from ..guard import verdicts
 from ..perimeter.blocklist import check_blockable
 from ..perimeter.networks import NetworkSet
 from ..perimeter.policy import decide
@@ -18,6 +18,7 @@ class PerimeterBlocklist(models.Model):
     """
 
     _name = "perimeter.blocklist"
+    _inherit = ["perimeter.expiring.rule"]
     _description = "IP Blocklist"
     _order = "active desc, create_date desc, id desc"
     _rec_name = "network"
@@ -41,31 +42,11 @@ class PerimeterBlocklist(models.Model):
         string="Refused requests", compute="_compute_hits",
         help="Requests refused because of this block, from the access log.",
     )
-    is_expired = fields.Boolean(string="Expired", compute="_compute_is_expired", search="_search_is_expired")
     active = fields.Boolean(default=True)
 
     _sql_constraints = [
         ("network_unique", "unique(network)", "This network is already in the blocklist (perhaps archived)."),
     ]
-
-    def init(self):
-        result = super().init()
-        signaling.install(self.env.cr)  # blocks written outside a request reach every Odoo process too
-        return result
-
-    @api.depends("expires_at")
-    def _compute_is_expired(self):
-        now = fields.Datetime.now()
-        for rule in self:
-            rule.is_expired = bool(rule.expires_at and rule.expires_at <= now)
-
-    def _search_is_expired(self, operator, value):
-        if operator not in ("=", "!="):
-            raise ValidationError(self.env._("Unsupported search on Expired: %s", operator))
-        now = fields.Datetime.now()
-        if (operator == "=") == bool(value):
-            return [("expires_at", "<=", now)]
-        return ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
 
     def _compute_hits(self):
         rows = self.env["perimeter.access.log"].sudo().search_fetch(
