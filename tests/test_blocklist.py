@@ -41,6 +41,19 @@ class TestBlocklist(PerimeterHttpCase):
                 if expected is not None:
                     self.assertEqual(inside.status, expected, f"{label}: {inside}")
 
+    def test_in_scope_internal_a_blocked_client_is_refused_where_outsiders_are_welcome(self):
+        # Scope internal opens the public side to every outsider; a blocked one still gets nothing.
+        requests = test_enforcement.TestEnforcement._requests(self)
+        self.strict_policy(scope="internal")
+        other_outsider = "127.0.0.62"
+        self.assertEqual(self.get("/web/login", source=other_outsider).status, 200, "the public side is open")
+        self.block(OUTSIDE)
+        for label, send, _expected, kind in requests:
+            with self.subTest(label):
+                self.assertRefused(send(OUTSIDE), OUTSIDE, kind)
+                self.assertEqual(self.hits[-1][1].reason, "blocklisted")
+        self.assertEqual(self.get("/web/login", source=other_outsider).status, 200)
+
     def test_exempt_paths_do_not_let_a_blocked_client_through(self):
         self.strict_policy(exempt_paths="/web/health")
         self.block(OUTSIDE)

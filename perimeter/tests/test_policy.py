@@ -390,3 +390,11 @@ def test_a_blocked_client_is_never_remembered_as_allowed():
     environ = {"REMOTE_ADDR": "192.0.2.7", "PATH_INFO": "/odoo"}
     assert decider(environ).reason == "blocklisted"
     assert decider(environ).reason == "blocklisted"
+
+
+def test_the_blocklist_refuses_in_scope_internal_too():
+    # Scope internal lets every outsider reach the public side; the blocklist comes before it.
+    blocked = policy(scope="internal", blocklist=NetworkSet(["192.0.2.7/32"]))
+    assert (decide(facts(peer="192.0.2.7"), blocked).reason, decide(facts(peer="192.0.2.7"), blocked).action) == (
+        "blocklisted", DENY)
+    assert decide(facts(peer="192.0.2.8"), blocked).allowed
