@@ -76,38 +76,39 @@ def ensure_python_packages(python, packages):
     return missing
 
 
-def ensure_chromium():
-    """Odoo's tours need Chromium; install Debian's package when it is missing and we can."""
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("Installing Debian's chromium for the browser tests", flush=True)
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env,
-                       stdout=subprocess.DEVNULL)
-    return shutil.which("chromium")
+# Debian packages the tests run for real, by the file that shows each is installed. Their system
+# services are stopped right after installing: the tests start their own processes on loopback.
+TEST_SERVERS = {
+    "chromium": "/usr/bin/chromium",  # Odoo's tours
+    "nginx-light": "/usr/sbin/nginx",  # the edge export and the edge sync
+    "postfix": "/usr/sbin/postfix",  # mail TLS against real servers
+    "dovecot-imapd": "/usr/sbin/dovecot",
+    "dovecot-pop3d": "/usr/lib/dovecot/pop3",
+}
+SERVICES_TO_STOP = ("nginx", "postfix", "dovecot")
 
 
-def ensure_mail_servers():
-    """The mail TLS tests run Debian's Postfix and Dovecot as their own processes; install them when we can.
+def ensure_test_servers():
+    """Install the Debian packages of ``TEST_SERVERS`` that are missing, when we can (root, apt-get).
 
-    Their system services are stopped right after: the tests start their own, on loopback ports.
-    Without the packages (not Debian, not root) those tests are skipped and listed.
+    Without them (not Debian, not root) the tests that need them are skipped and listed.
     """
-    missing = [package for package, binary in (("postfix", "postfix"), ("dovecot-imapd", "dovecot"))
-               if not (shutil.which(binary) or os.path.exists(f"/usr/sbin/{binary}"))]
-    if not os.path.exists("/usr/lib/dovecot/pop3"):
-        missing.append("dovecot-pop3d")
+    missing = [package for package, path in TEST_SERVERS.items() if not os.path.exists(path)]
+    if "chromium" in missing and any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        missing.remove("chromium")
     if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    print(f"Installing Debian's {', '.join(missing)} for the mail TLS tests", flush=True)
+    print(f"Installing Debian's {', '.join(missing)} for the tests", flush=True)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env, stdout=subprocess.DEVNULL)
-    for service in ("postfix", "dovecot"):
+    for service in SERVICES_TO_STOP:
         subprocess.run(["service", service, "stop"], check=False, capture_output=True)
+
+
+def chromium():
+    """The Chromium Odoo's tours will use, or None."""
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 
 def exit_cleanly_on_sigterm():

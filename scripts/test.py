@@ -102,7 +102,7 @@ def run_engine_tests(python, tally):
 
 def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
     banner(f"Odoo tests with {odoo_bin}")
-    chromium = odoo_env.ensure_chromium()
+    chromium = odoo_env.chromium()
     if not chromium:
         print("WARNING: Chromium not found: Odoo will skip the browser tours.", flush=True)
     dbname = f"perimeter_test_{os.getpid()}"
@@ -265,7 +265,7 @@ def main():
                "Only lint and the engine tests run; the module's Odoo tests DO NOT RUN.")
     packages = dict(TEST_PACKAGES, **(ODOO_RUNTIME_PACKAGES if odoo_bin else {}))
     odoo_env.ensure_python_packages(python, packages)
-    odoo_env.ensure_mail_servers()
+    odoo_env.ensure_test_servers()
 
     addons_dir = odoo_env.linked_addons_dir()
     try:
