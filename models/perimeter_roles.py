@@ -32,6 +32,10 @@ class PerimeterConnectedSystem(models.Model):
         require_manager(self.env)
         return super().action_discover()
 
+    def action_discover_button(self):
+        require_manager(self.env)
+        return super().action_discover_button()
+
     def action_check(self):
         require_manager(self.env)
         return super().action_check()
