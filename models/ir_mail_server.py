@@ -267,9 +267,18 @@ class IrMailServer(models.Model):
             raise UserError(self.env._("%(odoo)s\n\n%(tls)s", odoo=exc.args[0], tls=tls)) from exc
         tls = self._perimeter_notification(results)["params"]
         params = action.get("params", {})
-        params["message"] = f"{params.get('message', '')}\n{tls['message']}".strip()
-        if tls["type"] != "success":
-            params.update(type=tls["type"], sticky=True)
+        if tls["type"] == "success":
+            params["message"] = f"{params.get('message', '')}\n{tls['message']}".strip()
+            return action
+        # One outcome, not "Successful!" beside "failed": Odoo could connect, over a channel not verified.
+        params.update(
+            type=tls["type"], sticky=True, title=self.env._("Connected, but over an unverified channel"),
+            message=self.env._(
+                "%(tls)s\n\nOdoo could connect and log in (%(odoo)s), but the channel is not verified: under the "
+                "Warn policy mail is sent through it all the same, under Enforce it would be refused.",
+                tls=tls["message"], odoo=params.get("message", "").strip().rstrip("!."),
+            ),
+        )
         return action
 
     # --- refused mail --------------------------------------------------------------------------------------------
