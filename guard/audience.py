@@ -17,16 +17,14 @@ import logging
 import odoo.http
 from odoo import SUPERUSER_ID, api
 
-from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
 from ..perimeter.audience import judge
 from ..perimeter.policy import RequestFacts
-from . import access_log, refusal, server_tier, verdicts
+from . import refusal, server_tier, verdicts
 
 _logger = logging.getLogger(__name__)
 
 _MEMO = "perimeter_security.audience"  # key of the per-request memo in the WSGI environ
 _MARK = "_perimeter_security_audience"
-MAX_LOGIN = 64
 
 
 def facts_of(info):
@@ -43,27 +41,8 @@ def judge_once(facts, policy, holding, dbname):
     if verdict is None:
         verdict = memo[key] = judge(facts, policy, holding)
         if verdict.report:
-            report(verdict, facts, dbname, holding.login)
+            verdicts.report(verdict, facts, dbname, holding.login)
     return verdict
-
-
-def report(verdict, facts, dbname, login=""):
-    """Hand a refused or monitored request to the access log, with the login concerned; never raises."""
-    client = verdict.client
-    hit = Hit(
-        ip=verdict.client_ip,
-        reason=verdict.reason,
-        blocked=verdict.blocked,
-        peer=client.peer if client is not None and client.peer != verdict.client_ip else "",
-        path=facts.path[:MAX_PATH],
-        method=facts.method[:MAX_METHOD],
-        user_agent=facts.user_agent[:MAX_USER_AGENT],
-        login=(login or "")[:MAX_LOGIN],
-    )
-    try:
-        access_log.record_hit(dbname, hit)
-    except Exception:
-        _logger.exception("perimeter_security: the access log failed to record a hit")
 
 
 def end_session(request):
@@ -111,6 +90,6 @@ def _check_websocket_user(dbname, uid, facts):
                 decider.policy, uid)
     verdict = judge(facts, decider.policy, holding)
     if verdict.report:
-        report(verdict, facts, dbname, holding.login if holding else "")
+        verdicts.report(verdict, facts, dbname, holding.login if holding else "")
     if not verdict.allowed:
         raise refusal.WebsocketRefused()

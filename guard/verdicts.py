@@ -19,6 +19,8 @@ from . import access_log, refusal
 
 _logger = logging.getLogger(__name__)
 
+MAX_LOGIN = 64  # characters of a login kept in the access log
+
 # The policy cannot affect anything (off, or break-glass): nothing decided, nothing to add.
 INACTIVE = Verdict(ALLOW, None)
 
@@ -107,8 +109,9 @@ def _settle(verdict, dbname, environ, state):
     return verdict
 
 
-def report(verdict, facts, dbname):
-    """Hand a refused or monitored request to the access log; never raises into the request."""
+def report(verdict, facts, dbname, login=""):
+    """Hand a refused or monitored request to the access log (with the login concerned, if any);
+    never raises into the request."""
     client = verdict.client
     hit = Hit(
         ip=verdict.client_ip,
@@ -118,6 +121,7 @@ def report(verdict, facts, dbname):
         path=facts.path[:MAX_PATH],
         method=facts.method[:MAX_METHOD],
         user_agent=facts.user_agent[:MAX_USER_AGENT],
+        login=(login or "")[:MAX_LOGIN],
     )
     try:
         access_log.record_hit(dbname, hit)

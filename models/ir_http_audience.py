@@ -76,6 +76,6 @@ class IrHttp(models.AbstractModel):
         facts = RequestFacts.from_environ(environ)
         verdict = judge_anonymous(facts, policy, policy.audience)
         if verdict.report:
-            audience_guard.report(verdict, facts, request.db)
+            verdicts.report(verdict, facts, request.db)
         if not verdict.allowed:
             verdicts.raise_for(verdict, environ)

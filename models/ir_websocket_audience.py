@@ -2,8 +2,7 @@ from odoo import models
 
 from odoo.addons.bus.websocket import wsrequest
 
-from ..guard import audience as audience_guard
-from ..guard import refusal
+from ..guard import refusal, verdicts
 from ..perimeter.audience import judge
 
 
@@ -29,6 +28,6 @@ class IrWebsocket(models.AbstractModel):
         # Judged afresh for each message (no per-request memo: a websocket lives for hours).
         verdict = judge(facts, policy, holding)
         if verdict.report:
-            audience_guard.report(verdict, facts, wsrequest.db, holding.login)
+            verdicts.report(verdict, facts, wsrequest.db, holding.login)
         if not verdict.allowed:
             raise refusal.WebsocketRefused()

@@ -9,12 +9,11 @@ packages are not installed (the test command installs them when it can).
 
 import email
 import os
-import ssl
 import unittest
-import warnings
 
 from odoo.tests import tagged
 
+from ..perimeter.testing.certs import tls11_possible
 from ..perimeter.testing.dovecot import DOVECOT, DovecotServer
 from ..perimeter.testing.postfix import POSTFIX, PostfixServer
 from .mail_tls_common import LOCAL, MailTlsCase
@@ -24,17 +23,6 @@ USER, PASSWORD = "purchase@example.com", "imap-secret"
 MESSAGE = "From: supplier@example.com\nTo: purchase@example.com\nSubject: {subject}\nMessage-Id: <{subject}@x>\n\nHi\n"
 TRUST = ("Trust it on this mail server (tab TLS Trust): paste the issuing CA in CA bundle, or pin the certificate's "
          "SHA-256 fingerprint.")
-
-
-def _tls11_possible():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            context.minimum_version = ssl.TLSVersion.TLSv1_1
-        except (ValueError, ssl.SSLError):
-            return False
-    return ssl.HAS_TLSv1_1
 
 
 class RealServerCase(MailTlsCase):
@@ -93,7 +81,7 @@ class TestMailTlsPostfix(RealServerCase):
                         self.assertIn(f"  - {words}\n", server.perimeter_tls_details)
                 self.assertEqual(postfix.messages(), [], "nothing crossed an unverified channel")
 
-    @unittest.skipUnless(_tls11_possible(), "this OpenSSL cannot speak TLS 1.1 any more")
+    @unittest.skipUnless(tls11_possible(), "this OpenSSL cannot speak TLS 1.1 any more")
     def test_a_server_speaking_only_tls_1_1_is_refused(self):
         self.set_policy("enforce")
         with PostfixServer(self.good, tls_version="TLSv1_1") as postfix:

@@ -19,6 +19,7 @@ import re
 import shutil
 import ssl
 import tempfile
+import warnings
 
 from cryptography import x509
 from cryptography.hazmat.backends import default_backend
@@ -245,3 +246,15 @@ class CertFactory:
     def client(self, name="odoo-client", days=30):
         """A client certificate (clientAuth) from this factory's CA, for a server that asks for one."""
         return self.leaf((), common_name=name, days=days, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+
+
+def tls11_possible():
+    """Whether this Python's OpenSSL can still speak TLS 1.1 (to a test server, and to name it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            context.minimum_version = ssl.TLSVersion.TLSv1_1
+        except (ValueError, ssl.SSLError):
+            return False
+    return ssl.HAS_TLSv1_1

@@ -9,11 +9,11 @@ and listed as skipped, where the packages are not installed
 
 import os
 import ssl
-import warnings
 
 import pytest
 
 from perimeter.mailtls import MailTls, MailTlsRefused, failure_of
+from perimeter.testing.certs import tls11_possible
 from perimeter.testing.dovecot import DOVECOT, DovecotServer
 from perimeter.testing.postfix import POSTFIX, PostfixServer
 from perimeter.tlscheck import probe
@@ -26,18 +26,6 @@ needs_dovecot = pytest.mark.skipif(DOVECOT is None or not ROOT,
                                    reason="Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d) "
                                           "or not root")
 MESSAGE = "From: supplier@example.com\nTo: odoo@example.com\nSubject: Invoice 7\nMessage-Id: <7@example.com>\n\nHi\n"
-
-
-def _tls11_possible():
-    """Whether this Python's OpenSSL can still speak TLS 1.1 (to a test server, and to name it)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            context.minimum_version = ssl.TLSVersion.TLSv1_1
-        except (ValueError, ssl.SSLError):
-            return False
-    return ssl.HAS_TLSv1_1
 
 
 def _flaws(certs):
@@ -109,7 +97,7 @@ def test_postfix_in_clear_text_is_refused_and_warn_sends(email_message):
 
 
 @needs_postfix
-@pytest.mark.skipif(not _tls11_possible(), reason="this OpenSSL cannot speak TLS 1.1 any more")
+@pytest.mark.skipif(not tls11_possible(), reason="this OpenSSL cannot speak TLS 1.1 any more")
 def test_postfix_speaking_only_tls_1_1_is_refused(certs, good):
     with PostfixServer(good, tls_version="TLSv1_1") as postfix:
         with pytest.raises(ssl.SSLError):
@@ -185,7 +173,7 @@ def test_dovecot_in_clear_text_is_refused_under_enforce_and_read_under_warn():
 
 
 @needs_dovecot
-@pytest.mark.skipif(not _tls11_possible(), reason="this OpenSSL cannot speak TLS 1.1 any more")
+@pytest.mark.skipif(not tls11_possible(), reason="this OpenSSL cannot speak TLS 1.1 any more")
 def test_dovecot_speaking_only_tls_1_1_is_refused(certs, good):
     with DovecotServer(good, tls_version="TLSv1_1") as dovecot:
         for port, protocol in ((dovecot.imap_port, "imap"), (dovecot.imaps_port, "direct"),
