@@ -36,3 +36,4 @@ from . import test_change_history_tour
 from . import test_blocklist
 from . import test_edge_sync
 from . import test_autoban
+from . import test_translations
