@@ -12,8 +12,14 @@ Two sources of findings, each with the fix in words:
 - peers seen sending proxy headers without being trusted proxies (from the
   access log) that the allowlist admits: every client behind them gets in.
 
-Nothing here imports Odoo; the addon passes the options and settings in.
+Nothing here imports Odoo; the addon passes the options and settings in. A
+finding's title, detail and fix are :class:`~perimeter.wording.Text`: English
+sentences that keep their facts, so that the addon can store them and word them
+again in each reader's language.
 """
+
+# The engine has no env: its _() is perimeter.wording's, worded for the reader on the Odoo side.
+# pylint: disable=prefer-env-translation
 
 import dataclasses
 import ipaddress
@@ -22,22 +28,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .networks import NetworkSet
+from .wording import Text, _
 
 SEVERITIES = {"critical": "Critical", "warning": "Warning", "info": "Information"}
 CATEGORIES = {"port": "Open port", "server": "Server option", "module": "Perimeter setting"}
 
 # Services that must never be reachable from other machines, and why.
+# The reason follows the service's name in a sentence ("PostgreSQL holds every Odoo database; ...").
 _RISKY_SERVICES = {
-    21: ("FTP", "critical", "sends passwords and files in clear text"),
-    23: ("Telnet", "critical", "sends passwords in clear text"),
-    5432: ("PostgreSQL", "critical", "holds every Odoo database; only the Odoo servers need to reach it"),
-    3306: ("MySQL/MariaDB", "critical", "a database server; only its applications need to reach it"),
-    6379: ("Redis", "critical", "accepts commands without authentication by default"),
-    11211: ("Memcached", "critical", "accepts commands without authentication"),
-    27017: ("MongoDB", "critical", "a database server; only its applications need to reach it"),
-    9200: ("Elasticsearch", "critical", "answers queries over plain HTTP without authentication by default"),
-    2375: ("Docker API", "critical", "gives root on the host to whoever connects"),
-    22: ("SSH", "info", "is the administrators' way in; restrict it to their networks"),
+    21: ("FTP", "critical", _("sends passwords and files in clear text")),
+    23: ("Telnet", "critical", _("sends passwords in clear text")),
+    5432: ("PostgreSQL", "critical", _("holds every Odoo database; only the Odoo servers need to reach it")),
+    3306: ("MySQL/MariaDB", "critical", _("a database server; only its applications need to reach it")),
+    6379: ("Redis", "critical", _("accepts commands without authentication by default")),
+    11211: ("Memcached", "critical", _("accepts commands without authentication")),
+    27017: ("MongoDB", "critical", _("a database server; only its applications need to reach it")),
+    9200: ("Elasticsearch", "critical", _("answers queries over plain HTTP without authentication by default")),
+    2375: ("Docker API", "critical", _("gives root on the host to whoever connects")),
+    22: ("SSH", "info", _("is the administrators' way in; restrict it to their networks")),
 }
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp*
 _HASH_PREFIXES = ("$pbkdf2", "$6$", "$5$", "$2")  # passlib hashes Odoo writes for the master password
@@ -45,7 +53,10 @@ _HASH_PREFIXES = ("$pbkdf2", "$6$", "$5$", "$2")  # passlib hashes Odoo writes f
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Finding:
-    """One thing to fix. ``key`` identifies it across reviews, so a review updates instead of duplicating."""
+    """One thing to fix. ``key`` identifies it across reviews, so a review updates instead of duplicating.
+
+    ``title``, ``detail`` and ``fix`` are sentences (:class:`~perimeter.wording.Text`, or plain strings).
+    """
 
     key: str
     category: str  # a key of CATEGORIES
@@ -109,8 +120,9 @@ def listening_sockets(proc_net=Path("/proc/net")):
 
 
 def _describe_binding(addresses):
-    shown = ["all interfaces" if ipaddress.ip_address(a).is_unspecified else a for a in sorted(addresses)]
-    return ", ".join(dict.fromkeys(shown))
+    """Where a port listens, as words: "all interfaces" for a wildcard address, else the addresses."""
+    shown = [_("all interfaces") if ipaddress.ip_address(a).is_unspecified else a for a in sorted(addresses)]
+    return Text.join(dict.fromkeys(shown), ", ")
 
 
 def review_sockets(sockets, odoo_ports=(), behind_proxy=False):
@@ -121,9 +133,9 @@ def review_sockets(sockets, odoo_ports=(), behind_proxy=False):
     """
     if sockets is None:
         return [Finding(
-            "port:unreadable", "port", "info", "Listening ports could not be read",
-            "This system has no /proc/net/tcp, so the open ports were not reviewed.",
-            "Review the listening ports with the system's own tools (ss -ltn, netstat -an).")]
+            "port:unreadable", "port", "info", _("Listening ports could not be read"),
+            _("This system has no /proc/net/tcp, so the open ports were not reviewed."),
+            _("Review the listening ports with the system's own tools (ss -ltn, netstat -an)."))]
     by_port = {}
     for sock in sockets:
         if sock.exposed:
@@ -136,32 +148,36 @@ def review_sockets(sockets, odoo_ports=(), behind_proxy=False):
         elif port in _RISKY_SERVICES:
             service, severity, why = _RISKY_SERVICES[port]
             findings.append(Finding(
-                f"port:{port}", "port", severity, f"{service} (port {port}) listens on {where}",
-                f"{service} {why}. Any machine that can route to this server can try it.",
-                f"Bind {service} to 127.0.0.1 (or the private address its clients use) "
-                f"or close port {port} in the firewall to everyone but them."))
+                f"port:{port}", "port", severity,
+                _("%(service)s (port %(port)s) listens on %(where)s", service=service, port=port, where=where),
+                _("%(service)s %(why)s. Any machine that can route to this server can try it.",
+                  service=service, why=why),
+                _("Bind %(service)s to 127.0.0.1 (or the private address its clients use) "
+                  "or close port %(port)s in the firewall to everyone but them.", service=service, port=port)))
         else:
             findings.append(Finding(
-                f"port:{port}", "port", "info", f"Port {port} listens on {where}",
-                f"A service outside Odoo accepts connections on port {port} from other machines.",
-                f"Check which program listens (ss -ltnp 'sport = :{port}'); "
-                "if it needs no outside clients, bind it to 127.0.0.1 or firewall the port."))
+                f"port:{port}", "port", "info", _("Port %(port)s listens on %(where)s", port=port, where=where),
+                _("A service outside Odoo accepts connections on port %(port)s from other machines.", port=port),
+                _("Check which program listens (ss -ltnp 'sport = :%(port)s'); "
+                  "if it needs no outside clients, bind it to 127.0.0.1 or firewall the port.", port=port)))
     return findings
 
 
 def _odoo_port_finding(port, where, behind_proxy):
     if behind_proxy:
         return Finding(
-            f"port:{port}", "port", "warning", f"Odoo's port {port} is reachable without the proxy ({where})",
-            "Odoo runs behind a reverse proxy, yet clients can connect to it directly, past the proxy's "
-            "TLS and filtering.",
-            f"Set http_interface = 127.0.0.1 in the Odoo configuration file (the proxy connects over "
-            f"loopback) or firewall port {port} to everyone but the proxy.")
+            f"port:{port}", "port", "warning",
+            _("Odoo's port %(port)s is reachable without the proxy (%(where)s)", port=port, where=where),
+            _("Odoo runs behind a reverse proxy, yet clients can connect to it directly, past the proxy's "
+              "TLS and filtering."),
+            _("Set http_interface = 127.0.0.1 in the Odoo configuration file (the proxy connects over "
+              "loopback) or firewall port %(port)s to everyone but the proxy.", port=port))
     return Finding(
-        f"port:{port}", "port", "warning", f"Odoo serves plain HTTP on port {port} ({where})",
-        "Clients reach Odoo without TLS: passwords and session cookies cross the network readable.",
-        "Put a TLS reverse proxy (nginx, HAProxy) in front of Odoo, list it under Trusted proxies, "
-        "turn on Require HTTPS, and set http_interface = 127.0.0.1.")
+        f"port:{port}", "port", "warning",
+        _("Odoo serves plain HTTP on port %(port)s (%(where)s)", port=port, where=where),
+        _("Clients reach Odoo without TLS: passwords and session cookies cross the network readable."),
+        _("Put a TLS reverse proxy (nginx, HAProxy) in front of Odoo, list it under Trusted proxies, "
+          "turn on Require HTTPS, and set http_interface = 127.0.0.1."))
 
 
 # -- server options --------------------------------------------------------------------------------
@@ -193,50 +209,50 @@ def review_server_options(options, master_password_is=None):
     add = findings.append
     if options.get("list_db", True):
         add(Finding(
-            "option:list_db", "server", "warning", "The database manager is public",
-            "/web/database/manager lists the databases and offers backup, restore, duplicate and drop to "
-            "whoever knows the master password.",
-            "Set list_db = False in the Odoo configuration file (and dbfilter to the database name)."))
+            "option:list_db", "server", "warning", _("The database manager is public"),
+            _("/web/database/manager lists the databases and offers backup, restore, duplicate and drop to "
+              "whoever knows the master password."),
+            _("Set list_db = False in the Odoo configuration file (and dbfilter to the database name).")))
     findings.extend(_master_password_findings(options.get("admin_passwd") or "", master_password_is))
     # An empty http_interface is every interface (unlike an empty db_host, which is a Unix socket).
     if options.get("proxy_mode") and not _is_loopback_host(options.get("http_interface") or "0.0.0.0"):
         add(Finding(
-            "option:proxy_mode", "server", "warning", "proxy_mode believes any client's X-Forwarded-For",
-            "With proxy_mode, Odoo takes the client address and scheme from X-Forwarded-* headers without "
-            "checking that they came from the proxy; Odoo listens on "
-            f"{options.get('http_interface') or 'all interfaces'}, so anyone who reaches it can choose "
-            "their address in Odoo's logs and rate limits.",
-            "Set http_interface = 127.0.0.1 so that only the local proxy reaches Odoo (Perimeter Security "
-            "itself believes proxy headers only from its trusted proxies)."))
+            "option:proxy_mode", "server", "warning", _("proxy_mode believes any client's X-Forwarded-For"),
+            _("With proxy_mode, Odoo takes the client address and scheme from X-Forwarded-* headers without "
+              "checking that they came from the proxy; Odoo listens on %(interface)s, so anyone who reaches "
+              "it can choose their address in Odoo's logs and rate limits.",
+              interface=options.get("http_interface") or _("all interfaces")),
+            _("Set http_interface = 127.0.0.1 so that only the local proxy reaches Odoo (Perimeter Security "
+              "itself believes proxy headers only from its trusted proxies).")))
     if not _is_loopback_host(options.get("db_host")) and (options.get("db_sslmode") or "prefer") in (
             "disable", "allow", "prefer"):
         add(Finding(
-            "option:db_sslmode", "server", "warning", "Database traffic may travel unencrypted",
-            f"PostgreSQL runs on {options.get('db_host')} and db_sslmode is "
-            f"{options.get('db_sslmode') or 'prefer'}: the connection falls back to plain text, and no "
-            "certificate is verified.",
-            "Set db_sslmode = verify-full (with the server's CA in ~/.postgresql/root.crt) in the Odoo "
-            "configuration file."))
+            "option:db_sslmode", "server", "warning", _("Database traffic may travel unencrypted"),
+            _("PostgreSQL runs on %(host)s and db_sslmode is %(sslmode)s: the connection falls back to plain "
+              "text, and no certificate is verified.",
+              host=options.get("db_host"), sslmode=options.get("db_sslmode") or "prefer"),
+            _("Set db_sslmode = verify-full (with the server's CA in ~/.postgresql/root.crt) in the Odoo "
+              "configuration file.")))
     if options.get("dev_mode"):
         add(Finding(
-            "option:dev_mode", "server", "critical", "Developer options are on (--dev)",
-            f"dev_mode = {','.join(sorted(_comma_list(options['dev_mode'])))}: "
-            "tracebacks, the debugger and live code reloading are meant for a developer's machine.",
-            "Remove --dev from the command line and dev_mode from the configuration file."))
+            "option:dev_mode", "server", "critical", _("Developer options are on (--dev)"),
+            _("dev_mode = %(dev_mode)s: tracebacks, the debugger and live code reloading are meant for a "
+              "developer's machine.", dev_mode=",".join(sorted(_comma_list(options["dev_mode"])))),
+            _("Remove --dev from the command line and dev_mode from the configuration file.")))
     if options.get("smtp_server") and not _is_loopback_host(options.get("smtp_server")) \
             and not options.get("smtp_ssl"):
         add(Finding(
-            "option:smtp_ssl", "server", "warning", "The fallback SMTP server is used without TLS",
-            f"smtp_server = {options['smtp_server']} with smtp_ssl off: mail sent through it (when no "
-            "outgoing mail server matches) crosses the network readable.",
-            "Set smtp_ssl = True (STARTTLS) in the Odoo configuration file, or configure an outgoing mail "
-            "server with TLS under Settings › Technical › Outgoing Mail Servers."))
+            "option:smtp_ssl", "server", "warning", _("The fallback SMTP server is used without TLS"),
+            _("smtp_server = %(smtp_server)s with smtp_ssl off: mail sent through it (when no outgoing mail "
+              "server matches) crosses the network readable.", smtp_server=options["smtp_server"]),
+            _("Set smtp_ssl = True (STARTTLS) in the Odoo configuration file, or configure an outgoing mail "
+              "server with TLS under Settings › Technical › Outgoing Mail Servers.")))
     if "perimeter_security" not in _comma_list(options.get("server_wide_modules")):
         add(Finding(
-            "option:server_wide_modules", "server", "info", "Perimeter Security is not loaded server-wide",
-            "Static files and the database manager are checked only once a database with the module has "
-            "been loaded by this Odoo process.",
-            "Set server_wide_modules = base,web,perimeter_security in the Odoo configuration file."))
+            "option:server_wide_modules", "server", "info", _("Perimeter Security is not loaded server-wide"),
+            _("Static files and the database manager are checked only once a database with the module has "
+              "been loaded by this Odoo process."),
+            _("Set server_wide_modules = base,web,perimeter_security in the Odoo configuration file.")))
     return findings
 
 
@@ -247,17 +263,17 @@ def _master_password_findings(stored, master_password_is):
     is_default = master_password_is("admin") if master_password_is else (not hashed and stored == "admin")
     if is_default:
         return [Finding(
-            "option:admin_passwd", "server", "critical", "The master password is 'admin'",
-            "Odoo's default master password lets anyone who reaches the database manager back up, "
-            "restore or drop every database.",
-            "Set a long random master password in the database manager (Set Master Password), or "
-            "admin_passwd in the configuration file; an empty value disables the database manager.")]
+            "option:admin_passwd", "server", "critical", _("The master password is 'admin'"),
+            _("Odoo's default master password lets anyone who reaches the database manager back up, "
+              "restore or drop every database."),
+            _("Set a long random master password in the database manager (Set Master Password), or "
+              "admin_passwd in the configuration file; an empty value disables the database manager."))]
     if not hashed:
         return [Finding(
-            "option:admin_passwd", "server", "warning", "The master password is stored in clear text",
-            "admin_passwd in the configuration file is readable by whoever can read that file or its "
-            "backups.",
-            "Change it once in the database manager (Set Master Password): Odoo then stores a hash.")]
+            "option:admin_passwd", "server", "warning", _("The master password is stored in clear text"),
+            _("admin_passwd in the configuration file is readable by whoever can read that file or its "
+              "backups."),
+            _("Change it once in the database manager (Set Master Password): Odoo then stores a hash."))]
     return []
 
 
@@ -267,45 +283,46 @@ def review_module_settings(settings, base_url="", break_glass=False):
     """Findings for the module's ``settings`` (see :mod:`perimeter.settings`) and ``web.base.url``."""
     findings = []
     add = findings.append
-    where = "Settings › General Settings › Perimeter Security"
+    where = _("Settings › General Settings › Perimeter Security")
     if break_glass:
         add(Finding(
-            "module:break_glass", "module", "critical", "Perimeter Security is switched off (break-glass)",
-            "[perimeter_security] disabled = True in the Odoo configuration file: no address, HTTPS or "
-            "proxy check runs.",
-            "Once access is restored, remove disabled = True from the [perimeter_security] section and "
-            "restart Odoo."))
+            "module:break_glass", "module", "critical", _("Perimeter Security is switched off (break-glass)"),
+            _("[perimeter_security] disabled = True in the Odoo configuration file: no address, HTTPS or "
+              "proxy check runs."),
+            _("Once access is restored, remove disabled = True from the [perimeter_security] section and "
+              "restart Odoo.")))
     mode = settings.get("mode", "off")
     if mode == "off":
         add(Finding(
-            "module:mode", "module", "warning", "The IP allowlist is not enforced",
-            "Enforcement mode is Off: every network can reach Odoo.",
-            f"Add your networks to Perimeter › IP Allowlist, then set Enforcement mode to Monitor and "
-            f"later Enforce in {where}."))
+            "module:mode", "module", "warning", _("The IP allowlist is not enforced"),
+            _("Enforcement mode is Off: every network can reach Odoo."),
+            _("Add your networks to Perimeter › IP Allowlist, then set Enforcement mode to Monitor and "
+              "later Enforce in %(where)s.", where=where)))
     elif mode == "monitor":
         add(Finding(
-            "module:mode", "module", "info", "The IP allowlist only monitors",
-            "Requests from outside the allowlist are logged but let through.",
-            f"When Perimeter › Access Log shows no legitimate client left, set Enforcement mode to "
-            f"Enforce in {where}."))
+            "module:mode", "module", "info", _("The IP allowlist only monitors"),
+            _("Requests from outside the allowlist are logged but let through."),
+            _("When Perimeter › Access Log shows no legitimate client left, set Enforcement mode to "
+              "Enforce in %(where)s.", where=where)))
     if not settings.get("require_https"):
         add(Finding(
-            "module:require_https", "module", "warning", "Plain HTTP is accepted",
-            "Require HTTPS is off: logins and session cookies may cross the network unencrypted.",
-            f"Serve Odoo over HTTPS (a TLS reverse proxy), then turn on Require HTTPS in {where}."))
+            "module:require_https", "module", "warning", _("Plain HTTP is accepted"),
+            _("Require HTTPS is off: logins and session cookies may cross the network unencrypted."),
+            _("Serve Odoo over HTTPS (a TLS reverse proxy), then turn on Require HTTPS in %(where)s.",
+              where=where)))
     if base_url.lower().startswith("http://") and not _is_loopback_url(base_url):
         add(Finding(
-            "module:web_base_url", "module", "warning", "Links in mail point to plain HTTP",
-            f"web.base.url is {base_url}: links in invitations, password resets and portal mail are "
-            "followed unencrypted.",
-            "Open Odoo over https:// as an administrator (web.base.url follows) or set web.base.url in "
-            "Settings › Technical › System Parameters."))
+            "module:web_base_url", "module", "warning", _("Links in mail point to plain HTTP"),
+            _("web.base.url is %(base_url)s: links in invitations, password resets and portal mail are "
+              "followed unencrypted.", base_url=base_url),
+            _("Open Odoo over https:// as an administrator (web.base.url follows) or set web.base.url in "
+              "Settings › Technical › System Parameters.")))
     if settings.get("mail_tls_policy", "off") == "off":
         add(Finding(
-            "module:mail_tls_policy", "module", "warning", "Mail server certificates are not verified",
-            "Mail TLS policy is Off: Odoo talks to SMTP, IMAP and POP servers without checking who answers.",
-            f"Check the servers in Perimeter › Mail TLS, then set Mail TLS policy to Warn or Enforce in "
-            f"{where}."))
+            "module:mail_tls_policy", "module", "warning", _("Mail server certificates are not verified"),
+            _("Mail TLS policy is Off: Odoo talks to SMTP, IMAP and POP servers without checking who answers."),
+            _("Check the servers in Perimeter › Mail TLS, then set Mail TLS policy to Warn or Enforce in "
+              "%(where)s.", where=where)))
     return findings
 
 
@@ -326,13 +343,14 @@ def review_proxy_peers(peers, allowlist, trusted_proxies=()):
             continue
         findings.append(Finding(
             f"module:untrusted_proxy:{peer}", "module", "critical",
-            f"{peer} sends proxy headers and is allowlisted, but is not a trusted proxy",
-            f"{hits} requests from {peer} carried X-Forwarded-For, Forwarded or X-Real-IP headers. {peer} is "
-            "not in Trusted proxies, so those headers are ignored and the proxy is taken for the client; as "
-            f"{peer} is in the IP Allowlist, every client coming through it is admitted, whatever its address.",
-            f"If {peer} is your reverse proxy, add it to Trusted proxies (Settings › Perimeter Security), then "
-            f"remove its own rule from the IP Allowlist and allowlist the clients' networks instead. If it is "
-            "not a proxy, find out which program on it sends those headers."))
+            _("%(peer)s sends proxy headers and is allowlisted, but is not a trusted proxy", peer=peer),
+            _("%(hits)s requests from %(peer)s carried X-Forwarded-For, Forwarded or X-Real-IP headers. "
+              "%(peer)s is not in Trusted proxies, so those headers are ignored and the proxy is taken for the "
+              "client; as %(peer)s is in the IP Allowlist, every client coming through it is admitted, "
+              "whatever its address.", hits=hits, peer=peer),
+            _("If %(peer)s is your reverse proxy, add it to Trusted proxies (Settings › Perimeter Security), "
+              "then remove its own rule from the IP Allowlist and allowlist the clients' networks instead. If "
+              "it is not a proxy, find out which program on it sends those headers.", peer=peer)))
     return findings
 
 
@@ -359,11 +377,11 @@ def review_server_section(options, section):
     if required or not options.get("list_db", True):
         return []
     return [Finding(
-        "section:require_https", "server", "warning", "The database manager accepts plain HTTP",
-        "/web/database/manager and /xmlrpc/2/db belong to no database, so a database's Require HTTPS does "
-        "not cover them: the master password can cross the network in clear text.",
-        "Add require_https = True to the [perimeter_security] section of the Odoo configuration file "
-        "(loopback scripts keep plain HTTP while allow_loopback is on), or set list_db = False.")]
+        "section:require_https", "server", "warning", _("The database manager accepts plain HTTP"),
+        _("/web/database/manager and /xmlrpc/2/db belong to no database, so a database's Require HTTPS does "
+          "not cover them: the master password can cross the network in clear text."),
+        _("Add require_https = True to the [perimeter_security] section of the Odoo configuration file "
+          "(loopback scripts keep plain HTTP while allow_loopback is on), or set list_db = False."))]
 
 
 def review(options, settings, sockets, *, base_url="", break_glass=False, master_password_is=None,

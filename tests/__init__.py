@@ -21,6 +21,7 @@ from . import test_policy_snapshot
 from . import test_access_log_http
 from . import test_posture
 from . import test_posture_tour
+from . import test_posture_french
 from . import test_edge_export
 from . import test_policy_signaling
 from . import test_odoo_mail_server_contract

@@ -14,5 +14,7 @@ class TestDemoData(TransactionCase):
         self.assertEqual(ref("perimeter_security.demo_log_scanner").hits, 240)
         self.assertEqual(ref("perimeter_security.demo_alert_scanner").ip, "203.0.113.66")
         self.assertEqual(ref("perimeter_security.demo_finding_postgres").severity, "critical")
+        self.assertEqual(ref("perimeter_security.demo_finding_postgres").with_context(lang="en_US").name,
+                         "PostgreSQL (port 5432) listens on all interfaces", "stored as facts, worded when read")
         params = self.env["ir.config_parameter"]._perimeter_settings()
         self.assertEqual(params["mode"], "off", "demo data blocks nobody")

@@ -18,6 +18,7 @@ from perimeter.posture import (
     review_sockets,
 )
 from perimeter.settings import load_settings
+from perimeter.wording import Text, from_json, to_json
 
 # /proc/net/tcp and tcp6 as Linux prints them: PostgreSQL on all IPv4 interfaces, Odoo on
 # loopback, Redis on all IPv6 interfaces, an established connection (not a listener) to port 22.
@@ -203,3 +204,46 @@ def test_database_manager_over_plain_http_recommends_the_section_option():
     assert "section:require_https" not in _keys(review(reachable, _defaults(), [],
                                                        server_section={"require_https": True}))
     assert "section:require_https" not in _keys(review(SAFE_OPTIONS, _defaults(), []))
+
+
+def _every_kind_of_finding():
+    options = {**SAFE_OPTIONS, "list_db": True, "admin_passwd": "admin", "http_interface": "", "db_sslmode": "",
+               "dev_mode": ["reload"], "smtp_server": "smtp.example.com", "server_wide_modules": "base"}
+    sockets = [ListeningSocket(port, "0.0.0.0") for port in (21, 22, 5432, 4444, 8069)]
+    return [*review(options, _defaults(), sockets, base_url="http://erp.example.com", break_glass=True,
+                    proxy_peers={"127.0.0.1": 3}, allowlist=NetworkSet(["127.0.0.1/32"])),
+            *review_sockets(None), *review_module_settings({**_defaults(), "mode": "monitor"})]
+
+
+def test_every_sentence_keeps_its_facts_to_be_worded_again():
+    # Issue 13 #5: a finding is stored as facts and shown in each reader's language.
+    findings = _every_kind_of_finding()
+    assert len(findings) >= 20
+    for finding in findings:
+        for sentence in (finding.title, finding.detail, finding.fix):
+            assert isinstance(sentence, Text), (finding.key, sentence)
+            assert from_json(to_json(sentence)) == sentence
+            assert sentence.render({}.get) == sentence, "no translation: the English sentence"
+
+
+def test_a_finding_is_worded_with_its_facts_translated_too():
+    french = {
+        "%(service)s (port %(port)s) listens on %(where)s": "%(service)s (port %(port)s) écoute sur %(where)s",
+        "all interfaces": "toutes les interfaces",
+        "%(service)s %(why)s. Any machine that can route to this server can try it.":
+            "%(service)s %(why)s. Toute machine capable de joindre ce serveur peut s'y essayer.",
+        "holds every Odoo database; only the Odoo servers need to reach it":
+            "contient toutes les bases Odoo",
+        "Serve Odoo over HTTPS (a TLS reverse proxy), then turn on Require HTTPS in %(where)s.":
+            "Servez Odoo en HTTPS, puis activez Exiger HTTPS dans %(where)s.",
+        "Settings › General Settings › Perimeter Security": "Paramètres › Perimeter Security",
+    }
+    [postgres] = review_sockets([ListeningSocket(5432, "0.0.0.0"), ListeningSocket(5432, "192.0.2.1")])
+    assert postgres.title == "PostgreSQL (port 5432) listens on all interfaces, 192.0.2.1"
+    assert from_json(to_json(postgres.title)).render(french.get) == (
+        "PostgreSQL (port 5432) écoute sur toutes les interfaces, 192.0.2.1")
+    assert postgres.detail.render(french.get) == (
+        "PostgreSQL contient toutes les bases Odoo. Toute machine capable de joindre ce serveur peut s'y essayer.")
+    https = {f.key: f for f in review_module_settings(_defaults())}["module:require_https"]
+    assert https.fix.render(french.get) == (
+        "Servez Odoo en HTTPS, puis activez Exiger HTTPS dans Paramètres › Perimeter Security.")
