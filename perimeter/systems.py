@@ -187,8 +187,9 @@ def _caller_line(caller):
     transport = "HTTPS" if caller.scheme == "https" else _("plain HTTP")
     calls = _("1 call") if caller.hits == 1 else _("%(count)d calls", count=caller.hits)
     if caller.last_seen:
+        last = caller.last_seen.strftime("%Y-%m-%d %H:%M")  # no f-string inside _(): the .pot export evaluates it
         return _item(_("%(ip)s over %(transport)s: %(calls)s, last %(last)s UTC", ip=caller.ip, transport=transport,
-                       calls=calls, last=f"{caller.last_seen:%Y-%m-%d %H:%M}"))
+                       calls=calls, last=last))
     return _item(_("%(ip)s over %(transport)s: %(calls)s", ip=caller.ip, transport=transport, calls=calls))
 
 
@@ -221,7 +222,8 @@ def judge_callers(callers, allowed_networks="", now=None):
     else:
         lines.append(_("Not fenced: set its allowed networks to accept its credentials only from there."))
     checked = now or tlscheck.utcnow()
-    lines.append(_("Checked: %(when)s UTC", when=f"{checked:%Y-%m-%d %H:%M:%S}"))
+    when = checked.strftime("%Y-%m-%d %H:%M:%S")
+    lines.append(_("Checked: %(when)s UTC", when=when))
     return state, Text.join(lines)
 
 
