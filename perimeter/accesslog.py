@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from .flusher import call_after_fork
 from .wording import _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 # Reasons a request is refused or reported; the access log's selection follows this list.
 REASONS = {
     "not_allowlisted": "Not in the allowlist",

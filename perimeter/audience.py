@@ -42,6 +42,8 @@ from .networks import NetworkSet
 from .policy import ALLOW, DENY, Verdict, is_exempt
 from .wording import _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 SCOPES = ("all", "internal")
 USER_NETWORK = "user_network"  # the access-log reason of a user outside their networks
 SOURCES = ("user", "groups", "allowlist")

@@ -13,6 +13,8 @@ Nothing here imports Odoo.
 from .networks import network_covers, normalize_network
 from .wording import _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 # The addresses this machine uses to reach itself: never blockable, by hand or automatically.
 PROTECTED = ("127.0.0.1", "::1")
 

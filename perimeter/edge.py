@@ -18,6 +18,8 @@ from .client import LOOPBACK
 from .networks import network_covers
 from .wording import _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 FORMATS = {
     "nginx": "nginx (allow / deny)",
     "haproxy": "HAProxy (pattern file for an acl)",

@@ -17,6 +17,8 @@ import socket
 
 from .wording import Text, _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 _V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 _V4_MAPPED_NETWORK = ipaddress.IPv6Network("::ffff:0:0/96")
 _NETWORK_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)

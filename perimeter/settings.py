@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from .networks import normalize_network_list
 from .wording import _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 PREFIX = "perimeter_security."
 
 MODES = ("off", "monitor", "enforce")

@@ -18,6 +18,8 @@ from . import tlscheck
 from .networks import normalize_network_list
 from .wording import Text, _
 
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 KINDS = {
     "mail_out": "Outgoing mail server",
     "mail_in": "Incoming mail server",
