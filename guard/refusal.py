@@ -33,7 +33,8 @@ USE_HTTPS = _lt("Connect with an https:// address instead.")
 
 # Languages this module has translations for: only these are looked up, so that a client's
 # Accept-Language cannot make the server load (and cache) arbitrary translation files.
-_I18N = os.path.join(os.path.dirname(os.path.abspath(__file__)), "i18n")
+# The module's i18n/ (this file is in guard/).
+_I18N = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "i18n")
 LANGUAGES = frozenset(
     name[:-3] for name in (os.listdir(_I18N) if os.path.isdir(_I18N) else ()) if name.endswith(".po")
 )
@@ -200,6 +201,7 @@ def json_refusal(verdict, lang="en_US"):
 
 
 def redirect_response(location):
+    # Followed by clients, not read: the one line of the body stays English, as werkzeug's own redirects.
     return werkzeug.wrappers.Response(
         f"Redirecting to {location}\n", status=308, mimetype="text/plain",
         headers={"Location": location, **_COMMON_HEADERS},

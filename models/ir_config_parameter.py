@@ -1,6 +1,7 @@
 from odoo import api, models
 from odoo.exceptions import ValidationError
 
+from ..guard import wording
 from ..perimeter import settings
 
 
@@ -21,7 +22,7 @@ class IrConfigParameter(models.Model):
         try:
             return settings.canonical_text(setting.name, str(value))
         except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(wording.message_of(self.env, exc)) from None
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..guard import wording
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
 
 
@@ -58,7 +59,7 @@ class PerimeterAllowlist(models.Model):
             try:
                 vals["network"] = normalize_network(vals["network"] or "")
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(wording.message_of(self.env, exc)) from None
         return vals
 
     @api.model_create_multi
@@ -84,7 +85,7 @@ class PerimeterAllowlist(models.Model):
             try:
                 parse_network(rule.network)
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(wording.message_of(self.env, exc)) from None
 
     def action_perimeter_export_edge(self):
         """Open the export of the rules in force for nginx or HAProxy (whatever rows are selected)."""

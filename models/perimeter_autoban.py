@@ -6,6 +6,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..guard import wording
 from ..perimeter.accesslog import network_to_admit
 from ..perimeter.blocklist import ban_counts, ban_minutes, ban_reason, check_blockable
 
@@ -112,12 +113,15 @@ class PerimeterBlocklist(models.Model):
         existing = self.with_context(active_test=False).search([("network", "=", network)], limit=1)
         minutes = ban_minutes(base_minutes, existing.ban_count if existing else 0)
         until = fields.Datetime.now() + timedelta(minutes=minutes)
-        reason = self.env._("Automatic ban: %s", why)
+        # ``why`` is English for the log; the rule's reason (an editable text, like a hand-written one) and
+        # the alert's message are written in the language of the one writing them, as Odoo's chatter is.
+        said = wording.word(self.env, why)
+        reason = self.env._("Automatic ban: %s", said)
         if policy.mode != "enforce":
             _logger.warning("perimeter: monitor mode: %s would be banned for %s minutes (%s)", ip, minutes, why)
             self._perimeter_tell_alert(ip, window_start, self.env._(
                 "Monitor mode: %(client)s would be banned for %(minutes)s minutes: %(why)s.",
-                client=ip, minutes=minutes, why=why))
+                client=ip, minutes=minutes, why=said))
             return "monitored"
         values = {"reason": reason, "expires_at": until, "active": True, "source": "automatic"}
         rule = self.with_context(perimeter_skip_lockout_check=True)
@@ -129,7 +133,7 @@ class PerimeterBlocklist(models.Model):
         _logger.warning("perimeter: %s banned until %s UTC (%s)", ip, fields.Datetime.to_string(until), why)
         self._perimeter_tell_alert(ip, window_start, self.env._(
             "%(client)s is banned until %(until)s (UTC): %(why)s.",
-            client=ip, until=fields.Datetime.to_string(until)[:16], why=why))
+            client=ip, until=fields.Datetime.to_string(until)[:16], why=said))
         return "banned"
 
     @api.model

@@ -3,7 +3,7 @@ from dataclasses import replace
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..guard import verdicts
+from ..guard import verdicts, wording
 from ..perimeter.blocklist import check_blockable
 from ..perimeter.networks import NetworkSet
 from ..perimeter.policy import decide
@@ -65,7 +65,7 @@ class PerimeterBlocklist(models.Model):
             try:
                 vals["network"] = check_blockable(vals["network"] or "")
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(wording.message_of(self.env, exc)) from None
         return vals
 
     @api.constrains("network")
@@ -74,7 +74,7 @@ class PerimeterBlocklist(models.Model):
             try:
                 check_blockable(rule.network)
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(wording.message_of(self.env, exc)) from None
 
     def _check_own_address(self):
         """Refuse a block that covers the address of the administrator saving it (clearer than the lockout's)."""

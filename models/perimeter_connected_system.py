@@ -3,7 +3,7 @@ import re
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 
-from ..guard import rpc_callers, rpc_context
+from ..guard import rpc_callers, rpc_context, wording
 from ..perimeter import systems as engine
 from ..perimeter.client import resolve_client
 from ..perimeter.fence import Fence
@@ -145,7 +145,7 @@ class PerimeterConnectedSystem(models.Model):
             if vals.get("endpoint"):
                 vals["endpoint"] = vals["endpoint"].strip()
         except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(wording.message_of(self.env, exc)) from None
         return vals
 
     @api.constrains("allowed_networks")
@@ -154,7 +154,7 @@ class PerimeterConnectedSystem(models.Model):
             try:
                 normalize_network_list(system.allowed_networks or "")
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(wording.message_of(self.env, exc)) from None
 
     @api.constrains("active", "direction", "allowed_networks", "user_ids")
     def _check_no_self_lockout(self):

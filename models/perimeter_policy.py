@@ -239,6 +239,12 @@ class PerimeterPolicy(models.AbstractModel):
     def _perimeter_expiry_explanation(self, verdict):
         """The administrator is admitted now only by rules that expire: name them and when."""
         rules = self.env["perimeter.allowlist"]._perimeter_expiring_rules_for(verdict.client_ip)
+        # Worded before the sentence that names them: the .pot export does not see a _() inside another's arguments.
+        listed = ", ".join(
+            self.env._("%(name)s (%(network)s, expires %(expires)s UTC)", name=rule.name, network=rule.network,
+                       expires=fields.Datetime.to_string(rule.expires_at))
+            for rule in rules
+        ) or "-"
         return self.env._(
             "This change is refused because it would lock you out.\n\n"
             "This server sees your address as %(address)s, and only rules that expire admit it: "
@@ -246,10 +252,7 @@ class PerimeterPolicy(models.AbstractModel):
             "Add a rule without expiry for %(address)s (or its network) to the IP Allowlist first, or "
             "remove the expiry.",
             address=verdict.client_ip,
-            rules=", ".join(
-                f"{rule.name} ({rule.network}, expires {fields.Datetime.to_string(rule.expires_at)} UTC)"
-                for rule in rules
-            ) or "-",
+            rules=listed,
         )
 
     def _register_hook(self):

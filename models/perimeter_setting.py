@@ -11,11 +11,12 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.translate import LazyTranslate
 
+from ..guard import wording
 from ..perimeter import settings
 
 _lt = LazyTranslate(__name__)
 
-# What an administrator reads for each setting (the engine's labels are English only).
+# What an administrator reads for each setting where it differs from the engine's label (a Text).
 LABELS = {
     "mode": _lt("Enforcement mode"),
     "trusted_proxies": _lt("Trusted proxies"),
@@ -37,7 +38,7 @@ def setting_label(env, key):
     if setting is None:
         return key
     label = LABELS.get(setting.name)
-    return env._(label) if label is not None else setting.label
+    return env._(label) if label is not None else wording.word(env, setting.label)
 
 
 class PerimeterSetting(models.Model):

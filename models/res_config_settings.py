@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..guard import wording
 from ..perimeter import settings
 
 # Fields of the settings screen and the setting each one edits. They are not
@@ -114,7 +115,7 @@ class ResConfigSettings(models.TransientModel):
         try:
             setting.parse(value if isinstance(value, str) else str(value))
         except ValueError as exc:
-            return self.env._("%(setting)s: %(problem)s", setting=label, problem=str(exc))
+            return self.env._("%(setting)s: %(problem)s", setting=label, problem=wording.message_of(self.env, exc))
         return label
 
     def set_values(self):

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from .flusher import call_after_fork
+from .wording import _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
 
 # Reasons a request is refused or reported; the access log's selection follows this list.
 REASONS = {
@@ -402,7 +405,7 @@ def network_to_admit(address, widen=False):
     try:
         ip = ipaddress.ip_address(text.partition("%")[0] if isinstance(text, str) else text)
     except ValueError:
-        raise ValueError(f"{address!r} is not an IP address") from None
+        raise ValueError(_("%(value)r is not an IP address", value=address)) from None
     if ip.version == 6 and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     prefix = WIDE_PREFIX[ip.version] if widen else ip.max_prefixlen

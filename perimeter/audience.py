@@ -40,6 +40,9 @@ from dataclasses import dataclass
 from .client import is_loopback, resolve_client
 from .networks import NetworkSet
 from .policy import ALLOW, DENY, Verdict, is_exempt
+from .wording import _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
 
 SCOPES = ("all", "internal")
 USER_NETWORK = "user_network"  # the access-log reason of a user outside their networks
@@ -105,7 +108,7 @@ class Audience:
         """``rules``: ``(id, network, reserved)`` of the rules in force; ``group_rules``: ``{group id: rule ids}``
         of the groups that name any rule (in force or not); ``implied``: ``{group id: directly implied ids}``."""
         if scope not in SCOPES:
-            raise ValueError(f"{scope!r} is not one of {', '.join(SCOPES)}")
+            raise ValueError(_("%(value)r is not one of %(choices)s", value=scope, choices=", ".join(SCOPES)))
         self.scope = scope
         rules = list(rules)
         self._networks = {rule_id: network for rule_id, network, _reserved in rules}

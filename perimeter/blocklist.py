@@ -11,6 +11,9 @@ Nothing here imports Odoo.
 """
 
 from .networks import network_covers, normalize_network
+from .wording import _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
 
 # The addresses this machine uses to reach itself: never blockable, by hand or automatically.
 PROTECTED = ("127.0.0.1", "::1")
@@ -21,10 +24,11 @@ def check_blockable(network):
     canonical = normalize_network(network)
     for address in PROTECTED:
         if network_covers(canonical, address):
-            raise ValueError(
-                f"{canonical} cannot be blocked: it contains {address}, this server's own loopback address "
-                "(scripts, health checks and Odoo's own calls use it). Block a narrower network."
-            )
+            raise ValueError(_(
+                "%(network)s cannot be blocked: it contains %(address)s, this server's own loopback address "
+                "(scripts, health checks and Odoo's own calls use it). Block a narrower network.",
+                network=canonical, address=address,
+            ))
     return canonical
 
 
@@ -77,7 +81,9 @@ def ban_counts(buckets, minutes, monitored=False):
 def ban_reason(refusals, failed_logins, max_refusals, max_failed_logins, minutes):
     """Why a client with these totals in one ``minutes`` window must be banned, or "" (0 turns a rule off)."""
     if max_failed_logins and failed_logins > max_failed_logins:
-        return f"{failed_logins} failed logins within {minutes} minutes (more than {max_failed_logins})"
+        return _("%(count)s failed logins within %(minutes)s minutes (more than %(limit)s)",
+                 count=failed_logins, minutes=minutes, limit=max_failed_logins)
     if max_refusals and refusals > max_refusals:
-        return f"{refusals} refused requests within {minutes} minutes (more than {max_refusals})"
+        return _("%(count)s refused requests within %(minutes)s minutes (more than %(limit)s)",
+                 count=refusals, minutes=minutes, limit=max_refusals)
     return ""

@@ -16,6 +16,9 @@ import ipaddress
 
 from .client import LOOPBACK
 from .networks import network_covers
+from .wording import _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
 
 FORMATS = {
     "nginx": "nginx (allow / deny)",
@@ -68,6 +71,9 @@ def _address_order(network):
 
 
 def _header(export, lines):
+    # The files' comments stay English on purpose: the same file is served to the edge's sync job,
+    # whose ETag (and 304) must not change with the language of whoever exported it last, and
+    # configuration files are read next to nginx's and HAProxy's own English documentation.
     header = [f"Perimeter Security allowlist, generated {export.generated}."]
     header += lines
     if export.next_expiry:
@@ -130,4 +136,5 @@ def render(edge, export):
     try:
         return RENDERERS[edge](export)
     except KeyError:
-        raise ValueError(f"{edge!r} is not an edge format (use {', '.join(FORMATS)})") from None
+        raise ValueError(_("%(value)r is not an edge format (use %(choices)s)",
+                           value=edge, choices=", ".join(FORMATS))) from None

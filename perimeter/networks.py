@@ -15,6 +15,10 @@ import ipaddress
 import re
 import socket
 
+from .wording import Text, _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+
 _V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 _V4_MAPPED_NETWORK = ipaddress.IPv6Network("::ffff:0:0/96")
 _NETWORK_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)
@@ -61,24 +65,27 @@ def parse_network(value):
     """
     text = value.strip() if isinstance(value, str) else value
     if not text:
-        raise ValueError("An empty value is not a network: enter an address or a CIDR such as 10.0.0.0/8.")
+        raise ValueError(_("An empty value is not a network: enter an address or a CIDR such as 10.0.0.0/8."))
     if not isinstance(text, str):
-        raise ValueError(f"{value!r} is not a network: enter an address or a CIDR such as 10.0.0.0/8.")
+        raise ValueError(_("%(value)r is not a network: enter an address or a CIDR such as 10.0.0.0/8.",
+                           value=value))
     if "%" in text:
-        raise ValueError(
-            f"{text!r} has a zone index (the part after %): rules apply to every interface, "
-            f"enter {text.partition('%')[0]!r} without it."
-        )
+        raise ValueError(_(
+            "%(value)r has a zone index (the part after %%): rules apply to every interface, "
+            "enter %(address)r without it.",
+            value=text, address=text.partition("%")[0],
+        ))
     try:
         # strict=False first, so that "host bits set" can be told from "not an address".
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not a valid IPv4 or IPv6 address or CIDR (examples: 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)."
-        ) from None
+        raise ValueError(_(
+            "%(value)r is not a valid IPv4 or IPv6 address or CIDR (examples: 10.0.0.0/8, 192.0.2.7, 2001:db8::/32).",
+            value=text,
+        )) from None
     mapped = _as_ipv4(network)
     if "/" in text and network.network_address != ipaddress.ip_interface(text).ip:
-        raise ValueError(f"{text!r} has host bits set: did you mean {str(mapped)!r}?")
+        raise ValueError(_("%(value)r has host bits set: did you mean %(network)r?", value=text, network=str(mapped)))
     return mapped
 
 
@@ -126,12 +133,12 @@ def normalize_network_list(text):
         try:
             network = normalize_network(entry)
         except ValueError as exc:
-            errors.append(str(exc))
+            errors.append(exc.args[0])  # a Text: worded again for the reader
             continue
         if network not in normalised:
             normalised.append(network)
     if errors:
-        raise ValueError("\n".join(errors))
+        raise ValueError(Text.join(errors, "\n"))
     return normalised
 
 

@@ -8,6 +8,9 @@ wherever it comes from. Values are stored as text (``ir.config_parameter``).
 from dataclasses import dataclass
 
 from .networks import normalize_network_list
+from .wording import _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
 
 PREFIX = "perimeter_security."
 
@@ -24,7 +27,7 @@ def _choice(choices):
     def parse(text):
         value = text.strip()
         if value not in choices:
-            raise ValueError(f"{text!r} is not one of {', '.join(choices)}")
+            raise ValueError(_("%(value)r is not one of %(choices)s", value=text, choices=", ".join(choices)))
         return value
 
     return parse
@@ -36,23 +39,23 @@ def _boolean(text):
         return True
     if value in _FALSE:
         return False
-    raise ValueError(f"{text!r} is not True or False")
+    raise ValueError(_("%(value)r is not True or False", value=text))
 
 
 def _seconds_or_days(text):
     try:
         value = int(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
+        raise ValueError(_("%(value)r is not a whole number", value=text)) from None
     if value < 0:
-        raise ValueError(f"{text!r} is negative")
+        raise ValueError(_("%(value)r is negative", value=text))
     return value
 
 
 def _minutes(text):
     value = _seconds_or_days(text)
     if not 1 <= value <= 1440:
-        raise ValueError(f"{text!r} is not between 1 and 1440 minutes (one day)")
+        raise ValueError(_("%(value)r is not between 1 and 1440 minutes (one day)", value=text))
     return value
 
 
@@ -67,9 +70,10 @@ def _paths(text):
         if not path or path.startswith("#"):
             continue
         if not path.startswith("/") or any(c.isspace() for c in path):
-            raise ValueError(f"{path!r} is not a path prefix (it must start with / and contain no spaces)")
+            raise ValueError(_("%(path)r is not a path prefix (it must start with / and contain no spaces)", path=path))
         if not path.strip("/"):
-            raise ValueError(f"{path!r} would exempt every path: name the paths to exempt, such as /web/health")
+            raise ValueError(_("%(path)r would exempt every path: name the paths to exempt, such as /web/health",
+                               path=path))
         if path not in paths:
             paths.append(path)
     return tuple(paths)
@@ -88,7 +92,7 @@ class Setting:
     name: str
     default: str
     parse: object
-    label: str
+    label: str  # a Text: worded again in the reader's language
 
     @property
     def key(self):
@@ -98,21 +102,21 @@ class Setting:
 SETTINGS = {
     setting.name: setting
     for setting in (
-        Setting("mode", "off", _choice(MODES), "Enforcement mode"),
-        Setting("scope", "all", _choice(SCOPES), "Scope"),
-        Setting("trusted_proxies", "", _networks, "Trusted proxies"),
-        Setting("allow_loopback", "True", _boolean, "Allow loopback"),
-        Setting("exempt_paths", "/web/health", _paths, "Exempt paths"),
-        Setting("require_https", "False", _boolean, "Require HTTPS"),
-        Setting("hsts_max_age", "31536000", _seconds_or_days, "HSTS max-age"),
-        Setting("log_retention_days", "90", _seconds_or_days, "Access log retention (days)"),
-        Setting("mail_tls_policy", "warn", _choice(MAIL_TLS_POLICIES), "Mail TLS policy"),
-        Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), "Minimum mail TLS version"),
-        Setting("alert_threshold", "100", _seconds_or_days, "Alert threshold (refused requests, 0 = off)"),
-        Setting("alert_window_minutes", "10", _minutes, "Alert window (minutes)"),
-        Setting("autoban_refusals", "0", _seconds_or_days, "Automatic ban after refused requests (0 = off)"),
-        Setting("autoban_failed_logins", "0", _seconds_or_days, "Automatic ban after failed logins (0 = off)"),
-        Setting("autoban_minutes", "0", _seconds_or_days, "Automatic ban duration (minutes, 0 = off)"),
+        Setting("mode", "off", _choice(MODES), _("Enforcement mode")),
+        Setting("scope", "all", _choice(SCOPES), _("Scope")),
+        Setting("trusted_proxies", "", _networks, _("Trusted proxies")),
+        Setting("allow_loopback", "True", _boolean, _("Allow loopback")),
+        Setting("exempt_paths", "/web/health", _paths, _("Exempt paths")),
+        Setting("require_https", "False", _boolean, _("Require HTTPS")),
+        Setting("hsts_max_age", "31536000", _seconds_or_days, _("HSTS max-age")),
+        Setting("log_retention_days", "90", _seconds_or_days, _("Access log retention (days)")),
+        Setting("mail_tls_policy", "warn", _choice(MAIL_TLS_POLICIES), _("Mail TLS policy")),
+        Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), _("Minimum mail TLS version")),
+        Setting("alert_threshold", "100", _seconds_or_days, _("Alert threshold (refused requests, 0 = off)")),
+        Setting("alert_window_minutes", "10", _minutes, _("Alert window (minutes)")),
+        Setting("autoban_refusals", "0", _seconds_or_days, _("Automatic ban after refused requests (0 = off)")),
+        Setting("autoban_failed_logins", "0", _seconds_or_days, _("Automatic ban after failed logins (0 = off)")),
+        Setting("autoban_minutes", "0", _seconds_or_days, _("Automatic ban duration (minutes, 0 = off)")),
     )
 }
 KEYS = {setting.key: setting for setting in SETTINGS.values()}
@@ -128,7 +132,8 @@ def parse_setting(name, text):
     try:
         return setting.parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{setting.label} ({setting.key}): {exc}") from None
+        raise ValueError(_("%(setting)s (%(key)s): %(problem)s", setting=setting.label, key=setting.key,
+                           problem=exc.args[0] if exc.args else str(exc))) from None
 
 
 def canonical_text(name, value):
@@ -148,6 +153,6 @@ def load_settings(stored):
         try:
             values[name] = parse_setting(name, stored.get(setting.key))
         except ValueError as exc:
-            problems.append(str(exc))
+            problems.append(exc.args[0])  # a Text, English for the log and worded again for a reader
             values[name] = parse_setting(name, None)
     return values, problems

@@ -16,6 +16,9 @@ import phonenumbers
 
 from . import tlscheck
 from .networks import normalize_network_list
+from .wording import Text, _
+
+# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
 
 KINDS = {
     "mail_out": "Outgoing mail server",
@@ -65,7 +68,8 @@ def plan_probe(endpoint, protocol="auto"):
     host, port, derived = tlscheck.parse_endpoint(endpoint)
     if protocol and protocol != "auto":
         if protocol not in tlscheck.PROTOCOLS:
-            raise ValueError(f"{protocol!r} is not a probe protocol: use one of {', '.join(PROBE_PROTOCOLS)}.")
+            raise ValueError(_("%(value)r is not a probe protocol: use one of %(choices)s.",
+                               value=protocol, choices=", ".join(PROBE_PROTOCOLS)))
         derived = protocol
     return ProbePlan(host=host, port=port, protocol=derived, endpoint=endpoint.strip())
 
@@ -124,10 +128,17 @@ class CheckJob:
     min_version: str = "TLSv1_2"
 
 
+def _item(text):
+    """One item of a list in the details (not a sentence: nothing to translate)."""
+    return Text("  - %(item)s", item=text)
+
+
 def _config_failure(job, message):
     return CheckResult(
         state="critical",
-        details=f"State: failed\nEndpoint: {job.endpoint or '(none)'}\nErrors:\n  - {message}",
+        details=Text.join([_("State: %(state)s", state="failed"),
+                           _("Endpoint: %(endpoint)s", endpoint=job.endpoint or "(none)"),
+                           _("Errors:"), _item(message)]),
         checked_at=tlscheck.utcnow(),
     )
 
@@ -144,7 +155,8 @@ def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expi
         try:
             plan = plan_probe(job.endpoint, job.protocol)
         except ValueError as exc:
-            results[position] = _config_failure(job, f"invalid endpoint: {exc}")
+            problem = exc.args[0] if exc.args else str(exc)
+            results[position] = _config_failure(job, _("invalid endpoint: %(problem)s", problem=problem))
             continue
         options = {
             "timeout": timeout,
@@ -174,10 +186,13 @@ class CallerSeen:
 
 
 def _caller_line(caller):
-    transport = "HTTPS" if caller.scheme == "https" else "plain HTTP"
-    calls = "1 call" if caller.hits == 1 else f"{caller.hits} calls"
-    last = f", last {caller.last_seen:%Y-%m-%d %H:%M} UTC" if caller.last_seen else ""
-    return f"  - {caller.ip} over {transport}: {calls}{last}"
+    transport = "HTTPS" if caller.scheme == "https" else _("plain HTTP")
+    calls = _("1 call") if caller.hits == 1 else _("%(count)d calls", count=caller.hits)
+    if caller.last_seen:
+        last = caller.last_seen.strftime("%Y-%m-%d %H:%M")  # no f-string inside _(): the .pot export evaluates it
+        return _item(_("%(ip)s over %(transport)s: %(calls)s, last %(last)s UTC", ip=caller.ip, transport=transport,
+                       calls=calls, last=last))
+    return _item(_("%(ip)s over %(transport)s: %(calls)s", ip=caller.ip, transport=transport, calls=calls))
 
 
 def judge_callers(callers, allowed_networks="", now=None):
@@ -191,26 +206,27 @@ def judge_callers(callers, allowed_networks="", now=None):
     lines = []
     if not callers:
         state = "unknown"
-        lines.append("No call seen yet: the state is set once the system calls Odoo.")
+        lines.append(_("No call seen yet: the state is set once the system calls Odoo."))
     else:
         plain = [caller for caller in callers if caller.scheme != "https"]
         if plain:
             state = "critical"
             addresses = ", ".join(dict.fromkeys(caller.ip for caller in plain))
-            lines.append(f"Calls over plain HTTP from {addresses}: the credential and the data crossed "
-                         "the network unencrypted. Use an https:// URL (behind a TLS proxy).")
+            lines.append(_("Calls over plain HTTP from %(addresses)s: the credential and the data crossed "
+                           "the network unencrypted. Use an https:// URL (behind a TLS proxy).", addresses=addresses))
         else:
             state = "ok"
-            lines.append("Every call seen came over HTTPS.")
-        lines.append("Seen from:")
+            lines.append(_("Every call seen came over HTTPS."))
+        lines.append(_("Seen from:"))
         lines.extend(_caller_line(caller) for caller in callers)
     if allowed_networks:
-        lines.append(f"Fenced: its credentials are accepted only from {allowed_networks}.")
+        lines.append(_("Fenced: its credentials are accepted only from %(networks)s.", networks=allowed_networks))
     else:
-        lines.append("Not fenced: set its allowed networks to accept its credentials only from there.")
+        lines.append(_("Not fenced: set its allowed networks to accept its credentials only from there."))
     checked = now or tlscheck.utcnow()
-    lines.append(f"Checked: {checked:%Y-%m-%d %H:%M:%S} UTC")
-    return state, "\n".join(lines)
+    when = checked.strftime("%Y-%m-%d %H:%M:%S")
+    lines.append(_("Checked: %(when)s UTC", when=when))
+    return state, Text.join(lines)
 
 
 def canonical_networks(text):
@@ -230,12 +246,14 @@ def normalize_phone(value, region=None):
     text = (value or "").strip()
     if not text:
         return ""
-    hint = "enter it in international form, for example +41 44 668 18 00"
+    hint = _("enter it in international form, for example +41 44 668 18 00")
     try:
         number = phonenumbers.parse(text, (region or "").upper() or None)
     except phonenumbers.NumberParseException:
-        raise ValueError(f"{text!r} is not a phone number: {hint}.") from None
+        raise ValueError(_("%(value)r is not a phone number: %(hint)s.", value=text, hint=hint)) from None
     if not phonenumbers.is_valid_number(number):
-        where = f" in {region.upper()}" if region and not text.startswith("+") else ""
-        raise ValueError(f"{text!r} is not a valid phone number{where}: {hint}.")
+        if region and not text.startswith("+"):
+            raise ValueError(_("%(value)r is not a valid phone number in %(region)s: %(hint)s.",
+                               value=text, region=region.upper(), hint=hint))
+        raise ValueError(_("%(value)r is not a valid phone number: %(hint)s.", value=text, hint=hint))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

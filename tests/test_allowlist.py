@@ -35,6 +35,27 @@ class TestAllowlist(TransactionCase):
             rule.write({"network": "192.0.2.9/24"})
         self.assertEqual(rule.network, "192.0.2.0/24")
 
+    def test_an_invalid_network_is_refused_in_the_users_language_naming_the_value(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        for lang, expected in (
+            ("fr_FR", "'10.1.2.3/8' a des bits d'hôte positionnés : vouliez-vous dire '10.0.0.0/8' ?"),
+            ("en_US", "'10.1.2.3/8' has host bits set: did you mean '10.0.0.0/8'?"),
+        ):
+            admin = new_test_user(self.env, login=f"perimeter_{lang}", groups="base.group_system", lang=lang)
+            # The web client sends the user's language in the context of every call.
+            rules = self.Allowlist.with_user(admin).with_context(lang=admin.lang)
+            with self.subTest(lang=lang), self.assertRaises(ValidationError) as error:
+                rules.create({"name": "Office", "network": "10.1.2.3/8"})
+            self.assertEqual(error.exception.args[0], expected)
+            # A row written around create/write is checked by the constraint, in the same words.
+            rule = rules.create({"name": "Office", "network": "192.0.2.7"})
+            self.env.cr.execute("UPDATE perimeter_allowlist SET network = '10.1.2.3/8' WHERE id = %s", [rule.id])
+            rule.invalidate_recordset()
+            with self.subTest(lang=lang, check="constraint"), self.assertRaises(ValidationError) as error:
+                rule._check_network()
+            self.assertEqual(error.exception.args[0], expected)
+            rule.unlink()
+
     def test_duplicate_network_names_the_existing_rule_without_sql_error(self):
         self.Allowlist.create({"name": "One", "network": "198.51.100.0/24"})
         with self.assertNoLogs("odoo.sql_db", level="ERROR"):

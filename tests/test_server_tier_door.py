@@ -7,6 +7,8 @@ import time
 import xmlrpc.client
 from unittest.mock import patch
 
+from markupsafe import escape
+
 from odoo.http import Request
 from odoo.tests import tagged
 
@@ -59,7 +61,12 @@ class TestServerTierDoor(PerimeterHttpCase):
             return original(request, *args, **kwargs)
 
         with patch.object(Request, "__init__", counting_init):
-            self.assertRefused(self.get("/odoo", source=OUTSIDE, headers=[("Accept-Language", "fr-FR")]), OUTSIDE)
+            french = self.get("/odoo", source=OUTSIDE, headers=[("Accept-Language", "fr-FR")])
+            self.assertRefused(french, OUTSIDE, "status")
+            # In the browser's language (i18n/fr.po), though no Odoo request (nor session) exists yet.
+            self.assertIn(str(escape("L'accès depuis ce réseau n'est pas autorisé.")), french.text)
+            self.assertIn(f"Votre adresse, telle que ce serveur la voit : <code>{OUTSIDE}</code>", french.text)
+            self.assertIn('<html lang="fr-FR">', french.text)
             self.assertRefused(self.json_rpc("/web/dataset/call_kw/res.users/read", source=OUTSIDE), OUTSIDE, "json")
             self.assertEqual(built, [], "no Odoo request, so no session read and no database listed")
             self.assertEqual(self.get("/web/login").status, 200)

@@ -56,6 +56,28 @@ class TestSettings(TransactionCase):
         self.assertNotIn("perimeter_security.", str(error.exception))
         self.assertFalse(self._param("trusted_proxies"))
 
+    def test_invalid_values_are_refused_in_the_users_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        # Field labels come from the database, as after installing French.
+        self.env["ir.module.module"]._load_module_terms(["perimeter_security"], ["fr_FR"], overwrite=True)
+        self.env.registry.clear_cache()
+        french = self.env(context=dict(self.env.context, lang="fr_FR"))
+        with self.assertRaises(ValidationError) as error:
+            french["res.config.settings"].create({"perimeter_alert_window_minutes": 0}).execute()
+        self.assertEqual(error.exception.args[0],
+                         "Fenêtre d'alerte (minutes) : '0' n'est pas compris entre 1 et 1440 minutes (un jour)")
+        with self.assertRaises(ValidationError) as error:
+            self._settings(perimeter_alert_window_minutes=0).execute()
+        self.assertEqual(error.exception.args[0],
+                         "Alert window (minutes): '0' is not between 1 and 1440 minutes (one day)")
+        # A script writing the parameter reads the engine's own label, translated too.
+        with self.assertRaises(ValidationError) as error:
+            french["ir.config_parameter"].sudo().set_param("perimeter_security.mode", "block")
+        self.assertEqual(error.exception.args[0],
+                         "Mode d'application (perimeter_security.mode) : 'block' ne fait pas partie des valeurs "
+                         "possibles : off, monitor, enforce")
+        self.assertFalse(self._param("alert_window_minutes"))
+
     def test_scripts_writing_parameters_are_validated_too(self):
         params = self.env["ir.config_parameter"].sudo()
         with self.assertRaisesRegex(ValidationError, r"perimeter_security.mode.*'block' is not one of"):

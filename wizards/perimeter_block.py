@@ -3,6 +3,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..guard import wording
 from ..perimeter.accesslog import OVERFLOW_IP, network_to_admit
 from ..perimeter.networks import split_network_list
 
@@ -58,7 +59,7 @@ class PerimeterBlock(models.TransientModel):
                 # A bare address is blocked as its host network, an IPv4-mapped one as IPv4 (as rules match).
                 network = network_to_admit(entry) if "/" not in entry else entry
             except ValueError as exc:
-                raise ValidationError(str(exc)) from None
+                raise ValidationError(wording.message_of(self.env, exc)) from None
             network = Blocklist._normalize_network_vals({"network": network})["network"]
             values = {"reason": self.reason, "expires_at": expires_at, "active": True}
             existing = Blocklist.search([("network", "=", network)], limit=1)

@@ -12,6 +12,7 @@ from perimeter.networks import (
     pack_address,
     split_network_list,
 )
+from perimeter.wording import Text
 
 
 def test_membership_ipv4_ipv6_and_mapped():
@@ -251,3 +252,39 @@ def test_large_sets_use_the_index_and_agree_with_a_naive_scan():
     for probe in probes:
         expected = any(probe in n for n in by_version[probe.version])
         assert (str(probe) in compiled) == expected, probe
+
+
+# The French of i18n/fr.po, as guard/wording.py reads it for a French reader.
+FRENCH = {
+    "%(value)r is not a valid IPv4 or IPv6 address or CIDR (examples: 10.0.0.0/8, 192.0.2.7, 2001:db8::/32).":
+        "%(value)r n'est pas une adresse ou un CIDR IPv4 ou IPv6 valide (exemples : 10.0.0.0/8, 192.0.2.7, "
+        "2001:db8::/32).",
+    "%(value)r has host bits set: did you mean %(network)r?":
+        "%(value)r a des bits d'hôte positionnés : vouliez-vous dire %(network)r ?",
+    "%(value)r has a zone index (the part after %%): rules apply to every interface, enter %(address)r without it.":
+        "%(value)r comporte un indice de zone (la partie après %%) : les règles s'appliquent à toutes les "
+        "interfaces, saisissez %(address)r sans cet indice.",
+}
+
+
+def test_a_bad_network_is_a_sentence_that_can_be_worded_again_naming_the_value():
+    with pytest.raises(ValueError) as error:
+        normalize_network("fe80::1%eth0")
+    message = error.value.args[0]
+    assert isinstance(message, Text)
+    assert message == "'fe80::1%eth0' has a zone index (the part after %): rules apply to every interface, " \
+                      "enter 'fe80::1' without it."
+    assert message.render(FRENCH.get) == (
+        "'fe80::1%eth0' comporte un indice de zone (la partie après %) : les règles s'appliquent à toutes les "
+        "interfaces, saisissez 'fe80::1' sans cet indice.")
+
+
+def test_every_bad_entry_of_a_list_is_worded_again():
+    with pytest.raises(ValueError) as error:
+        normalize_network_list("10.0.0.0/8\nbad-one\n10.1.1.1/8")
+    message = error.value.args[0]
+    assert message == ("'bad-one' is not a valid IPv4 or IPv6 address or CIDR (examples: 10.0.0.0/8, 192.0.2.7, "
+                       "2001:db8::/32).\n'10.1.1.1/8' has host bits set: did you mean '10.0.0.0/8'?")
+    assert message.render(FRENCH.get) == (
+        "'bad-one' n'est pas une adresse ou un CIDR IPv4 ou IPv6 valide (exemples : 10.0.0.0/8, 192.0.2.7, "
+        "2001:db8::/32).\n'10.1.1.1/8' a des bits d'hôte positionnés : vouliez-vous dire '10.0.0.0/8' ?")

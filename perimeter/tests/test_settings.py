@@ -58,3 +58,24 @@ def test_alert_settings():
         settings.canonical_text("alert_window_minutes", "0")
     with pytest.raises(ValueError, match=r"perimeter_security.alert_threshold.*'-1' is negative"):
         settings.canonical_text("alert_threshold", "-1")
+
+
+def test_an_invalid_value_is_worded_again_label_and_problem_alike():
+    french = {
+        "%(setting)s (%(key)s): %(problem)s": "%(setting)s (%(key)s) : %(problem)s",
+        "Alert window (minutes)": "Fenêtre d'alerte (minutes)",
+        "%(value)r is not between 1 and 1440 minutes (one day)":
+            "%(value)r n'est pas compris entre 1 et 1440 minutes (un jour)",
+    }
+    with pytest.raises(ValueError) as error:
+        settings.canonical_text("alert_window_minutes", "0")
+    message = error.value.args[0]
+    assert message == "Alert window (minutes) (perimeter_security.alert_window_minutes): " \
+                      "'0' is not between 1 and 1440 minutes (one day)"
+    assert message.render(french.get) == ("Fenêtre d'alerte (minutes) (perimeter_security.alert_window_minutes) : "
+                                          "'0' n'est pas compris entre 1 et 1440 minutes (un jour)")
+    # A list of networks keeps each entry's sentence inside the setting's.
+    with pytest.raises(ValueError) as error:
+        settings.canonical_text("trusted_proxies", "10.0.0.5/8")
+    assert error.value.args[0].params["problem"].params["p0"].template == (
+        "%(value)r has host bits set: did you mean %(network)r?")

@@ -180,3 +180,27 @@ def test_tally_is_exact_under_threads():
     for thread in threads:
         thread.join()
     assert tally.drain("db")["db"][key].hits == 8000
+
+
+def test_inbound_details_and_phone_errors_can_be_worded_again():
+    french = {
+        "%(ip)s over %(transport)s: %(calls)s": "%(ip)s en %(transport)s : %(calls)s",
+        "plain HTTP": "HTTP en clair",
+        "%(count)d calls": "%(count)d appels",
+        "Seen from:": "Vu depuis :",
+        "%(value)r is not a valid phone number in %(region)s: %(hint)s.":
+            "%(value)r n'est pas un numéro de téléphone valide pour %(region)s : %(hint)s.",
+        "enter it in international form, for example +41 44 668 18 00":
+            "saisissez-le au format international, par exemple +41 44 668 18 00",
+    }
+    _state, details = judge_callers([CallerSeen("198.51.100.9", "http", 2)], "")
+    assert "  - 198.51.100.9 over plain HTTP: 2 calls" in details.split("\n")
+    worded = details.render(french.get).split("\n")
+    assert "Vu depuis :" in worded
+    assert "  - 198.51.100.9 en HTTP en clair : 2 appels" in worded
+    assert "Not fenced: set its allowed networks" in worded[-2], "a sentence without translation stays English"
+    with pytest.raises(ValueError) as error:
+        normalize_phone("12", "ch")
+    assert error.value.args[0].render(french.get) == (
+        "'12' n'est pas un numéro de téléphone valide pour CH : "
+        "saisissez-le au format international, par exemple +41 44 668 18 00.")
