@@ -16,6 +16,7 @@ import phonenumbers
 
 from . import tlscheck
 from .networks import normalize_network_list
+from .wording import Text, _
 
 KINDS = {
     "mail_out": "Outgoing mail server",
@@ -39,6 +40,8 @@ DEFAULT_TIMEOUT = 5.0
 # Threads for one round of probes: waiting on the network costs no CPU, but
 # the machine that runs Odoo has other work to do.
 MAX_WORKERS = 16
+# The details of a system that cannot be probed for want of an endpoint.
+NO_ENDPOINT = _("No endpoint to check: enter the URL or host:port this system is reached at.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +68,8 @@ def plan_probe(endpoint, protocol="auto"):
     host, port, derived = tlscheck.parse_endpoint(endpoint)
     if protocol and protocol != "auto":
         if protocol not in tlscheck.PROTOCOLS:
-            raise ValueError(f"{protocol!r} is not a probe protocol: use one of {', '.join(PROBE_PROTOCOLS)}.")
+            raise ValueError(_("%(value)s is not a probe protocol: use one of %(protocols)s.",
+                               value=repr(protocol), protocols=", ".join(PROBE_PROTOCOLS)))
         derived = protocol
     return ProbePlan(host=host, port=port, protocol=derived, endpoint=endpoint.strip())
 
@@ -75,7 +79,7 @@ class CheckResult:
     """What the dashboard stores about one system after a check."""
 
     state: str  # a key of STATES
-    details: str
+    details: str  # a perimeter.wording.Text: stored as facts, worded for the reader
     checked_at: datetime.datetime  # naive UTC
     tls_version: str = ""  # "TLS 1.3", "no TLS", or "" when nothing was probed
     cert_expires_at: datetime.datetime | None = None
@@ -125,11 +129,13 @@ class CheckJob:
 
 
 def _config_failure(job, message):
-    return CheckResult(
-        state="critical",
-        details=f"State: failed\nEndpoint: {job.endpoint or '(none)'}\nErrors:\n  - {message}",
-        checked_at=tlscheck.utcnow(),
-    )
+    details = Text.join([
+        _("State: %(state)s", state=tlscheck.STATE_WORDS["failed"]),
+        _("Endpoint: %(endpoint)s", endpoint=job.endpoint or _("(none)")),
+        _("Errors:"),
+        tlscheck.bullet(message),
+    ], "\n")
+    return CheckResult(state="critical", details=details, checked_at=tlscheck.utcnow())
 
 
 def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expiry_warning_days=30):
@@ -144,7 +150,7 @@ def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expi
         try:
             plan = plan_probe(job.endpoint, job.protocol)
         except ValueError as exc:
-            results[position] = _config_failure(job, f"invalid endpoint: {exc}")
+            results[position] = _config_failure(job, _("invalid endpoint: %(error)s", error=tlscheck.sentence_of(exc)))
             continue
         options = {
             "timeout": timeout,
@@ -174,43 +180,48 @@ class CallerSeen:
 
 
 def _caller_line(caller):
-    transport = "HTTPS" if caller.scheme == "https" else "plain HTTP"
-    calls = "1 call" if caller.hits == 1 else f"{caller.hits} calls"
-    last = f", last {caller.last_seen:%Y-%m-%d %H:%M} UTC" if caller.last_seen else ""
-    return f"  - {caller.ip} over {transport}: {calls}{last}"
+    transport = "HTTPS" if caller.scheme == "https" else _("plain HTTP")
+    calls = _("1 call") if caller.hits == 1 else _("%(count)d calls", count=caller.hits)
+    if caller.last_seen:
+        line = _("%(address)s over %(transport)s: %(calls)s, last %(moment)s UTC", address=caller.ip,
+                 transport=transport, calls=calls, moment=f"{caller.last_seen:%Y-%m-%d %H:%M}")
+    else:
+        line = _("%(address)s over %(transport)s: %(calls)s", address=caller.ip, transport=transport, calls=calls)
+    return tlscheck.bullet(line)
 
 
 def judge_callers(callers, allowed_networks="", now=None):
     """Judge an inbound system by the calls Odoo saw from it: ``(state, details)``.
 
     Plain HTTP is ``critical`` (the credential and the data crossed in clear
-    text), HTTPS only is ``ok``, no call seen is ``unknown``. The details list
-    each address and say whether the system is fenced.
+    text), HTTPS only is ``ok``, no call seen is ``unknown``. The details (a
+    :class:`~perimeter.wording.Text`) list each address and say whether the
+    system is fenced.
     """
     callers = sorted(callers, key=lambda c: (c.scheme == "https", c.ip))
     lines = []
     if not callers:
         state = "unknown"
-        lines.append("No call seen yet: the state is set once the system calls Odoo.")
+        lines.append(_("No call seen yet: the state is set once the system calls Odoo."))
     else:
         plain = [caller for caller in callers if caller.scheme != "https"]
         if plain:
             state = "critical"
             addresses = ", ".join(dict.fromkeys(caller.ip for caller in plain))
-            lines.append(f"Calls over plain HTTP from {addresses}: the credential and the data crossed "
-                         "the network unencrypted. Use an https:// URL (behind a TLS proxy).")
+            lines.append(_("Calls over plain HTTP from %(addresses)s: the credential and the data crossed "
+                           "the network unencrypted. Use an https:// URL (behind a TLS proxy).", addresses=addresses))
         else:
             state = "ok"
-            lines.append("Every call seen came over HTTPS.")
-        lines.append("Seen from:")
+            lines.append(_("Every call seen came over HTTPS."))
+        lines.append(_("Seen from:"))
         lines.extend(_caller_line(caller) for caller in callers)
     if allowed_networks:
-        lines.append(f"Fenced: its credentials are accepted only from {allowed_networks}.")
+        lines.append(_("Fenced: its credentials are accepted only from %(networks)s.", networks=allowed_networks))
     else:
-        lines.append("Not fenced: set its allowed networks to accept its credentials only from there.")
+        lines.append(_("Not fenced: set its allowed networks to accept its credentials only from there."))
     checked = now or tlscheck.utcnow()
-    lines.append(f"Checked: {checked:%Y-%m-%d %H:%M:%S} UTC")
-    return state, "\n".join(lines)
+    lines.append(_("Checked: %(moment)s UTC", moment=f"{checked:%Y-%m-%d %H:%M:%S}"))
+    return state, Text.join(lines, "\n")
 
 
 def canonical_networks(text):
