@@ -139,14 +139,13 @@ class IrMailServer(models.Model):
     def _perimeter_tls_target(self, policy):
         host, port, encryption = self._perimeter_endpoint()
         if not host:
-            return self.env._("No SMTP server is set, so there is nothing to check.")
+            return mailtls.NOTHING_TO_CHECK["no_smtp_host"]
         protocol = mailtls.smtp_protocol(encryption)
         if protocol != "plain":
             return CheckTarget(host, port, protocol)
         notes = (("unencrypted", mailtls.UNENCRYPTED),)
         if policy == "enforce":
-            notes += (("policy", "refused: the mail TLS policy is enforce, so Odoo sends nothing through this "
-                                 "server until Connection Encryption is TLS (STARTTLS) or SSL/TLS"),)
+            notes += (("policy", mailtls.PLAINTEXT_SMTP_REFUSED),)
             return CheckTarget(host, port, protocol, notes, connect=False)
         return CheckTarget(host, port, protocol, notes)
 
@@ -168,7 +167,7 @@ class IrMailServer(models.Model):
             if mailtls.is_tls_failure(exc):
                 return attempt.failure_report(exc)
             return mailtls.failed_report(*self._perimeter_endpoint()[:2], attempt.protocol,
-                                         [("connect", f"cannot connect: {exc}")], min_version=min_version)
+                                         [("connect", mailtls.cannot_connect(exc))], min_version=min_version)
         connection.quit()
         return attempt.mail_tls.report
 
@@ -232,7 +231,7 @@ class IrMailServer(models.Model):
             # Something skipped starttls(): never hand out an unverified session under enforce.
             if connection is not None:
                 connection.close()
-            raise mailtls.MailTlsRefused("the connection was not secured with TLS before use", key="unencrypted")
+            raise mailtls.MailTlsRefused.not_secured()
         return connection
 
     @api.model

@@ -295,7 +295,7 @@ def summary(report):
         names = ", ".join(report.sans[:3]) or report.subject
         facts.append(_("certificate for %(names)s", names=names))
     if report.not_after is not None:
-        facts.append(_("valid until %(date)s", date=f"{report.not_after:%Y-%m-%d}"))
+        facts.append(_("valid until %(date)s", date=report.not_after.strftime("%Y-%m-%d")))
     if report.trusted_by == "pin":
         facts.append(_("trusted by its pinned fingerprint"))
     text = _("TLS verified (%(facts)s)", facts=Text.join(facts, ", ")) if facts else _("TLS verified")

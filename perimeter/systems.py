@@ -184,7 +184,7 @@ def _caller_line(caller):
     calls = _("1 call") if caller.hits == 1 else _("%(count)d calls", count=caller.hits)
     if caller.last_seen:
         line = _("%(address)s over %(transport)s: %(calls)s, last %(moment)s UTC", address=caller.ip,
-                 transport=transport, calls=calls, moment=f"{caller.last_seen:%Y-%m-%d %H:%M}")
+                 transport=transport, calls=calls, moment=caller.last_seen.strftime("%Y-%m-%d %H:%M"))
     else:
         line = _("%(address)s over %(transport)s: %(calls)s", address=caller.ip, transport=transport, calls=calls)
     return tlscheck.bullet(line)
@@ -220,7 +220,7 @@ def judge_callers(callers, allowed_networks="", now=None):
     else:
         lines.append(_("Not fenced: set its allowed networks to accept its credentials only from there."))
     checked = now or tlscheck.utcnow()
-    lines.append(_("Checked: %(moment)s UTC", moment=f"{checked:%Y-%m-%d %H:%M:%S}"))
+    lines.append(_("Checked: %(moment)s UTC", moment=checked.strftime("%Y-%m-%d %H:%M:%S")))
     return state, Text.join(lines, "\n")
 
 

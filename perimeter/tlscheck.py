@@ -261,8 +261,14 @@ def _inspection_context():
     return context
 
 
+# Facts are computed outside the ``_()`` call's own arguments (no f-string there): Odoo's
+# translation export (babel) evaluates every string literal among them.
 def _date(moment):
     return moment.strftime("%Y-%m-%d")
+
+
+def _minute(moment):
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _days(count):
@@ -366,7 +372,7 @@ def _describe(exc, hostname=None, cert=None, min_version=None, timeout=None):
     if isinstance(exc, ssl.SSLError):
         return _describe_ssl(exc, min_version)
     if isinstance(exc, TimeoutError):
-        return "timeout", _("timed out after %(seconds)s s", seconds=f"{timeout:g}") if timeout else _("timed out")
+        return "timeout", _("timed out after %(seconds)s s", seconds=format(timeout, "g")) if timeout else _("timed out")
     simple = {
         ConnectionRefusedError: ("refused", _("connection refused")),
         ConnectionResetError: ("reset", _("the server reset the connection")),
@@ -572,15 +578,16 @@ class TlsReport:
             lines.append(_("Issuer: %(issuer)s (self-signed)", issuer=issuer) if self.self_signed
                          else _("Issuer: %(issuer)s", issuer=issuer))
             lines.append(_("Names (SAN): %(names)s", names=", ".join(self.sans) if self.sans else _("none")))
-            lines.append(_("Valid from: %(date)s UTC", date=f"{self.not_before:%Y-%m-%d %H:%M}"))
-            lines.append(_("Expires: %(date)s UTC (%(when)s)", date=f"{self.not_after:%Y-%m-%d %H:%M}",
+            lines.append(_("Valid from: %(date)s UTC", date=_minute(self.not_before)))
+            lines.append(_("Expires: %(date)s UTC (%(when)s)", date=_minute(self.not_after),
                            when=expiry_words(self.not_after, self.checked_at)))
             lines.append(_("SHA-256: %(fingerprint)s", fingerprint=format_fingerprint(self.fingerprint_sha256)))
         if self.pinned:
             lines.append(_("Pinned fingerprint: matches") if self.pin_match else _("Pinned fingerprint: does not match"))
         lines.append(self._trust_line())
         lines.append(_("Checked: %(moment)s UTC in %(seconds)s s",
-                       moment=f"{self.checked_at:%Y-%m-%d %H:%M:%S}", seconds=f"{self.elapsed:.2f}"))
+                       moment=self.checked_at.strftime("%Y-%m-%d %H:%M:%S"),
+                       seconds=format(self.elapsed, ".2f")))
         return Text.join([line for line in lines if line], "\n")
 
     def _protocol_line(self):
@@ -642,7 +649,7 @@ def _connect(report, deadline):
     try:
         return socket.create_connection((report.host, report.port), timeout=deadline.remaining())
     except TimeoutError:
-        raise _ProbeError(_("timed out after %(seconds)s s while connecting", seconds=f"{deadline.seconds:g}"),
+        raise _ProbeError(_("timed out after %(seconds)s s while connecting", seconds=format(deadline.seconds, "g")),
                           "timeout") from None
     except ConnectionRefusedError:
         raise _ProbeError(_("connection refused"), "refused") from None
@@ -664,7 +671,7 @@ def _open_tls(report, context, deadline):
         except TimeoutError:
             raise _ProbeError(
                 _("timed out after %(seconds)s s waiting for the %(protocol)s dialogue",
-                  seconds=f"{deadline.seconds:g}", protocol=report.protocol_label), "timeout"
+                  seconds=format(deadline.seconds, "g"), protocol=report.protocol_label), "timeout"
             ) from None
         except StartTlsError as exc:
             raise _ProbeError(sentence_of(exc), "no_starttls" if exc.no_starttls else "connect") from None
@@ -751,7 +758,7 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
         return
     except TimeoutError:
         report.add_error("timeout", _("timed out after %(seconds)s s during the TLS handshake",
-                                      seconds=f"{deadline.seconds:g}"))
+                                      seconds=format(deadline.seconds, "g")))
         return
     except OSError as exc:
         key, message = _describe(exc, report.server_hostname, min_version=report.min_version)
