@@ -3,8 +3,8 @@ from odoo.tests import new_test_user, tagged
 from ..perimeter.testing.servers import SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase
 
-TRUST_ADVICE_FR = ("Faites-lui confiance sur ce serveur de courrier (onglet Confiance TLS) : collez l'AC émettrice dans "
-                   "Paquet d'AC, ou épinglez l'empreinte SHA-256 du certificat.")
+TRUST_ADVICE_FR = ("Faites-lui confiance sur ce serveur de courrier (onglet Confiance TLS) : collez l'AC émettrice "
+                   "dans Paquet d'AC, ou épinglez l'empreinte SHA-256 du certificat.")
 SELF_SIGNED_FR = "certificat auto-signé : ajoutez son AC au paquet d'AC du serveur ou épinglez-le"
 SELF_SIGNED_EN = "self-signed certificate: add its CA to the server's CA bundle or pin it"
 

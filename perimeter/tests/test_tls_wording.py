@@ -8,11 +8,13 @@ import ast
 import datetime
 import pathlib
 import re
+import socket
 
 import pytest
 
 from perimeter import mailtls, systems, tlscheck
 from perimeter.certinfo import normalize_pin
+from perimeter.starttls import MAX_LINE, MAX_LINES, Deadline, StartTlsError, imap_starttls, smtp_starttls
 from perimeter.testing.servers import TlsServer
 from perimeter.wording import Text, from_json, to_json
 
@@ -180,3 +182,23 @@ def test_inbound_system_details_in_french(french):
         "Non restreint : définissez ses réseaux autorisés pour n'accepter ses identifiants que depuis ceux-ci.",
         "Vérifié : 2024-05-02 08:00:00 UTC",
     ]
+
+
+@pytest.mark.parametrize(("dialogue", "answers", "english", "worded"), [
+    (smtp_starttls, b"2" * (MAX_LINE + 10),
+     "the server sent an overlong line: this is not the expected protocol",
+     "le serveur a envoyé une ligne trop longue : ce n'est pas le protocole attendu"),
+    (smtp_starttls, b"220-hello\r\n" * (MAX_LINES + 1),
+     "the server sent an endless SMTP reply", "le serveur a envoyé une réponse SMTP sans fin"),
+    (imap_starttls, b"* OK ready\r\n* CAPABILITY IMAP4rev1 STARTTLS\r\nP1 OK done\r\nP2 NO not now\r\n",
+     "server refused STARTTLS (NO)", "le serveur a refusé STARTTLS (NO)"),
+])
+def test_a_dialogue_that_goes_wrong_says_why_in_both_languages(dialogue, answers, english, worded, french):
+    # The dialogues once used "_" as a throwaway name, which hid the translation function there.
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(answers)
+        with pytest.raises(StartTlsError) as caught:
+            dialogue(ours, Deadline(3.0))
+    assert str(caught.value) == english
+    assert caught.value.message.render(french.get) == worded
