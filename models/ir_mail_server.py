@@ -312,7 +312,9 @@ class IrMailServer(models.Model):
     @api.model
     def _perimeter_cron_check_mail_tls(self):
         """Daily TLS check of every outgoing and incoming mail server: one message for the whole run."""
-        policy, _min_version = self._perimeter_mail_tls_settings()
-        _results, outgoing = self._perimeter_check_all()
-        _results, incoming = self.env["fetchmail.server"]._perimeter_check_all()
-        self._perimeter_notify(outgoing + incoming, policy)
+        # A cron has no language of its own: its notice speaks the language of the user it runs as.
+        servers = self.with_context(lang=self.env.user.lang) if not self.env.lang and self.env.user.lang else self
+        policy, _min_version = servers._perimeter_mail_tls_settings()
+        _results, outgoing = servers._perimeter_check_all()
+        _results, incoming = servers.env["fetchmail.server"]._perimeter_check_all()
+        servers._perimeter_notify(outgoing + incoming, policy)

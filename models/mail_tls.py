@@ -71,7 +71,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
     )
     # What the last check saw, as facts (perimeter.wording.to_json); perimeter_tls_details words them for the
     # reader. Not searchable: nothing searches the details (the state and the dates are their own fields).
-    perimeter_tls_facts = fields.Text(readonly=True, copy=False)
+    perimeter_tls_facts = fields.Text(string="TLS details (stored facts)", readonly=True, copy=False)
     perimeter_tls_details = fields.Text(
         string="TLS details", readonly=True, copy=False,
         compute="_compute_perimeter_tls_details", inverse="_inverse_perimeter_tls_details")

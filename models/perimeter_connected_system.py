@@ -90,7 +90,7 @@ class PerimeterConnectedSystem(models.Model):
     days_to_expiry = fields.Integer(string="Days left", compute="_compute_days_to_expiry")
     # What the latest check found, as facts (perimeter.wording.to_json); ``details`` words them for the reader.
     # Not searchable: nothing searches the details (state, version and expiry are their own fields).
-    details_facts = fields.Text(readonly=True, copy=False)
+    details_facts = fields.Text(string="Details (stored facts)", readonly=True, copy=False)
     details = fields.Text(readonly=True, copy=False, compute="_compute_details", inverse="_inverse_details")
     last_check = fields.Datetime(readonly=True, copy=False)
     ca_bundle = fields.Text(

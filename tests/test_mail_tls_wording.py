@@ -98,3 +98,17 @@ class TestMailTlsWording(MailTlsCase):
         self.assertEqual(mail.state, "sent")
         self.assertEqual(len(smtp.messages), 1)
         self.assertFalse(mail.perimeter_refused_by_id)
+
+    def test_the_daily_check_tells_the_administrators_in_the_language_of_its_user(self):
+        self.set_policy("warn")
+        expiring = self.certs.expiring_in(10)
+        with SmtpServer(expiring, mode="starttls") as smtp:
+            server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem)
+            # A cron's environment has no language: the user it runs as has one.
+            self.env["ir.mail_server"].with_user(self.french_admin)._perimeter_cron_check_mail_tls()
+        message = self.channel_messages(server.name)
+        self.assertEqual(len(message), 1)
+        self.assertIn(f": son certificat TLS expire dans 9 jours, le {expiring.not_after:%Y-%m-%d %H:%M} (UTC). "
+                      "Renouvelez-le d'ici là.", message.body)
+        self.assertIn("Expiration : ", self.read_as(self.french_admin, server).perimeter_tls_details)
+        self.assertIn("(in 9 days)", self.read_as(self.english_admin, server).perimeter_tls_details)
