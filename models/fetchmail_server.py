@@ -15,6 +15,7 @@ from odoo import api, models, modules
 
 from odoo.addons.mail.models import fetchmail as odoo_fetchmail
 
+from ..guard.wording import message_of
 from ..perimeter import mailtls
 from .mail_tls import CheckTarget, MailTlsError
 
@@ -97,14 +98,13 @@ class FetchmailServer(models.Model):
 
     def _perimeter_tls_target(self, policy):
         if self.server_type == "local":
-            return self.env._("Local server: mail arrives through a script, there is no connection to check.")
+            return mailtls.NOTHING_TO_CHECK["local"]
         if not self.server:
-            return self.env._("No server name is set, so there is nothing to check.")
+            return mailtls.NOTHING_TO_CHECK["no_server_name"]
         protocol = mailtls.fetch_protocol(self._get_connection_type(), self.is_ssl, policy)
         if protocol != "plain":
             return CheckTarget(self.server, int(self.port or 0), protocol)
-        notes = (("unencrypted", mailtls.UNENCRYPTED + " (SSL/TLS is off; under the enforce policy Odoo would "
-                                                       "use STARTTLS when the server offers it)"),)
+        notes = (("unencrypted", mailtls.UNENCRYPTED_FETCH),)
         return CheckTarget(self.server, int(self.port or 0), protocol, notes)
 
     # --- connect() -----------------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ class FetchmailServer(models.Model):
         try:
             attempt = _FetchAttempt(policy, min_version, server)
         except ValueError as exc:
-            raise MailTlsError(str(exc)) from None
+            raise MailTlsError(message_of(self.env, exc)) from None
         token = _ATTEMPT.set(attempt)
         try:
             connection = super().connect(allow_archived=allow_archived)
@@ -138,8 +138,7 @@ class FetchmailServer(models.Model):
         if failure is None:
             if policy == "enforce" and not attempt.mail_tls.verified:
                 self._perimeter_close(connection)
-                failure = mailtls.MailTlsRefused("the connection was not secured with TLS before use",
-                                                 key="unencrypted")
+                failure = mailtls.MailTlsRefused.not_secured()
             else:
                 server._perimeter_record_connection(self._perimeter_session_report(attempt), policy)
                 return connection

@@ -139,14 +139,13 @@ class IrMailServer(models.Model):
     def _perimeter_tls_target(self, policy):
         host, port, encryption = self._perimeter_endpoint()
         if not host:
-            return self.env._("No SMTP server is set, so there is nothing to check.")
+            return mailtls.NOTHING_TO_CHECK["no_smtp_host"]
         protocol = mailtls.smtp_protocol(encryption)
         if protocol != "plain":
             return CheckTarget(host, port, protocol)
         notes = (("unencrypted", mailtls.UNENCRYPTED),)
         if policy == "enforce":
-            notes += (("policy", "refused: the mail TLS policy is enforce, so Odoo sends nothing through this "
-                                 "server until Connection Encryption is TLS (STARTTLS) or SSL/TLS"),)
+            notes += (("policy", mailtls.PLAINTEXT_SMTP_REFUSED),)
             return CheckTarget(host, port, protocol, notes, connect=False)
         return CheckTarget(host, port, protocol, notes)
 
@@ -168,7 +167,7 @@ class IrMailServer(models.Model):
             if mailtls.is_tls_failure(exc):
                 return attempt.failure_report(exc)
             return mailtls.failed_report(*self._perimeter_endpoint()[:2], attempt.protocol,
-                                         [("connect", f"cannot connect: {exc}")], min_version=min_version)
+                                         [("connect", mailtls.cannot_connect(exc))], min_version=min_version)
         connection.quit()
         return attempt.mail_tls.report
 
@@ -232,7 +231,7 @@ class IrMailServer(models.Model):
             # Something skipped starttls(): never hand out an unverified session under enforce.
             if connection is not None:
                 connection.close()
-            raise mailtls.MailTlsRefused("the connection was not secured with TLS before use", key="unencrypted")
+            raise mailtls.MailTlsRefused.not_secured()
         return connection
 
     @api.model
@@ -313,7 +312,9 @@ class IrMailServer(models.Model):
     @api.model
     def _perimeter_cron_check_mail_tls(self):
         """Daily TLS check of every outgoing and incoming mail server: one message for the whole run."""
-        policy, _min_version = self._perimeter_mail_tls_settings()
-        _results, outgoing = self._perimeter_check_all()
-        _results, incoming = self.env["fetchmail.server"]._perimeter_check_all()
-        self._perimeter_notify(outgoing + incoming, policy)
+        # A cron has no language of its own: its notice speaks the language of the user it runs as.
+        servers = self.with_context(lang=self.env.user.lang) if not self.env.lang and self.env.user.lang else self
+        policy, _min_version = servers._perimeter_mail_tls_settings()
+        _results, outgoing = servers._perimeter_check_all()
+        _results, incoming = servers.env["fetchmail.server"]._perimeter_check_all()
+        servers._perimeter_notify(outgoing + incoming, policy)

@@ -17,7 +17,8 @@ class MailMail(models.Model):
         # Odoo marks mail whose server connection failed as "exception" with the
         # reason, but leaves its failure type empty and tells the chatter
         # nothing. For mail refused by the TLS policy, say both, and remember
-        # which server refused it so that this server's retry finds it.
+        # which server refused it so that this server's retry finds it. The reason is worded in the
+        # language of whoever sent, but always starts with REASON_PREFIX ("Mail TLS"), left untranslated.
         if failure_type == "mail_smtp":
             refused = self.filtered(
                 lambda mail: mail.state == "exception" and (mail.failure_reason or "").startswith(REASON_PREFIX))

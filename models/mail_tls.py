@@ -4,9 +4,12 @@ from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools.sql import column_exists, rename_column
 
+from ..guard.wording import message_of, word, word_stored
 from ..perimeter import mailtls, tlscheck
 from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
+from ..perimeter.wording import Text, from_json, to_json
 from .admin_notice import post_to_administrators
 
 # One check must not hold a cron worker or a user's request for long; each model
@@ -66,7 +69,12 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         help="Verified: the last check saw a trusted certificate for this host. Warning: verified, but "
         "something needs attention soon (an expiring certificate). Failed: no trustworthy TLS channel.",
     )
-    perimeter_tls_details = fields.Text(string="TLS details", readonly=True, copy=False)
+    # What the last check saw, as facts (perimeter.wording.to_json); perimeter_tls_details words them for the
+    # reader. Not searchable: nothing searches the details (the state and the dates are their own fields).
+    perimeter_tls_facts = fields.Text(string="TLS details (stored facts)", readonly=True, copy=False)
+    perimeter_tls_details = fields.Text(
+        string="TLS details", readonly=True, copy=False,
+        compute="_compute_perimeter_tls_details", inverse="_inverse_perimeter_tls_details")
     perimeter_cert_expires_at = fields.Datetime(string="Certificate expires", readonly=True, copy=False)
     perimeter_cert_sha256 = fields.Char(
         string="Certificate SHA-256", readonly=True, copy=False,
@@ -75,6 +83,31 @@ class PerimeterMailTlsMixin(models.AbstractModel):
     perimeter_last_check = fields.Datetime(string="Last TLS check", readonly=True, copy=False)
     # Smallest expiry notice (30, 14, 7, 1 days) already sent for the current certificate.
     perimeter_expiry_notice_days = fields.Integer(readonly=True, copy=False)
+
+    def _auto_init(self):
+        # The details used to be stored, in English, in perimeter_tls_details itself: keep them as the facts
+        # (plain text reads back as it was).
+        if self._auto and column_exists(self.env.cr, self._table, "perimeter_tls_details") and not column_exists(
+                self.env.cr, self._table, "perimeter_tls_facts"):
+            rename_column(self.env.cr, self._table, "perimeter_tls_details", "perimeter_tls_facts")
+        return super()._auto_init()
+
+    @api.depends("perimeter_tls_facts")
+    @api.depends_context("lang")
+    def _compute_perimeter_tls_details(self):
+        for server in self:
+            server.perimeter_tls_details = word_stored(self.env, server.perimeter_tls_facts) or False
+
+    def _inverse_perimeter_tls_details(self):
+        # Written by hand or by a script: stored as it was given.
+        for server in self:
+            server.perimeter_tls_facts = to_json(server.perimeter_tls_details) if server.perimeter_tls_details \
+                else False
+
+    def _perimeter_tls_details_text(self):
+        """The stored details as the engine wrote them (a ``Text``, or plain English from before)."""
+        self.ensure_one()
+        return from_json(self.perimeter_tls_facts) or ""
 
     # --- settings and validation ---------------------------------------------------------------------------------
 
@@ -92,7 +125,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         try:
             pin = format_fingerprint(normalize_pin(str(raw)))
         except ValueError as exc:
-            raise ValidationError(self.env._("Pinned SHA-256 fingerprint: %s", exc)) from None
+            raise ValidationError(self.env._("Pinned SHA-256 fingerprint: %s", message_of(self.env, exc))) from None
         return dict(vals, perimeter_pinned_sha256=pin)
 
     @api.model_create_multi
@@ -110,7 +143,8 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                     tlscheck.build_client_context(ca_bundle_pem=server.perimeter_ca_bundle)
                 except ValueError as exc:
                     raise ValidationError(self.env._(
-                        "CA bundle of %(server)s: %(error)s", server=server.display_name, error=exc)) from None
+                        "CA bundle of %(server)s: %(error)s", server=server.display_name,
+                        error=message_of(self.env, exc))) from None
 
     # --- what to check: each model says ---------------------------------------------------------------------------
 
@@ -119,11 +153,13 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         return self._description
 
     def _perimeter_tls_target(self, policy):
-        """A :class:`CheckTarget`, or a sentence saying why there is nothing to check."""
+        """A :class:`CheckTarget`, or a sentence (a ``Text``, stored as the details) saying why there is nothing
+        to check."""
         raise NotImplementedError
 
     def _perimeter_refusal_consequence(self, policy):
-        """What a failing check means for mail, in one sentence, for the notification."""
+        """What a failing check means for mail, in one sentence, for the notification (in ``self.env``'s
+        language)."""
         return ""
 
     def _perimeter_is_outgoing(self):
@@ -135,10 +171,11 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         return PROBE_TIMEOUT
 
     def _perimeter_reason(self, host, port, report, policy):
-        """The refusal's sentence: what failed, the consequence, and advice fitting the cause."""
-        return mailtls.failure_reason(
-            host, port, "; ".join(report.errors), policy, report.error_keys,
-            outgoing=self._perimeter_is_outgoing(), min_version=report.min_version)
+        """The refusal's sentence, worded now in ``self.env``'s language: what failed, the consequence, and advice
+        fitting the cause. It starts with "Mail TLS (<policy>): " in every language (mailtls.REASON_PREFIX)."""
+        return word(self.env, mailtls.failure_reason(
+            host, port, Text.join(report.errors, "; "), policy, report.error_keys,
+            outgoing=self._perimeter_is_outgoing(), min_version=report.min_version))
 
     # --- checking -------------------------------------------------------------------------------------------------
 
@@ -208,7 +245,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
             if isinstance(result, str):
                 server.sudo().write({
                     "perimeter_tls_state": "unknown",
-                    "perimeter_tls_details": result,
+                    "perimeter_tls_facts": to_json(result),
                     "perimeter_last_check": utcnow(),
                 })
                 server._perimeter_sync_systems()
@@ -239,7 +276,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
     @api.model
     def _perimeter_blocked_under_enforce(self):
         """One line per active mail server (outgoing and incoming) whose mail ``enforce`` would refuse:
-        its last check failed, or it is set up without any encryption."""
+        its last check failed, or it is set up without any encryption. In ``self.env``'s language."""
         lines = []
         for model in ("ir.mail_server", "fetchmail.server"):
             Servers = self.env[model].sudo()
@@ -247,9 +284,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                 target = server._perimeter_tls_target("enforce")
                 refused_unseen = not isinstance(target, str) and not target.connect  # clear text, refused unopened
                 if server.perimeter_tls_state == "failed" or refused_unseen:
-                    why = (server.perimeter_tls_details or "").partition("Errors:\n  - ")[2].partition("\n")[0]
+                    why = tlscheck.first_error(server._perimeter_tls_details_text())
                     if refused_unseen and not why:
                         why = target.notes[0][1]
+                    why = word(self.env, why)
                     lines.append(f"{server._perimeter_kind()} {server.display_name}" + (f": {why}" if why else ""))
         return lines
 
@@ -267,15 +305,16 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         return self._perimeter_servers_to_check()._perimeter_check_and_store()
 
     def _perimeter_notification(self, results, title=None, prefix=None, force_type=None):
-        """A ``display_notification`` action summing up ``results`` (and reloading the form)."""
+        """A ``display_notification`` action summing up ``results`` (and reloading the form), in ``self.env``'s
+        language."""
         lines, worst = [], "ok"
         order = ["ok", "warning", "failed"]
         for server, result in results.items():
-            text = result if isinstance(result, str) else mailtls.summary(result)
+            text = word(self.env, result if isinstance(result, str) else mailtls.summary(result))
             if not isinstance(result, str) and result.state == "failed":
                 # What to do, chosen by the cause, as in refused mail's reason.
-                text += ". " + mailtls.advice(result.error_keys, outgoing=server._perimeter_is_outgoing(),
-                                              min_version=result.min_version)
+                text += ". " + word(self.env, mailtls.advice(
+                    result.error_keys, outgoing=server._perimeter_is_outgoing(), min_version=result.min_version))
             state = "warning" if isinstance(result, str) else result.state
             worst = max(worst, state, key=order.index)
             lines.append(text if len(results) == 1 else f"{server.display_name}: {text}")
@@ -302,7 +341,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         fingerprint = format_fingerprint(report.fingerprint_sha256) if report.fingerprint_sha256 else False
         vals = {
             "perimeter_tls_state": report.state,
-            "perimeter_tls_details": report.details_text(),
+            "perimeter_tls_facts": to_json(report.details_text()),
             "perimeter_cert_expires_at": report.not_after or False,
             "perimeter_last_check": report.checked_at,
         }
@@ -336,17 +375,22 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         self._perimeter_notify(self._perimeter_store_report(report), policy)
 
     def _perimeter_event_text(self, kind, server, report, policy):
+        """One event for the administrators, worded now in ``self.env``'s language."""
         link = server._get_html_link(title=server.display_name)
         label = escape(server._perimeter_kind())
         if kind == "failing":
             consequence = server._perimeter_refusal_consequence(policy)
-            what_to_do = mailtls.advice(report.error_keys, outgoing=server._perimeter_is_outgoing(),
-                                        min_version=report.min_version)
-            return Markup("%s %s: the TLS check now fails: %s. %s %s") % (
-                label, link, "; ".join(report.errors), consequence, what_to_do)
-        return Markup("%s %s: its TLS certificate expires %s, on %s (UTC). Renew it before then.") % (
-            label, link, mailtls.expiry_words(report.not_after, report.checked_at),
-            report.not_after.strftime("%Y-%m-%d %H:%M"))
+            what_to_do = word(self.env, mailtls.advice(report.error_keys, outgoing=server._perimeter_is_outgoing(),
+                                                       min_version=report.min_version))
+            return Markup(self.env._(
+                "%(kind)s %(server)s: the TLS check now fails: %(errors)s. %(consequence)s %(advice)s")) % {
+                "kind": label, "server": link, "errors": word(self.env, Text.join(report.errors, "; ")),
+                "consequence": consequence, "advice": what_to_do}
+        return Markup(self.env._(
+            "%(kind)s %(server)s: its TLS certificate expires %(when)s, on %(date)s (UTC). Renew it before then.")) % {
+            "kind": label, "server": link, "when": word(self.env, mailtls.expiry_words(report.not_after,
+                                                                                      report.checked_at)),
+            "date": report.not_after.strftime("%Y-%m-%d %H:%M")}
 
     @api.model
     def _perimeter_notify(self, events, policy):

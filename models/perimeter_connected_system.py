@@ -2,13 +2,16 @@ import re
 
 from odoo import Command, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools.sql import column_exists, rename_column
 
-from ..guard import rpc_callers, rpc_context, wording
+from ..guard import rpc_callers, rpc_context
+from ..guard.wording import message_of, word_stored
 from ..perimeter import systems as engine
 from ..perimeter.client import resolve_client
 from ..perimeter.fence import Fence
 from ..perimeter.networks import normalize_network_list
 from ..perimeter.tlscheck import DASHBOARD_STATES, build_client_context, normalize_pin
+from ..perimeter.wording import to_json
 from . import connected_system_providers as providers
 
 # Fields that discovery fills; once an administrator edits one, discovery leaves it alone.
@@ -85,7 +88,10 @@ class PerimeterConnectedSystem(models.Model):
     tls_version = fields.Char(string="TLS version", readonly=True, copy=False)
     cert_expires_at = fields.Datetime(string="Certificate expires", readonly=True, copy=False)
     days_to_expiry = fields.Integer(string="Days left", compute="_compute_days_to_expiry")
-    details = fields.Text(readonly=True, copy=False)
+    # What the latest check found, as facts (perimeter.wording.to_json); ``details`` words them for the reader.
+    # Not searchable: nothing searches the details (state, version and expiry are their own fields).
+    details_facts = fields.Text(string="Details (stored facts)", readonly=True, copy=False)
+    details = fields.Text(readonly=True, copy=False, compute="_compute_details", inverse="_inverse_details")
     last_check = fields.Datetime(readonly=True, copy=False)
     ca_bundle = fields.Text(
         string="CA bundle",
@@ -98,6 +104,25 @@ class PerimeterConnectedSystem(models.Model):
     contact_phone = fields.Char(string="Owner phone", help="Stored in international (E.164) form.")
     notes = fields.Text()
     caller_ids = fields.Many2many("perimeter.rpc.caller", string="Calls seen", compute="_compute_caller_ids")
+
+    def _auto_init(self):
+        # The details used to be stored, in English, in ``details`` itself: keep them as the facts
+        # (plain text reads back as it was).
+        if column_exists(self.env.cr, self._table, "details") and not column_exists(
+                self.env.cr, self._table, "details_facts"):
+            rename_column(self.env.cr, self._table, "details", "details_facts")
+        return super()._auto_init()
+
+    @api.depends("details_facts")
+    @api.depends_context("lang")
+    def _compute_details(self):
+        for system in self:
+            system.details = word_stored(self.env, system.details_facts) or False
+
+    def _inverse_details(self):
+        # Written by hand, by a script or by demo data: stored as it was given.
+        for system in self:
+            system.details_facts = to_json(system.details) if system.details else False
 
     @api.model
     def _selection_source_models(self):
@@ -145,7 +170,7 @@ class PerimeterConnectedSystem(models.Model):
             if vals.get("endpoint"):
                 vals["endpoint"] = vals["endpoint"].strip()
         except ValueError as exc:
-            raise ValidationError(wording.message_of(self.env, exc)) from None
+            raise ValidationError(message_of(self.env, exc)) from None
         return vals
 
     @api.constrains("allowed_networks")
@@ -154,7 +179,7 @@ class PerimeterConnectedSystem(models.Model):
             try:
                 normalize_network_list(system.allowed_networks or "")
             except ValueError as exc:
-                raise ValidationError(wording.message_of(self.env, exc)) from None
+                raise ValidationError(message_of(self.env, exc)) from None
 
     @api.constrains("active", "direction", "allowed_networks", "user_ids")
     def _check_no_self_lockout(self):
@@ -280,13 +305,13 @@ class PerimeterConnectedSystem(models.Model):
                 system.write(system._mail_check_vals(server))
 
     def _mail_check_vals(self, server):
-        details = server.perimeter_tls_details or ""
         return {
             "state": DASHBOARD_STATES.get(server.perimeter_tls_state, "unknown"),
-            "details": details,
+            "details_facts": server.perimeter_tls_facts or False,
             "last_check": server.perimeter_last_check,
             "cert_expires_at": server.perimeter_cert_expires_at or False,
-            "tls_version": _version_in_details(details),
+            # Read from the English wording, the same in every language.
+            "tls_version": _version_in_details(str(server._perimeter_tls_details_text())),
         }
 
     def _mail_source(self):
@@ -357,17 +382,19 @@ class PerimeterConnectedSystem(models.Model):
             rpc_callers.flush(env=self.env)
             for system in by_calls:
                 state, details = engine.judge_callers(system._callers_seen(), system.allowed_networks or "", now)
-                system.write({"state": state, "details": details, "last_check": now, "tls_version": False,
-                              "cert_expires_at": False})
+                system.write({"state": state, "details_facts": to_json(details), "last_check": now,
+                              "tls_version": False, "cert_expires_at": False})
         without_endpoint.write({
             "state": "unknown", "last_check": now, "tls_version": False, "cert_expires_at": False,
-            "details": self.env._("No endpoint to check: enter the URL or host:port this system is reached at."),
+            "details_facts": to_json(engine.NO_ENDPOINT),
         })
         if with_endpoint:
             settings = self.env["ir.config_parameter"]._perimeter_settings()
             jobs = [system._check_job(settings) for system in with_endpoint]
             for system, result in zip(with_endpoint, engine.check_endpoints(jobs), strict=True):
-                system.write(result.values())
+                values = result.values()
+                values["details_facts"] = to_json(values.pop("details"))
+                system.write(values)
         return systems._check_summary()
 
     def _check_summary(self):

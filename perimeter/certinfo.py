@@ -21,6 +21,11 @@ from cryptography import x509
 from cryptography.hazmat.backends import default_backend
 from cryptography.x509.oid import NameOID
 
+from .wording import _
+
+# The engine has no env: its _() returns a Text that the Odoo side words for the reader (perimeter.wording).
+# pylint: disable=prefer-env-translation
+
 _PIN_LABEL = re.compile(r"^sha-?256(?:\s*fingerprint)?\s*[=:]\s*", re.IGNORECASE)
 _PIN_SEPARATORS = re.compile(r"[\s:]+")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -59,18 +64,21 @@ def normalize_pin(text):
     Raises ``ValueError`` naming the value otherwise.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{text!r} is not a SHA-256 fingerprint: expected 64 hexadecimal digits.")
+        raise ValueError(_("%(value)s is not a SHA-256 fingerprint: expected 64 hexadecimal digits.",
+                           value=repr(text)))
     value = _PIN_LABEL.sub("", text.strip())
     digits = _PIN_SEPARATORS.sub("", value).lower()
     if _HEX64.fullmatch(digits):
         return digits
     shown = text if len(text) <= 120 else text[:117] + "..."
     if re.fullmatch(r"[0-9a-f]{40}", digits):
-        raise ValueError(f"{shown!r} looks like a SHA-1 fingerprint: pin the SHA-256 fingerprint (64 hex digits).")
-    raise ValueError(
-        f"{shown!r} is not a SHA-256 fingerprint: expected 64 hexadecimal digits "
-        f"(colons and spaces allowed), got {len(digits)} characters."
-    )
+        raise ValueError(_("%(value)s looks like a SHA-1 fingerprint: pin the SHA-256 fingerprint (64 hex digits).",
+                           value=repr(shown)))
+    raise ValueError(_(
+        "%(value)s is not a SHA-256 fingerprint: expected 64 hexadecimal digits "
+        "(colons and spaces allowed), got %(count)d characters.",
+        value=repr(shown), count=len(digits),
+    ))
 
 
 def check_pin(der_cert_bytes, pinned_sha256):
@@ -148,12 +156,12 @@ def _dns_match(pattern, host):
         return False
     if "*" not in pattern:
         return pattern == host
-    first, _, rest = pattern.partition(".")
+    first, _dot, rest = pattern.partition(".")
     # A wildcard is valid only as the entire left-most label, over at least
     # two further labels (``*.example.com``, never ``*.com`` nor ``w*.x.com``).
     if first != "*" or "*" in rest or rest.count(".") < 1:
         return False
-    host_first, _, host_rest = host.partition(".")
+    host_first, _dot, host_rest = host.partition(".")
     return bool(host_first) and host_rest == rest
 
 
@@ -180,7 +188,7 @@ def load_der(der):
     try:
         return x509.load_der_x509_certificate(bytes(der), default_backend())
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"the server's certificate cannot be parsed: {exc}") from None
+        raise ValueError(_("the server's certificate cannot be parsed: %(error)s", error=str(exc))) from None
 
 
 def cert_info(der):

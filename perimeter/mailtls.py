@@ -41,9 +41,14 @@ from .tlscheck import (
     expiry_words,
     parse_min_version,
     record_session,
+    sentence_of,
     verify_peer,
     version_label,
 )
+from .wording import Text, _
+
+# The engine has no env: its _() returns a Text that the Odoo side words for the reader (perimeter.wording).
+# pylint: disable=prefer-env-translation
 
 POLICIES = ("off", "warn", "enforce")
 # Days before a certificate expires on which administrators hear about it.
@@ -51,6 +56,9 @@ EXPIRY_NOTICE_DAYS = (30, 14, 7, 1)
 # Every failure reason this module writes starts with it, so refused mail can
 # be told from other delivery failures (and found again to retry it).
 REASON_PREFIX = "Mail TLS"
+# The reason's untranslated head ("Mail TLS (enforce): "), so that it starts the same in every language;
+# what follows is worded in the reader's language.
+_REASON_TEMPLATE = REASON_PREFIX + " (%(policy)s): %(refusal)s"
 # Odoo's smtp_encryption values and the probe protocol each one means.
 SMTP_PROTOCOLS = {"ssl": "direct", "starttls": "smtp", "none": "plain"}
 _STARTTLS_BY_MAIL_PROTOCOL = {"imap": "imap", "pop": "pop3"}
@@ -60,13 +68,40 @@ class MailTlsRefused(Exception):
     """No verified channel could be had, and the policy does not allow any other.
 
     ``problem`` is the plain-English cause ("the server does not offer
-    STARTTLS"); ``str(exc)`` is the same sentence.
+    STARTTLS", a :class:`~perimeter.wording.Text`); ``str(exc)`` is the same sentence.
     """
 
     def __init__(self, problem, key="policy"):
         super().__init__(problem)
         self.problem = problem
+        self.message = problem
         self.key = key
+
+    @classmethod
+    def not_secured(cls):
+        """Something skipped the TLS step: under ``enforce`` an unverified session is never handed out."""
+        return cls(_("the connection was not secured with TLS before use"), key="unencrypted")
+
+
+# What a mail server check says when there is nothing to connect to (stored as the server's details).
+NOTHING_TO_CHECK = {
+    "no_smtp_host": _("No SMTP server is set, so there is nothing to check."),
+    "no_server_name": _("No server name is set, so there is nothing to check."),
+    "local": _("Local server: mail arrives through a script, there is no connection to check."),
+}
+# Why clear-text SMTP under ``enforce`` is refused without opening a socket.
+PLAINTEXT_SMTP_REFUSED = _(
+    "refused: the mail TLS policy is enforce, so Odoo sends nothing through this server until Connection "
+    "Encryption is TLS (STARTTLS) or SSL/TLS")
+# An incoming server without SSL/TLS, under a policy that lets it fetch in clear text.
+UNENCRYPTED_FETCH = _(
+    "%(unencrypted)s (SSL/TLS is off; under the enforce policy Odoo would use STARTTLS when the server offers it)",
+    unencrypted=UNENCRYPTED)
+
+
+def cannot_connect(exc):
+    """A connection that failed for another reason than TLS (a client certificate refused, say)."""
+    return _("cannot connect: %(error)s", error=str(exc))
 
 
 def failure_reason(host, port, problem, policy="enforce", keys=(), *, outgoing=True, min_version="TLSv1_2"):
@@ -74,49 +109,55 @@ def failure_reason(host, port, problem, policy="enforce", keys=(), *, outgoing=T
 
     ``keys`` are the categories of the problems (``TlsReport.error_keys``):
     they choose the advice, so that a clear-text server is not told to
-    renew a certificate.
+    renew a certificate. A :class:`~perimeter.wording.Text` that starts with
+    ``"Mail TLS (<policy>): "`` in every language (see :data:`REASON_PREFIX`).
     """
-    consequence = "Nothing was sent." if outgoing else "Nothing was fetched: the mail waits on the server."
-    then = " Then retry this mail." if outgoing else ""
-    return (
-        f"{REASON_PREFIX} ({policy}): refused to connect to {endpoint_text(host, port)}: {problem}. "
-        f"{consequence} {advice(keys, outgoing=outgoing, min_version=min_version)}{then}"
-    )
+    facts = {"endpoint": endpoint_text(host, port), "problem": problem,
+             "advice": advice(keys, outgoing=outgoing, min_version=min_version)}
+    if outgoing:
+        refusal = _("refused to connect to %(endpoint)s: %(problem)s. Nothing was sent. %(advice)s "
+                    "Then retry this mail.", **facts)
+    else:
+        refusal = _("refused to connect to %(endpoint)s: %(problem)s. Nothing was fetched: the mail waits on the "
+                    "server. %(advice)s", **facts)
+    return Text(_REASON_TEMPLATE, policy=policy, refusal=refusal)
 
 
 # What to do, by category of problem (see TlsReport.error_keys). Outgoing and incoming servers name
 # their settings differently: (outgoing, incoming) when they differ.
 _ADVICE = {
     "unencrypted": (
-        "Set Connection Encryption to TLS (STARTTLS) or SSL/TLS, as the server supports.",
-        "Tick SSL/TLS (or, under the enforce policy, let Odoo use STARTTLS: enable it on the server).",
+        _("Set Connection Encryption to TLS (STARTTLS) or SSL/TLS, as the server supports."),
+        _("Tick SSL/TLS (or, under the enforce policy, let Odoo use STARTTLS: enable it on the server)."),
     ),
     "no_starttls": (
-        "Enable STARTTLS on the mail server, or use SSL/TLS on its implicit-TLS port (usually 465).",
-        "Enable STARTTLS on the mail server, or tick SSL/TLS and use its implicit-TLS port "
-        "(993 for IMAP, 995 for POP3).",
+        _("Enable STARTTLS on the mail server, or use SSL/TLS on its implicit-TLS port (usually 465)."),
+        _("Enable STARTTLS on the mail server, or tick SSL/TLS and use its implicit-TLS port "
+          "(993 for IMAP, 995 for POP3)."),
     ),
-    "trust": "Trust it on this mail server (tab TLS Trust): paste the issuing CA in CA bundle, "
-             "or pin the certificate's SHA-256 fingerprint.",
+    "trust": _("Trust it on this mail server (tab TLS Trust): paste the issuing CA in CA bundle, "
+               "or pin the certificate's SHA-256 fingerprint."),
     "hostname": (
-        "Enter in SMTP Server a name the certificate is issued for, or give the server a certificate for this name.",
-        "Enter in Server Name a name the certificate is issued for, or give the server a certificate for this name.",
+        _("Enter in SMTP Server a name the certificate is issued for, or give the server a certificate for this "
+          "name."),
+        _("Enter in Server Name a name the certificate is issued for, or give the server a certificate for this "
+          "name."),
     ),
-    "expired": "Renew the mail server's certificate (a pin does not make an expired certificate valid).",
-    "not_yet_valid": "Check the clocks of both machines, or install a certificate that is valid today.",
-    "pin": "If the server's certificate was renewed on purpose, pin the new fingerprint (Check TLS shows it as "
-           "Certificate SHA-256); if not, someone may be intercepting the connection: keep the pin.",
-    "certificate": "Install a valid certificate for a TLS server on the mail server.",
+    "expired": _("Renew the mail server's certificate (a pin does not make an expired certificate valid)."),
+    "not_yet_valid": _("Check the clocks of both machines, or install a certificate that is valid today."),
+    "pin": _("If the server's certificate was renewed on purpose, pin the new fingerprint (Check TLS shows it as "
+             "Certificate SHA-256); if not, someone may be intercepting the connection: keep the pin."),
+    "certificate": _("Install a valid certificate for a TLS server on the mail server."),
     "channel": (
-        "Check the port and Connection Encryption: they must match what the server serves on that port "
-        "(SSL/TLS on 465, STARTTLS on 587 or 25).",
-        "Check the port and SSL/TLS: they must match what the server serves on that port "
-        "(SSL/TLS on 993 and 995, STARTTLS on 143 and 110).",
+        _("Check the port and Connection Encryption: they must match what the server serves on that port "
+          "(SSL/TLS on 465, STARTTLS on 587 or 25)."),
+        _("Check the port and SSL/TLS: they must match what the server serves on that port "
+          "(SSL/TLS on 993 and 995, STARTTLS on 143 and 110)."),
     ),
-    "reach": "Check the host name, the port, and that the server is reachable from Odoo.",
-    "config": "Correct the server's TLS settings (CA bundle, pinned fingerprint, client certificate).",
-    "default": "Fix the server's certificate, or trust it on the mail server (CA bundle or pinned SHA-256 "
-               "fingerprint).",
+    "reach": _("Check the host name, the port, and that the server is reachable from Odoo."),
+    "config": _("Correct the server's TLS settings (CA bundle, pinned fingerprint, client certificate)."),
+    "default": _("Fix the server's certificate, or trust it on the mail server (CA bundle or pinned SHA-256 "
+                 "fingerprint)."),
 }
 _ADVICE_BY_KEY = {
     "unencrypted": "unencrypted", "policy": "unencrypted", "no_starttls": "no_starttls",
@@ -133,22 +174,22 @@ def advice(keys, *, outgoing=True, min_version="TLSv1_2"):
     sentences = []
     for key in keys or ("default",):
         if key == "version":
-            text = (f"Have the mail server accept {version_label(parse_min_version(min_version))} or later "
-                    "(it only offers older versions, which are no longer safe).")
+            text = _("Have the mail server accept %(version)s or later (it only offers older versions, which are "
+                     "no longer safe).", version=version_label(parse_min_version(min_version)))
             if parse_min_version(min_version) == "TLSv1_3":
-                text += " Or set the minimum mail TLS version back to TLS 1.2 in Settings."
+                text = Text.join([text, _("Or set the minimum mail TLS version back to TLS 1.2 in Settings.")], " ")
         else:
             entry = _ADVICE[_ADVICE_BY_KEY.get(key, "default")]
             text = entry if isinstance(entry, str) else entry[0 if outgoing else 1]
         if text not in sentences:
             sentences.append(text)
-    return " ".join(sentences[:2])
+    return Text.join(sentences[:2], " ")
 
 
 def failure_of(exc, hostname=None, min_version=None):
     """``(category, plain words)`` for a failure raised while opening a mail connection."""
     if isinstance(exc, MailTlsRefused):
-        return exc.key, str(exc)
+        return exc.key, exc.problem
     return classify_failure(exc, hostname=hostname, min_version=min_version)
 
 
@@ -196,7 +237,7 @@ def load_client_certificate(context, client_cert):
             return
         data = client_cert.encode("ascii", "replace") if isinstance(client_cert, str) else bytes(client_cert)
         if b"PRIVATE KEY-----" not in data or b"CERTIFICATE-----" not in data:
-            raise ValueError("the client certificate needs both a PEM certificate and its PEM private key")
+            raise ValueError(_("the client certificate needs both a PEM certificate and its PEM private key"))
         if hasattr(os, "memfd_create"):
             fd = os.memfd_create("perimeter-client-cert", getattr(os, "MFD_CLOEXEC", 0))
             try:
@@ -212,7 +253,8 @@ def load_client_certificate(context, client_cert):
                 handle.write(data)
             context.load_cert_chain(path)
     except (ssl.SSLError, OSError) as exc:
-        raise ValueError(f"the client certificate or its private key cannot be loaded: {exc}") from None
+        raise ValueError(_("the client certificate or its private key cannot be loaded: %(error)s",
+                           error=str(exc))) from None
 
 
 def session_report(ssl_sock, host, port, protocol, *, server_hostname=None, min_version="TLSv1_2",
@@ -248,20 +290,20 @@ def failed_report(host, port, protocol, problems, *, server_hostname=None, min_v
 def summary(report):
     """One line for a notification: the verdict and the facts that matter most."""
     if report.state == "failed":
-        return "TLS check failed: " + "; ".join(report.errors)
+        return _("TLS check failed: %(errors)s", errors=Text.join(report.errors, "; "))
     facts = []
     if report.tls_version:
         facts.append(version_label(report.tls_version))
     if report.sans or report.subject:
         names = ", ".join(report.sans[:3]) or report.subject
-        facts.append(f"certificate for {names}")
+        facts.append(_("certificate for %(names)s", names=names))
     if report.not_after is not None:
-        facts.append(f"valid until {report.not_after:%Y-%m-%d}")
+        facts.append(_("valid until %(date)s", date=report.not_after.strftime("%Y-%m-%d")))
     if report.trusted_by == "pin":
-        facts.append("trusted by its pinned fingerprint")
-    text = "TLS verified" + (f" ({', '.join(facts)})" if facts else "")
+        facts.append(_("trusted by its pinned fingerprint"))
+    text = _("TLS verified (%(facts)s)", facts=Text.join(facts, ", ")) if facts else _("TLS verified")
     if report.warnings:
-        text += ". Warning: " + "; ".join(report.warnings)
+        text = _("%(verdict)s. Warning: %(warnings)s", verdict=text, warnings=Text.join(report.warnings, "; "))
     return text
 
 
@@ -303,7 +345,7 @@ class _VerifyingSMTP(smtplib.SMTP):
         self.ehlo_or_helo_if_needed()
         if not self.has_extn("starttls"):
             self.close()
-            raise MailTlsRefused("the server does not offer STARTTLS", key="no_starttls")
+            raise MailTlsRefused(_("the server does not offer STARTTLS"), key="no_starttls")
         try:
             reply = super().starttls(*args, context=self._mail_tls.context())
             self._mail_tls.accept(self.sock, self._host, self._perimeter_port, "smtp")
@@ -351,7 +393,8 @@ class MailTls:
     def __init__(self, policy="enforce", min_version="TLSv1_2", ca_bundle_pem=None, pinned_sha256=None,
                  client_cert=None):
         if policy not in ("warn", "enforce"):
-            raise ValueError(f"{policy!r} is not a mail TLS policy that opens connections: use warn or enforce")
+            raise ValueError(_("%(value)s is not a mail TLS policy that opens connections: use warn or enforce",
+                               value=repr(policy)))
         self.policy = policy
         self.min_version = parse_min_version(min_version)
         self.ca_bundle_pem = ca_bundle_pem or None
@@ -373,7 +416,8 @@ class MailTls:
                 if self.client_cert:
                     load_client_certificate(context, self.client_cert)
             except ValueError as exc:
-                raise MailTlsRefused(f"the server's TLS settings cannot be used: {exc}", key="config") from None
+                raise MailTlsRefused(_("the server's TLS settings cannot be used: %(error)s", error=sentence_of(exc)),
+                                     key="config") from None
             self._context = context
         return self._context
 
@@ -403,8 +447,8 @@ class MailTls:
             return _VerifyingSMTP_SSL(host, port, mail_tls=self, timeout=timeout)
         if encryption == "starttls":
             return _VerifyingSMTP(host, port, mail_tls=self, timeout=timeout)
-        self._allow_plaintext(
-            "Connection Encryption is None, so mail would travel in clear text; choose TLS (STARTTLS) or SSL/TLS")
+        self._allow_plaintext(_(
+            "Connection Encryption is None, so mail would travel in clear text; choose TLS (STARTTLS) or SSL/TLS"))
         return smtplib.SMTP(host, port, timeout=timeout)
 
     # --- IMAP and POP3 (imaplib, poplib, as Odoo's fetchmail drives them) ----------------------------------------
@@ -421,7 +465,7 @@ class MailTls:
             return connection
         if "STARTTLS" not in connection.capabilities:
             connection.shutdown()
-            raise MailTlsRefused("the server offers neither SSL/TLS on this port nor STARTTLS", key="no_starttls")
+            raise MailTlsRefused(_("the server offers neither SSL/TLS on this port nor STARTTLS"), key="no_starttls")
         try:
             connection.starttls(ssl_context=self.context())
         except BaseException:
@@ -446,7 +490,7 @@ class MailTls:
             capabilities = {}
         if "STLS" not in capabilities:
             connection.close()
-            raise MailTlsRefused("the server offers neither SSL/TLS on this port nor STLS", key="no_starttls")
+            raise MailTlsRefused(_("the server offers neither SSL/TLS on this port nor STLS"), key="no_starttls")
         try:
             connection.stls(context=self.context())
         except BaseException:
@@ -477,13 +521,17 @@ def _close_quietly(close):
 
 __all__ = [
     "EXPIRY_NOTICE_DAYS",
+    "NOTHING_TO_CHECK",
+    "PLAINTEXT_SMTP_REFUSED",
     "POLICIES",
     "REASON_PREFIX",
     "SMTP_PROTOCOLS",
     "UNENCRYPTED",
+    "UNENCRYPTED_FETCH",
     "MailTls",
     "MailTlsRefused",
     "advice",
+    "cannot_connect",
     "endpoint_text",
     "expiry_notice_due",
     "expiry_words",

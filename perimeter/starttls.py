@@ -14,6 +14,11 @@ in count and by one shared :class:`Deadline`.
 import contextlib
 import time
 
+from .wording import _
+
+# The engine has no env: its _() returns a Text that the Odoo side words for the reader (perimeter.wording).
+# pylint: disable=prefer-env-translation
+
 # A reply line longer than this is not a real server talking.
 MAX_LINE = 8192
 # More lines than this in one reply (an EHLO list, a CAPA list) is not either.
@@ -30,6 +35,8 @@ LDAP_UNBIND_REQUEST = b"\x30\x05\x02\x01\x02\x42\x00"
 _LDAP_RESULT_NAMES = {2: "protocolError", 52: "unavailable", 53: "unwillingToPerform"}
 
 STARTTLS_PROTOCOLS = ("smtp", "imap", "pop3", "ldap")
+NOT_LDAP = _("the server did not answer like an LDAP server")
+NO_STARTTLS = _("server offers no STARTTLS: mail would travel unencrypted")
 
 
 class Deadline:
@@ -61,13 +68,16 @@ class Deadline:
 class StartTlsError(Exception):
     """The server did not let the dialogue reach the TLS handshake.
 
-    ``str(exc)`` is a plain-English sentence for an administrator.
+    ``str(exc)`` is a plain-English sentence for an administrator, and
+    ``message`` the same sentence as a :class:`~perimeter.wording.Text`, to be
+    worded again in the reader's language.
     ``no_starttls`` is True when the server simply does not offer TLS, so the
     caller can say the channel would stay unencrypted.
     """
 
     def __init__(self, message, no_starttls=False):
         super().__init__(message)
+        self.message = message
         self.no_starttls = no_starttls
 
 
@@ -83,15 +93,15 @@ class _Reader:
         self.deadline.arm(self.sock)
         chunk = self.sock.recv(4096)
         if not chunk:
-            raise StartTlsError("the server closed the connection before TLS could start")
+            raise StartTlsError(_("the server closed the connection before TLS could start"))
         self.buffer += chunk
 
     def line(self):
         while b"\n" not in self.buffer:
             if len(self.buffer) > MAX_LINE:
-                raise StartTlsError("the server sent an overlong line: this is not the expected protocol")
+                raise StartTlsError(_("the server sent an overlong line: this is not the expected protocol"))
             self._fill()
-        line, _, self.buffer = self.buffer.partition(b"\n")
+        line, _newline, self.buffer = self.buffer.partition(b"\n")
         return line.rstrip(b"\r").decode("latin-1")
 
     def exact(self, size):
@@ -108,23 +118,23 @@ class _Reader:
         # Bytes already buffered when TLS starts were sent in clear text and
         # would be taken as part of the encrypted session (CVE-2011-0411 class).
         if self.buffer:
-            raise StartTlsError(
+            raise StartTlsError(_(
                 "the server sent data after its STARTTLS reply: refusing to continue (possible injection)"
-            )
+            ))
 
 
 def _smtp_reply(reader):
     """Read one SMTP reply; return (code, [text lines])."""
     lines = []
-    for _ in range(MAX_LINES):
+    for _count in range(MAX_LINES):
         line = reader.line()
         code, sep, text = line[:3], line[3:4], line[4:]
         if not code.isdigit():
-            raise StartTlsError(f"the server did not answer like an SMTP server: {line[:80]!r}")
+            raise StartTlsError(_("the server did not answer like an SMTP server: %(reply)s", reply=repr(line[:80])))
         lines.append(text)
         if sep != "-":
             return int(code), lines
-    raise StartTlsError("the server sent an endless SMTP reply")
+    raise StartTlsError(_("the server sent an endless SMTP reply"))
 
 
 def _ehlo_name(sock):
@@ -142,19 +152,21 @@ def smtp_starttls(sock, deadline):
     reader = _Reader(sock, deadline)
     code, text = _smtp_reply(reader)
     if code != 220:
-        raise StartTlsError(f"the SMTP server refused the connection: {code} {' '.join(text)[:120]}")
+        raise StartTlsError(_("the SMTP server refused the connection: %(code)s %(reply)s",
+                              code=code, reply=" ".join(text)[:120]))
     name = _ehlo_name(sock)
     reader.send(f"EHLO {name}\r\n")
     code, text = _smtp_reply(reader)
     if code != 250:
-        raise StartTlsError(f"server offers no STARTTLS: it refused EHLO ({code})", no_starttls=True)
+        raise StartTlsError(_("server offers no STARTTLS: it refused EHLO (%(code)s)", code=code), no_starttls=True)
     extensions = {line.split(" ", 1)[0].upper() for line in text[1:]}
     if "STARTTLS" not in extensions:
-        raise StartTlsError("server offers no STARTTLS: mail would travel unencrypted", no_starttls=True)
+        raise StartTlsError(NO_STARTTLS, no_starttls=True)
     reader.send("STARTTLS\r\n")
     code, text = _smtp_reply(reader)
     if code != 220:
-        raise StartTlsError(f"server refused STARTTLS: {code} {' '.join(text)[:120]}", no_starttls=True)
+        raise StartTlsError(_("server refused STARTTLS: %(code)s %(reply)s", code=code, reply=" ".join(text)[:120]),
+                            no_starttls=True)
     reader.ensure_drained()
     return name
 
@@ -162,12 +174,12 @@ def smtp_starttls(sock, deadline):
 def _imap_tagged(reader, tag):
     """Read an IMAP response up to its tagged line; return (status, untagged lines)."""
     untagged = []
-    for _ in range(MAX_LINES):
+    for _count in range(MAX_LINES):
         line = reader.line()
         if line.startswith(tag + " "):
             return line[len(tag) + 1:].split(" ", 1)[0].upper(), untagged
         untagged.append(line)
-    raise StartTlsError("the server sent an endless IMAP response")
+    raise StartTlsError(_("the server sent an endless IMAP response"))
 
 
 def _imap_capabilities(text):
@@ -180,28 +192,28 @@ def imap_starttls(sock, deadline):
     greeting = reader.line()
     upper = greeting.upper()
     if upper.startswith("* BYE"):
-        raise StartTlsError(f"the IMAP server refused the connection: {greeting[:120]}")
+        raise StartTlsError(_("the IMAP server refused the connection: %(reply)s", reply=greeting[:120]))
     if upper.startswith("* PREAUTH"):
         raise StartTlsError(
-            "server offers no STARTTLS: the session is pre-authenticated in clear text", no_starttls=True
+            _("server offers no STARTTLS: the session is pre-authenticated in clear text"), no_starttls=True
         )
     if not upper.startswith("* OK"):
-        raise StartTlsError(f"the server did not answer like an IMAP server: {greeting[:80]!r}")
+        raise StartTlsError(_("the server did not answer like an IMAP server: %(reply)s", reply=repr(greeting[:80])))
     if "[CAPABILITY " in upper:
         capabilities = _imap_capabilities(upper.split("[CAPABILITY ", 1)[1].split("]", 1)[0])
     else:
         reader.send("P1 CAPABILITY\r\n")
-        _, lines = _imap_tagged(reader, "P1")
+        _status, lines = _imap_tagged(reader, "P1")
         capabilities = set()
         for line in lines:
             if line.upper().startswith("* CAPABILITY "):
                 capabilities |= _imap_capabilities(line[len("* CAPABILITY "):])
     if "STARTTLS" not in capabilities:
-        raise StartTlsError("server offers no STARTTLS: mail would travel unencrypted", no_starttls=True)
+        raise StartTlsError(NO_STARTTLS, no_starttls=True)
     reader.send("P2 STARTTLS\r\n")
-    status, _ = _imap_tagged(reader, "P2")
+    status, _untagged = _imap_tagged(reader, "P2")
     if status != "OK":
-        raise StartTlsError(f"server refused STARTTLS ({status})", no_starttls=True)
+        raise StartTlsError(_("server refused STARTTLS (%(status)s)", status=status), no_starttls=True)
     reader.ensure_drained()
 
 
@@ -211,12 +223,13 @@ def pop3_stls(sock, deadline):
     greeting = reader.line()
     if not greeting.startswith("+OK"):
         if greeting.startswith("-ERR"):
-            raise StartTlsError(f"the POP3 server refused the connection: {greeting[:120]}")
-        raise StartTlsError(f"the server did not answer like a POP3 server: {greeting[:80]!r}")
+            raise StartTlsError(_("the POP3 server refused the connection: %(reply)s", reply=greeting[:120]))
+        raise StartTlsError(_("the server did not answer like a POP3 server: %(reply)s", reply=repr(greeting[:80])))
     reader.send("STLS\r\n")
     reply = reader.line()
     if not reply.startswith("+OK"):
-        raise StartTlsError("server offers no STARTTLS (POP3 STLS): mail would travel unencrypted", no_starttls=True)
+        raise StartTlsError(_("server offers no STARTTLS (POP3 STLS): mail would travel unencrypted"),
+                            no_starttls=True)
     reader.ensure_drained()
 
 
@@ -226,7 +239,7 @@ def _ber_length(reader):
         return first
     count = first & 0x7F
     if not 1 <= count <= 3:
-        raise StartTlsError("the server did not answer like an LDAP server")
+        raise StartTlsError(NOT_LDAP)
     return int.from_bytes(reader.exact(count), "big")
 
 
@@ -235,20 +248,21 @@ def ldap_starttls(sock, deadline):
     reader = _Reader(sock, deadline)
     reader.send(LDAP_STARTTLS_REQUEST)
     if reader.exact(1) != b"\x30":
-        raise StartTlsError("the server did not answer like an LDAP server")
+        raise StartTlsError(NOT_LDAP)
     length = _ber_length(reader)
     if length > 65536:
-        raise StartTlsError("the server did not answer like an LDAP server")
+        raise StartTlsError(NOT_LDAP)
     message = reader.exact(length)
     # messageID INTEGER, then [APPLICATION 24] ExtendedResponse whose first
     # element is resultCode ENUMERATED.
     marker = message.find(b"\x0a\x01")
     if not message.startswith(b"\x02") or b"\x78" not in message[:8] or marker < 0:
-        raise StartTlsError("the server did not answer like an LDAP server")
+        raise StartTlsError(NOT_LDAP)
     result = message[marker + 2]
     if result != 0:
         name = _LDAP_RESULT_NAMES.get(result, "error")
-        raise StartTlsError(f"server offers no STARTTLS (LDAP result {result}: {name})", no_starttls=True)
+        raise StartTlsError(_("server offers no STARTTLS (LDAP result %(code)s: %(name)s)", code=result, name=name),
+                            no_starttls=True)
     reader.ensure_drained()
 
 

@@ -18,7 +18,8 @@ from . import tlscheck
 from .networks import normalize_network_list
 from .wording import Text, _
 
-# pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
+# The engine has no env: its _() returns a Text that the Odoo side words for the reader (perimeter.wording).
+# pylint: disable=prefer-env-translation
 
 KINDS = {
     "mail_out": "Outgoing mail server",
@@ -42,6 +43,8 @@ DEFAULT_TIMEOUT = 5.0
 # Threads for one round of probes: waiting on the network costs no CPU, but
 # the machine that runs Odoo has other work to do.
 MAX_WORKERS = 16
+# The details of a system that cannot be probed for want of an endpoint.
+NO_ENDPOINT = _("No endpoint to check: enter the URL or host:port this system is reached at.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +71,8 @@ def plan_probe(endpoint, protocol="auto"):
     host, port, derived = tlscheck.parse_endpoint(endpoint)
     if protocol and protocol != "auto":
         if protocol not in tlscheck.PROTOCOLS:
-            raise ValueError(_("%(value)r is not a probe protocol: use one of %(choices)s.",
-                               value=protocol, choices=", ".join(PROBE_PROTOCOLS)))
+            raise ValueError(_("%(value)s is not a probe protocol: use one of %(protocols)s.",
+                               value=repr(protocol), protocols=", ".join(PROBE_PROTOCOLS)))
         derived = protocol
     return ProbePlan(host=host, port=port, protocol=derived, endpoint=endpoint.strip())
 
@@ -79,7 +82,7 @@ class CheckResult:
     """What the dashboard stores about one system after a check."""
 
     state: str  # a key of STATES
-    details: str
+    details: str  # a perimeter.wording.Text: stored as facts, worded for the reader
     checked_at: datetime.datetime  # naive UTC
     tls_version: str = ""  # "TLS 1.3", "no TLS", or "" when nothing was probed
     cert_expires_at: datetime.datetime | None = None
@@ -128,19 +131,14 @@ class CheckJob:
     min_version: str = "TLSv1_2"
 
 
-def _item(text):
-    """One item of a list in the details (not a sentence: nothing to translate)."""
-    return Text("  - %(item)s", item=text)
-
-
 def _config_failure(job, message):
-    return CheckResult(
-        state="critical",
-        details=Text.join([_("State: %(state)s", state="failed"),
-                           _("Endpoint: %(endpoint)s", endpoint=job.endpoint or "(none)"),
-                           _("Errors:"), _item(message)]),
-        checked_at=tlscheck.utcnow(),
-    )
+    details = Text.join([
+        _("State: %(state)s", state=tlscheck.STATE_WORDS["failed"]),
+        _("Endpoint: %(endpoint)s", endpoint=job.endpoint or _("(none)")),
+        _("Errors:"),
+        tlscheck.bullet(message),
+    ], "\n")
+    return CheckResult(state="critical", details=details, checked_at=tlscheck.utcnow())
 
 
 def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expiry_warning_days=30):
@@ -155,8 +153,7 @@ def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expi
         try:
             plan = plan_probe(job.endpoint, job.protocol)
         except ValueError as exc:
-            problem = exc.args[0] if exc.args else str(exc)
-            results[position] = _config_failure(job, _("invalid endpoint: %(problem)s", problem=problem))
+            results[position] = _config_failure(job, _("invalid endpoint: %(error)s", error=tlscheck.sentence_of(exc)))
             continue
         options = {
             "timeout": timeout,
@@ -189,18 +186,20 @@ def _caller_line(caller):
     transport = "HTTPS" if caller.scheme == "https" else _("plain HTTP")
     calls = _("1 call") if caller.hits == 1 else _("%(count)d calls", count=caller.hits)
     if caller.last_seen:
-        last = caller.last_seen.strftime("%Y-%m-%d %H:%M")  # no f-string inside _(): the .pot export evaluates it
-        return _item(_("%(ip)s over %(transport)s: %(calls)s, last %(last)s UTC", ip=caller.ip, transport=transport,
-                       calls=calls, last=last))
-    return _item(_("%(ip)s over %(transport)s: %(calls)s", ip=caller.ip, transport=transport, calls=calls))
+        line = _("%(address)s over %(transport)s: %(calls)s, last %(moment)s UTC", address=caller.ip,
+                 transport=transport, calls=calls, moment=caller.last_seen.strftime("%Y-%m-%d %H:%M"))
+    else:
+        line = _("%(address)s over %(transport)s: %(calls)s", address=caller.ip, transport=transport, calls=calls)
+    return tlscheck.bullet(line)
 
 
 def judge_callers(callers, allowed_networks="", now=None):
     """Judge an inbound system by the calls Odoo saw from it: ``(state, details)``.
 
     Plain HTTP is ``critical`` (the credential and the data crossed in clear
-    text), HTTPS only is ``ok``, no call seen is ``unknown``. The details list
-    each address and say whether the system is fenced.
+    text), HTTPS only is ``ok``, no call seen is ``unknown``. The details (a
+    :class:`~perimeter.wording.Text`) list each address and say whether the
+    system is fenced.
     """
     callers = sorted(callers, key=lambda c: (c.scheme == "https", c.ip))
     lines = []
@@ -224,9 +223,8 @@ def judge_callers(callers, allowed_networks="", now=None):
     else:
         lines.append(_("Not fenced: set its allowed networks to accept its credentials only from there."))
     checked = now or tlscheck.utcnow()
-    when = checked.strftime("%Y-%m-%d %H:%M:%S")
-    lines.append(_("Checked: %(when)s UTC", when=when))
-    return state, Text.join(lines)
+    lines.append(_("Checked: %(moment)s UTC", moment=checked.strftime("%Y-%m-%d %H:%M:%S")))
+    return state, Text.join(lines, "\n")
 
 
 def canonical_networks(text):

@@ -46,6 +46,10 @@ from .certinfo import (
     utcnow,
 )
 from .starttls import Deadline, StartTlsError, goodbye, prepare
+from .wording import Text, _
+
+# The engine has no env: its _() returns a Text that the Odoo side words for the reader (perimeter.wording).
+# pylint: disable=prefer-env-translation
 
 PROTOCOLS = {
     "direct": "direct TLS",
@@ -56,8 +60,20 @@ PROTOCOLS = {
     "ldap": "LDAP StartTLS",
     "plain": "plain TCP, no TLS",
 }
+# The same protocols as words inside a sentence (PROTOCOLS stays plain: Odoo translates it as selection labels).
+PROTOCOL_WORDS = {
+    "direct": _("direct TLS"),
+    "https": _("HTTPS"),
+    "smtp": _("SMTP STARTTLS"),
+    "imap": _("IMAP STARTTLS"),
+    "pop3": _("POP3 STLS"),
+    "ldap": _("LDAP StartTLS"),
+    "plain": _("plain TCP, no TLS"),
+}
 STATES = ("ok", "warning", "failed")
-UNENCRYPTED = "unencrypted: no TLS, everything (passwords included) travels in clear text"
+# A report's state as the details say it ("State: failed").
+STATE_WORDS = {"ok": _("ok"), "warning": _("warning"), "failed": _("failed")}
+UNENCRYPTED = _("unencrypted: no TLS, everything (passwords included) travels in clear text")
 # Longest wait for the polite end of a session (QUIT, LOGOUT) once the verdict is known.
 GOODBYE_SECONDS = 1.0
 # The connected-systems dashboard speaks of "critical" where a probe says "failed".
@@ -117,12 +133,14 @@ class TlsVerificationError(ssl.SSLError):
 
     It is an ``ssl.SSLError`` so that code which already handles TLS failures
     (Odoo's mail server test, smtplib callers) handles this one too;
-    ``str(exc)`` is the plain-English reason and ``key`` its category
-    (``pin``, ``expired``, ``hostname``...), as a probe's errors have.
+    ``str(exc)`` is the plain-English reason, ``message`` the same reason as a
+    :class:`~perimeter.wording.Text`, and ``key`` its category (``pin``,
+    ``expired``, ``hostname``...), as a probe's errors have.
     """
 
     def __init__(self, message, key="verify"):
         super().__init__(message)
+        self.message = message
         self.key = key
 
     def __str__(self):
@@ -155,7 +173,7 @@ def parse_min_version(value):
         name = _VERSION_ALIASES.get(value.strip().lower())
         if name:
             return name
-    raise ValueError(f"{value!r} is not a supported minimum TLS version: use TLSv1_2 or TLSv1_3.")
+    raise ValueError(_("%(value)s is not a supported minimum TLS version: use TLSv1_2 or TLSv1_3.", value=repr(value)))
 
 
 def _clean_ca_bundle(pem_text):
@@ -168,21 +186,22 @@ def _clean_ca_bundle(pem_text):
     if isinstance(pem_text, bytes):
         pem_text = pem_text.decode("ascii", "replace")
     if not isinstance(pem_text, str):
-        raise TypeError(f"The CA bundle must be PEM text, not {type(pem_text).__name__}.")
+        raise TypeError(_("The CA bundle must be PEM text, not %(type)s.", type=type(pem_text).__name__))
     blocks = list(_PEM_BLOCK.finditer(pem_text))
     if any("PRIVATE KEY" in block.group(1) for block in blocks):
-        raise ValueError("The CA bundle contains a private key: remove it, a CA bundle holds only certificates.")
+        raise ValueError(_("The CA bundle contains a private key: remove it, a CA bundle holds only certificates."))
     certificates = [block.group(0) for block in blocks if block.group(1) == "CERTIFICATE"]
     if not certificates:
-        raise ValueError(
+        raise ValueError(_(
             "The CA bundle contains no PEM certificate: paste certificates that start with "
             "-----BEGIN CERTIFICATE-----."
-        )
+        ))
     for number, block in enumerate(certificates, 1):
         try:
             x509.load_pem_x509_certificate(block.encode("ascii"), default_backend())
         except (ValueError, TypeError, UnicodeError) as exc:
-            raise ValueError(f"Certificate #{number} of the CA bundle is not valid PEM: {exc}") from None
+            raise ValueError(_("Certificate #%(number)d of the CA bundle is not valid PEM: %(error)s",
+                               number=number, error=str(exc))) from None
     return "\n".join(certificates) + "\n"
 
 
@@ -207,7 +226,7 @@ def build_client_context(min_version="TLSv1_2", ca_bundle_pem=None, verify=True)
         try:
             context.load_verify_locations(cadata=_clean_ca_bundle(ca_bundle_pem))
         except ssl.SSLError as exc:
-            raise ValueError(f"The CA bundle cannot be loaded: {exc}") from None
+            raise ValueError(_("The CA bundle cannot be loaded: %(error)s", error=str(exc))) from None
     if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -245,21 +264,27 @@ def _inspection_context():
     return context
 
 
+# Facts are computed outside the ``_()`` call's own arguments (no f-string there): Odoo's
+# translation export (babel) evaluates every string literal among them.
 def _date(moment):
     return moment.strftime("%Y-%m-%d")
 
 
+def _minute(moment):
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def _days(count):
     count = int(count)
-    return "1 day" if count == 1 else f"{count} days"
+    return _("1 day") if count == 1 else _("%(count)d days", count=count)
 
 
 def expiry_words(not_after, now):
     """``"in 9 days"``, ``"within a day"``, ``"expired 2 days ago"``: whole days, as the details say."""
     days = (not_after - now).total_seconds() / 86400
     if days < 0:
-        return f"expired {_days(-days)} ago" if days <= -1 else "expired within the last day"
-    return f"in {_days(days)}" if days >= 1 else "within a day"
+        return _("expired %(days)s ago", days=_days(-days)) if days <= -1 else _("expired within the last day")
+    return _("in %(days)s", days=_days(days)) if days >= 1 else _("within a day")
 
 
 def endpoint_text(host, port):
@@ -270,18 +295,40 @@ def endpoint_text(host, port):
 
 def _names_text(names):
     if not names:
-        return "no name at all"
+        return _("no name at all")
     if len(names) <= 3:
         return ", ".join(names)
-    return f"{', '.join(names[:3])} (and {len(names) - 3} more)"
+    return _("%(names)s (and %(more)d more)", names=", ".join(names[:3]), more=len(names) - 3)
 
 
 _VERIFY_MESSAGES = {
-    "revoked": "certificate has been revoked",
-    "invalid_ca": "the chain contains a certificate that is not allowed to act as a CA",
-    "purpose": "certificate is not meant for a TLS server (key usage)",
-    "self_signed": "self-signed certificate: add its CA to the server's CA bundle or pin it",
+    "revoked": _("certificate has been revoked"),
+    "invalid_ca": _("the chain contains a certificate that is not allowed to act as a CA"),
+    "purpose": _("certificate is not meant for a TLS server (key usage)"),
+    "self_signed": _("self-signed certificate: add its CA to the server's CA bundle or pin it"),
 }
+
+
+def sentence_of(exc):
+    """The sentence an exception carries: its :class:`~perimeter.wording.Text` when it has one, else its text."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, Text):
+        return message
+    if exc.args and isinstance(exc.args[0], Text):
+        return exc.args[0]
+    return str(exc)
+
+
+def _expired_on(cert):
+    return _("certificate has expired on %(date)s", date=_date(cert.not_after))
+
+
+def _not_valid_until(cert):
+    return _("certificate is not valid until %(date)s", date=_date(cert.not_before))
+
+
+def _not_for_host(cert, hostname):
+    return _("certificate is for %(names)s, not %(host)s", names=_names_text(cert.names), host=hostname)
 
 
 def _describe_verification(exc, hostname, cert):
@@ -289,18 +336,19 @@ def _describe_verification(exc, hostname, cert):
     code = getattr(exc, "verify_code", None)
     key = _VERIFY_CODES.get(code, "verify")
     if key == "expired":
-        message = "certificate has expired" + (f" on {_date(cert.not_after)}" if cert else "")
+        message = _expired_on(cert) if cert else _("certificate has expired")
     elif key == "not_yet_valid":
-        message = "certificate is not valid" + (f" until {_date(cert.not_before)}" if cert else " yet")
+        message = _not_valid_until(cert) if cert else _("certificate is not valid yet")
     elif key == "untrusted_chain":
-        issuer = f" (issuer: {cert.issuer})" if cert else ""
-        message = f"unable to verify the certificate chain: add the issuing CA to the CA bundle{issuer}"
+        message = _("unable to verify the certificate chain: add the issuing CA to the CA bundle (issuer: %(issuer)s)",
+                    issuer=cert.issuer) if cert else (
+            _("unable to verify the certificate chain: add the issuing CA to the CA bundle"))
     elif key == "hostname":
-        message = f"certificate is for {_names_text(cert.names)}, not {hostname}" if cert else (
-            f"certificate is not valid for {hostname}")
+        message = _not_for_host(cert, hostname) if cert else (
+            _("certificate is not valid for %(host)s", host=hostname))
     else:
-        fallback = f"certificate verification failed: {getattr(exc, 'verify_message', None) or exc}"
-        message = _VERIFY_MESSAGES.get(key, fallback)
+        message = _VERIFY_MESSAGES.get(key) or _(
+            "certificate verification failed: %(error)s", error=getattr(exc, "verify_message", None) or str(exc))
     return key, message
 
 
@@ -308,15 +356,20 @@ def _describe_ssl(exc, min_version):
     """Category and message of a handshake failure that is not about the certificate."""
     reason = getattr(exc, "reason", None) or ""
     if isinstance(exc, ssl.SSLEOFError) or reason == "UNEXPECTED_EOF_WHILE_READING":
-        return "eof", "the server closed the connection during the TLS handshake"
+        return "eof", _("the server closed the connection during the TLS handshake")
     if reason in _VERSION_REASONS:
-        floor = version_label(min_version) if min_version else "the required minimum"
-        return "version", f"no TLS version in common: the server does not accept {floor} or later"
+        floor = version_label(min_version) if min_version else _("the required minimum")
+        return "version", _("no TLS version in common: the server does not accept %(floor)s or later", floor=floor)
     if reason in _NOT_TLS_REASONS:
-        return "not_tls", "the server did not answer with TLS: wrong port, or it expects STARTTLS or plain text"
+        return "not_tls", _("the server did not answer with TLS: wrong port, or it expects STARTTLS or plain text")
     if any(word in reason for word in ("HANDSHAKE_FAILURE", "NO_SHARED_CIPHER", "NO_CIPHERS")):
-        return "handshake", f"the TLS handshake failed: no cipher or parameters in common ({reason})"
-    return "tls", f"TLS error: {reason or exc}"
+        return "handshake", _("the TLS handshake failed: no cipher or parameters in common (%(reason)s)",
+                              reason=reason)
+    return "tls", _("TLS error: %(error)s", error=reason or str(exc))
+
+
+def _timed_out(timeout):
+    return _("timed out after %(seconds)s s", seconds=format(timeout, "g")) if timeout else _("timed out")
 
 
 def _describe(exc, hostname=None, cert=None, min_version=None, timeout=None):
@@ -326,25 +379,25 @@ def _describe(exc, hostname=None, cert=None, min_version=None, timeout=None):
     if isinstance(exc, ssl.SSLError):
         return _describe_ssl(exc, min_version)
     if isinstance(exc, TimeoutError):
-        return "timeout", f"timed out after {timeout:g} s" if timeout else "timed out"
+        return "timeout", _timed_out(timeout)
     simple = {
-        ConnectionRefusedError: ("refused", "connection refused"),
-        ConnectionResetError: ("reset", "the server reset the connection"),
-        socket.gaierror: ("dns", f"cannot resolve the host name {hostname!r}"),
+        ConnectionRefusedError: ("refused", _("connection refused")),
+        ConnectionResetError: ("reset", _("the server reset the connection")),
+        socket.gaierror: ("dns", _("cannot resolve the host name %(host)s", host=repr(hostname))),
     }
     for kind, result in simple.items():
         if isinstance(exc, kind):
             return result
     if isinstance(exc, OSError):
-        return "connect", f"cannot connect: {exc.strerror or exc}"
-    return "error", f"unexpected error: {exc}"
+        return "connect", _("cannot connect: %(error)s", error=exc.strerror or str(exc))
+    return "error", _("unexpected error: %(error)s", error=str(exc))
 
 
 def classify_failure(exc, hostname=None, cert=None, min_version=None, timeout=None):
     """``(category, sentence)`` for an ``ssl``/socket exception: the sentence of
     :func:`describe_ssl_error` and the category (``expired``, ``version``, ``not_tls``...) advice is chosen by."""
     if isinstance(exc, TlsVerificationError):
-        return exc.key, str(exc)
+        return exc.key, exc.message
     return _describe(exc, hostname, cert, min_version, timeout)
 
 
@@ -366,18 +419,18 @@ def verify_peer(ssl_sock, pinned_sha256=None, server_hostname=None, now=None):
     """
     der = ssl_sock.getpeercert(binary_form=True)
     if not der:
-        raise TlsVerificationError("the server sent no certificate")
+        raise TlsVerificationError(_("the server sent no certificate"))
     try:
         info = cert_info(der)
     except ValueError as exc:
-        raise TlsVerificationError(str(exc), key="parse") from None
+        raise TlsVerificationError(sentence_of(exc), key="parse") from None
     if pinned_sha256:
         pin = normalize_pin(pinned_sha256)
         if not hmac.compare_digest(info.sha256, pin):
             raise TlsVerificationError(_pin_mismatch_message(pin, info.sha256), key="pin")
     if ssl_sock.context.verify_mode == ssl.CERT_NONE:
         if not pinned_sha256:
-            raise TlsVerificationError("the certificate was not verified: use a verifying context or pin it")
+            raise TlsVerificationError(_("the certificate was not verified: use a verifying context or pin it"))
         hostname = server_hostname or ssl_sock.server_hostname
         problems = _certificate_problems(info, hostname, now or utcnow())
         if problems:
@@ -387,18 +440,19 @@ def verify_peer(ssl_sock, pinned_sha256=None, server_hostname=None, now=None):
 
 
 def _pin_mismatch_message(pin, actual):
-    return f"pinned fingerprint mismatch: expected {format_fingerprint(pin)}, got {format_fingerprint(actual)}"
+    return _("pinned fingerprint mismatch: expected %(expected)s, got %(actual)s",
+             expected=format_fingerprint(pin), actual=format_fingerprint(actual))
 
 
 def _certificate_problems(info, hostname, now):
     """Date and name problems, checked by hand when OpenSSL did not verify."""
     problems = []
     if info.not_after < now:
-        problems.append(("expired", f"certificate has expired on {_date(info.not_after)}"))
+        problems.append(("expired", _expired_on(info)))
     elif info.not_before > now:
-        problems.append(("not_yet_valid", f"certificate is not valid until {_date(info.not_before)}"))
+        problems.append(("not_yet_valid", _not_valid_until(info)))
     if hostname and not info.matches_host(hostname):
-        problems.append(("hostname", f"certificate is for {_names_text(info.names)}, not {hostname}"))
+        problems.append(("hostname", _not_for_host(info, hostname)))
     return problems
 
 
@@ -459,7 +513,8 @@ class TlsReport:
 
     @property
     def protocol_label(self):
-        return PROTOCOLS.get(self.protocol, self.protocol)
+        """The protocol in words ("SMTP STARTTLS"), as a sentence names it."""
+        return PROTOCOL_WORDS.get(self.protocol, self.protocol)
 
     def add_error(self, key, message):
         """Record an error once per category (the handshake and the facts may both see it)."""
@@ -474,7 +529,8 @@ class TlsReport:
             return
         days_left = (self.not_after - now).total_seconds() / 86400
         if 0 <= days_left < expiry_warning_days:
-            self.warnings.append(f"certificate expires {expiry_words(self.not_after, now)}, on {_date(self.not_after)}")
+            self.warnings.append(_("certificate expires %(when)s, on %(date)s",
+                                   when=expiry_words(self.not_after, now), date=_date(self.not_after)))
 
     def set_certificate(self, info):
         self.certificate = info
@@ -487,7 +543,7 @@ class TlsReport:
     def settle(self):
         """Derive ``state`` from what was recorded; only a trusted channel may be ok."""
         if not self.errors and self.trusted_by is None:
-            self.add_error("verify", "the certificate could not be verified")
+            self.add_error("verify", _("the certificate could not be verified"))
         self.state = "failed" if self.errors else "warning" if self.warnings else "ok"
         return self
 
@@ -502,59 +558,98 @@ class TlsReport:
         return data
 
     def details_text(self):
-        """A multi-line summary for an administrator (Odoo's ``*_tls_details`` fields)."""
-        lines = [f"State: {self.state}", f"Endpoint: {endpoint_text(self.host, self.port)} ({self.protocol_label})"]
+        """A multi-line summary for an administrator (Odoo's ``*_tls_details`` fields).
+
+        A :class:`~perimeter.wording.Text` of one line per fact, each worded again in the reader's language.
+        """
+        endpoint = endpoint_text(self.host, self.port)
+        lines = [_("State: %(state)s", state=STATE_WORDS.get(self.state, self.state))]
         if self.server_hostname and self.server_hostname != self.host:
-            lines[-1] += f", checked as {self.server_hostname}"
+            lines.append(_("Endpoint: %(endpoint)s (%(protocol)s), checked as %(name)s",
+                           endpoint=endpoint, protocol=self.protocol_label, name=self.server_hostname))
+        else:
+            lines.append(_("Endpoint: %(endpoint)s (%(protocol)s)", endpoint=endpoint, protocol=self.protocol_label))
         if self.errors:
-            lines.append("Errors:")
-            lines.extend(f"  - {error}" for error in self.errors)
+            lines.append(_("Errors:"))
+            lines.extend(bullet(error) for error in self.errors)
         if self.warnings:
-            lines.append("Warnings:")
-            lines.extend(f"  - {warning}" for warning in self.warnings)
+            lines.append(_("Warnings:"))
+            lines.extend(bullet(warning) for warning in self.warnings)
         if self.tls_version:
-            cipher = f", cipher {self.cipher}" if self.cipher else ""
-            bits = f" ({self.cipher_bits} bits)" if self.cipher_bits else ""
-            lines.append(f"Protocol: {version_label(self.tls_version)}{cipher}{bits}")
+            lines.append(self._protocol_line())
         elif self.protocol != "plain":
-            lines.append("Protocol: no TLS handshake")
+            lines.append(_("Protocol: no TLS handshake"))
         if self.subject is not None:
-            lines.append(f"Subject: {self.subject or '(empty)'}")
-            lines.append(f"Issuer: {self.issuer or '(empty)'}{' (self-signed)' if self.self_signed else ''}")
-            lines.append(f"Names (SAN): {', '.join(self.sans) if self.sans else 'none'}")
-            lines.append(f"Valid from: {self.not_before:%Y-%m-%d %H:%M} UTC")
-            expires = expiry_words(self.not_after, self.checked_at)
-            lines.append(f"Expires: {self.not_after:%Y-%m-%d %H:%M} UTC ({expires})")
-            lines.append(f"SHA-256: {format_fingerprint(self.fingerprint_sha256)}")
+            lines.append(_("Subject: %(subject)s", subject=self.subject or _("(empty)")))
+            issuer = self.issuer or _("(empty)")
+            lines.append(_("Issuer: %(issuer)s (self-signed)", issuer=issuer) if self.self_signed
+                         else _("Issuer: %(issuer)s", issuer=issuer))
+            lines.append(_("Names (SAN): %(names)s", names=", ".join(self.sans) if self.sans else _("none")))
+            lines.append(_("Valid from: %(date)s UTC", date=_minute(self.not_before)))
+            lines.append(_("Expires: %(date)s UTC (%(when)s)", date=_minute(self.not_after),
+                           when=expiry_words(self.not_after, self.checked_at)))
+            lines.append(_("SHA-256: %(fingerprint)s", fingerprint=format_fingerprint(self.fingerprint_sha256)))
         if self.pinned:
-            lines.append(f"Pinned fingerprint: {'matches' if self.pin_match else 'does not match'}")
+            lines.append(_("Pinned fingerprint: matches") if self.pin_match
+                         else _("Pinned fingerprint: does not match"))
         lines.append(self._trust_line())
-        lines.append(f"Checked: {self.checked_at:%Y-%m-%d %H:%M:%S} UTC in {self.elapsed:.2f} s")
-        return "\n".join(line for line in lines if line)
+        lines.append(_("Checked: %(moment)s UTC in %(seconds)s s",
+                       moment=self.checked_at.strftime("%Y-%m-%d %H:%M:%S"),
+                       seconds=format(self.elapsed, ".2f")))
+        return Text.join([line for line in lines if line], "\n")
+
+    def _protocol_line(self):
+        version = version_label(self.tls_version)
+        if self.cipher and self.cipher_bits:
+            return _("Protocol: %(version)s, cipher %(cipher)s (%(bits)s bits)",
+                     version=version, cipher=self.cipher, bits=self.cipher_bits)
+        if self.cipher:
+            return _("Protocol: %(version)s, cipher %(cipher)s", version=version, cipher=self.cipher)
+        return _("Protocol: %(version)s", version=version)
 
     def _trust_line(self):
         """What vouched for the certificate, never contradicting ``state``: a failed check trusts nothing."""
         if self.state == "failed" and self.trusted_by:
             # A wrong pin on a valid chain, say: the chain alone is not enough.
-            chain = " although the chain verifies against the system CAs and the CA bundle" if (
-                self.trusted_by == "ca") else ""
-            return f"Trust: none, refused (see Errors),{chain}".rstrip(",")
-        trust = {
-            "ca": "chain verified against the system CAs and the CA bundle",
-            "pin": "pinned fingerprint (the chain itself is not trusted)",
-        }.get(self.trusted_by)
-        if trust:
-            return f"Trust: {trust}"
+            if self.trusted_by == "ca":
+                return _("Trust: none, refused (see Errors), although the chain verifies against the system CAs "
+                         "and the CA bundle")
+            return _("Trust: none, refused (see Errors)")
+        if self.trusted_by == "ca":
+            return _("Trust: chain verified against the system CAs and the CA bundle")
+        if self.trusted_by == "pin":
+            return _("Trust: pinned fingerprint (the chain itself is not trusted)")
         if self.subject is not None:
-            return "Trust: none; the facts above come from an unverified handshake"
+            return _("Trust: none; the facts above come from an unverified handshake")
         return ""
 
 
+def bullet(text):
+    """One entry of a list in the details ("  - certificate has expired..."): layout, nothing to translate."""
+    return Text("  - %(item)s", item=text)
+
+
+def first_error(details):
+    """The first error listed in details written by :meth:`TlsReport.details_text` (stored and read back), or "".
+
+    A ``Text`` gives back the error as a ``Text`` (to be worded for the
+    reader); details stored as plain English before give back plain English.
+    """
+    if isinstance(details, Text):
+        lines = list(details.params.values())
+        for line, following in zip(lines, lines[1:], strict=False):
+            if getattr(line, "template", None) == "Errors:" and isinstance(following, Text):
+                return following.params.get("item", "")
+        return ""
+    return (details or "").partition("Errors:\n  - ")[2].partition("\n")[0]
+
+
 class _ProbeError(Exception):
-    """A failure before the handshake, already in plain words; ``key`` is its category."""
+    """A failure before the handshake, already in plain words (``message``); ``key`` is its category."""
 
     def __init__(self, message, key="connect"):
         super().__init__(message)
+        self.message = message
         self.key = key
 
 
@@ -562,9 +657,10 @@ def _connect(report, deadline):
     try:
         return socket.create_connection((report.host, report.port), timeout=deadline.remaining())
     except TimeoutError:
-        raise _ProbeError(f"timed out after {deadline.seconds:g} s while connecting", "timeout") from None
+        raise _ProbeError(_("timed out after %(seconds)s s while connecting", seconds=format(deadline.seconds, "g")),
+                          "timeout") from None
     except ConnectionRefusedError:
-        raise _ProbeError("connection refused", "refused") from None
+        raise _ProbeError(_("connection refused"), "refused") from None
     except OSError as exc:
         key, message = _describe(exc, report.host)
         raise _ProbeError(message, key) from None
@@ -582,12 +678,14 @@ def _open_tls(report, context, deadline):
             prepare(report.protocol, raw, deadline)
         except TimeoutError:
             raise _ProbeError(
-                f"timed out after {deadline.seconds:g} s waiting for the {report.protocol_label} dialogue", "timeout"
+                _("timed out after %(seconds)s s waiting for the %(protocol)s dialogue",
+                  seconds=format(deadline.seconds, "g"), protocol=report.protocol_label), "timeout"
             ) from None
         except StartTlsError as exc:
-            raise _ProbeError(str(exc), "no_starttls" if exc.no_starttls else "connect") from None
+            raise _ProbeError(sentence_of(exc), "no_starttls" if exc.no_starttls else "connect") from None
         except OSError as exc:
-            raise _ProbeError(f"the connection failed before TLS could start: {exc.strerror or exc}") from None
+            raise _ProbeError(_("the connection failed before TLS could start: %(error)s",
+                                error=exc.strerror or str(exc))) from None
         deadline.arm(raw)
         return context.wrap_socket(raw, server_hostname=report.server_hostname)
     except BaseException:
@@ -606,7 +704,7 @@ def record_session(report, tls_sock):
         try:
             report.set_certificate(cert_info(der))
         except ValueError as exc:
-            report.add_error("parse", str(exc))
+            report.add_error("parse", sentence_of(exc))
 
 
 def _inspect(report, deadline):
@@ -643,14 +741,15 @@ def _below_minimum(report):
 
 
 def _below_minimum_message(report):
-    return f"{version_label(report.tls_version)} is below the required minimum {version_label(report.min_version)}"
+    return _("%(version)s is below the required minimum %(minimum)s",
+             version=version_label(report.tls_version), minimum=version_label(report.min_version))
 
 
 def _probe_tls(report, context, pin, deadline, expiry_warning_days):
     try:
         tls_sock = _open_tls(report, context, deadline)
     except _ProbeError as exc:
-        report.add_error(exc.key, str(exc))
+        report.add_error(exc.key, exc.message)
         return
     except ssl.SSLCertVerificationError as exc:
         _inspect(report, deadline)
@@ -666,7 +765,8 @@ def _probe_tls(report, context, pin, deadline, expiry_warning_days):
             report.trusted_by = None
         return
     except TimeoutError:
-        report.add_error("timeout", f"timed out after {deadline.seconds:g} s during the TLS handshake")
+        report.add_error("timeout", _("timed out after %(seconds)s s during the TLS handshake",
+                                      seconds=format(deadline.seconds, "g")))
         return
     except OSError as exc:
         key, message = _describe(exc, report.server_hostname, min_version=report.min_version)
@@ -694,7 +794,7 @@ def _probe_plain(report, deadline):
     try:
         _connect(report, deadline).close()
     except _ProbeError as exc:
-        report.add_error(exc.key, str(exc))
+        report.add_error(exc.key, exc.message)
 
 
 def probe(host, port, protocol="direct", *, server_hostname=None, timeout=5.0, min_version="TLSv1_2",
@@ -709,7 +809,8 @@ def probe(host, port, protocol="direct", *, server_hostname=None, timeout=5.0, m
     ``protocol`` raises ``ValueError``.
     """
     if protocol not in PROTOCOLS:
-        raise ValueError(f"{protocol!r} is not a known protocol: use one of {', '.join(PROTOCOLS)}.")
+        raise ValueError(_("%(value)s is not a known protocol: use one of %(protocols)s.",
+                           value=repr(protocol), protocols=", ".join(PROTOCOLS)))
     started = time.monotonic()
     report = TlsReport(host=str(host), port=int(port), protocol=protocol, url=url,
                        server_hostname=server_hostname or str(host))
@@ -719,9 +820,9 @@ def probe(host, port, protocol="direct", *, server_hostname=None, timeout=5.0, m
         report.pinned = bool(pin)
         context = None if protocol == "plain" else _shared_context(report.min_version, ca_bundle_pem or None)
         if not timeout or timeout <= 0:
-            raise ValueError(f"the timeout must be a positive number of seconds, not {timeout!r}")
+            raise ValueError(_("the timeout must be a positive number of seconds, not %(value)s", value=repr(timeout)))
     except ValueError as exc:
-        report.add_error("config", f"configuration error: {exc}")
+        report.add_error("config", _("configuration error: %(error)s", error=sentence_of(exc)))
         report.elapsed = time.monotonic() - started
         return report.settle()
     deadline = Deadline(float(timeout))
@@ -731,7 +832,7 @@ def probe(host, port, protocol="direct", *, server_hostname=None, timeout=5.0, m
         else:
             _probe_tls(report, context, pin, deadline, expiry_warning_days)
     except Exception as exc:  # noqa: BLE001 - a dashboard of a hundred endpoints must survive one odd server
-        report.add_error("error", f"unexpected error: {exc!r}")
+        report.add_error("error", _("unexpected error: %(error)s", error=repr(exc)))
     report.elapsed = time.monotonic() - started
     return report.settle()
 
@@ -744,28 +845,29 @@ def parse_endpoint(text):
     Raises ``ValueError`` naming the value.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{text!r} is not an endpoint: enter a URL or host:port.")
+        raise ValueError(_("%(value)s is not an endpoint: enter a URL or host:port.", value=repr(text)))
     value = text.strip()
     has_scheme = "://" in value
     try:
         parts = urlsplit(value if has_scheme else "//" + value)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid endpoint: {exc}.") from None
+        raise ValueError(_("%(value)s is not a valid endpoint: %(error)s.",
+                           value=repr(value), error=str(exc))) from None
     host = parts.hostname
     if not host:
-        raise ValueError(f"{value!r} has no host name.")
+        raise ValueError(_("%(value)s has no host name.", value=repr(value)))
     if has_scheme:
         scheme = parts.scheme.lower()
         if scheme not in SCHEMES:
-            raise ValueError(
-                f"{value!r}: unsupported scheme {scheme!r} (use https, http, smtp, smtps, submission, imap, imaps, "
-                f"pop3, pop3s, ldap, ldaps, or host:port)."
-            )
+            raise ValueError(_(
+                "%(value)s: unsupported scheme %(scheme)s (use https, http, smtp, smtps, submission, imap, imaps, "
+                "pop3, pop3s, ldap, ldaps, or host:port).", value=repr(value), scheme=repr(scheme),
+            ))
         protocol, default_port = SCHEMES[scheme]
         port = port or default_port
         if port is None:
-            raise ValueError(f"{value!r} needs a port.")
+            raise ValueError(_("%(value)s needs a port.", value=repr(value)))
         if protocol in ("smtp", "imap", "pop3", "ldap") and port in _IMPLICIT_TLS_PORTS:
             protocol = "direct"
         return host, port, protocol
@@ -783,7 +885,7 @@ def probe_url(url, **options):
         host, port, protocol = parse_endpoint(url)
     except ValueError as exc:
         report = TlsReport(host=str(url), port=0, url=str(url))
-        report.add_error("config", f"invalid endpoint: {exc}")
+        report.add_error("config", _("invalid endpoint: %(error)s", error=sentence_of(exc)))
         return report.settle()
     return probe(host, port, protocol, url=url, **options)
 
@@ -802,7 +904,7 @@ def _probe_target(target, options):
 def _failed_target(target, exc):
     name = target if isinstance(target, str) else repr(target)
     report = TlsReport(host=str(name)[:200], port=0)
-    report.add_error("error", f"cannot probe {name}: {exc}")
+    report.add_error("error", _("cannot probe %(target)s: %(error)s", target=name, error=str(exc)))
     return report.settle()
 
 
@@ -842,6 +944,7 @@ __all__ = [
     "TlsReport",
     "TlsVerificationError",
     "build_client_context",
+    "bullet",
     "build_context_for",
     "cert_info",
     "classify_failure",
@@ -849,7 +952,9 @@ __all__ = [
     "describe_ssl_error",
     "endpoint_text",
     "expiry_words",
+    "first_error",
     "format_fingerprint",
+    "sentence_of",
     "normalize_pin",
     "parse_endpoint",
     "parse_min_version",

@@ -7,6 +7,7 @@ from . import test_mail_tls_smtp
 from . import test_mail_tls_fetchmail
 from . import test_mail_queue
 from . import test_mail_tls_cron
+from . import test_mail_tls_wording
 from . import test_connected_systems
 from . import test_system_fence
 from . import test_dashboard_tour
