@@ -144,7 +144,7 @@ class PerimeterAccessAlert(models.Model):
                 what,
                 self.env._(
                     "An alert is sent once per client and %(minutes)s-minute window when refused requests reach "
-                    "%(threshold)s (Settings › Perimeter Security). Open it to see the client's access log, "
+                    "%(threshold)s (Settings › Perimeter). Open it to see the client's access log, "
                     "or to admit the client to the allowlist.",
                     minutes=minutes,
                     threshold=threshold,

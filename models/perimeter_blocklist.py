@@ -32,7 +32,7 @@ class PerimeterBlocklist(models.Model):
     expires_at = fields.Datetime(string="Expires", help="The block is lifted at this moment. Empty: until removed.")
     source = fields.Selection(
         [("manual", "Manual"), ("automatic", "Automatic")], required=True, default="manual", readonly=True,
-        help="Automatic: banned by the automatic bans of Settings › Perimeter Security.",
+        help="Automatic: banned by the automatic bans of Settings › Perimeter.",
     )
     ban_count = fields.Integer(
         string="Bans", default=1, readonly=True,

@@ -221,7 +221,7 @@ class PerimeterPolicy(models.AbstractModel):
                 "Your requests reach Odoo through a proxy at %(proxy)s: it sends X-Forwarded-For (or "
                 "Forwarded) headers, but %(proxy)s is not in \"Trusted proxies\", so its headers are ignored "
                 "and the proxy itself is taken for the client.\n\n"
-                "Add %(proxy)s to \"Trusted proxies\" (Settings › Perimeter Security, in the same save) so "
+                "Add %(proxy)s to \"Trusted proxies\" (Settings › Perimeter, in the same save) so "
                 "that the address it forwards is believed, and make sure that address is in the IP Allowlist. "
                 "Do not add %(proxy)s itself to the IP Allowlist: that would admit every client coming "
                 "through the proxy.",

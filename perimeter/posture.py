@@ -283,7 +283,7 @@ def review_module_settings(settings, base_url="", break_glass=False):
     """Findings for the module's ``settings`` (see :mod:`perimeter.settings`) and ``web.base.url``."""
     findings = []
     add = findings.append
-    where = _("Settings › General Settings › Perimeter Security")
+    where = _("Settings › Perimeter")
     if break_glass:
         add(Finding(
             "module:break_glass", "module", "critical", _("Perimeter Security is switched off (break-glass)"),
@@ -348,7 +348,7 @@ def review_proxy_peers(peers, allowlist, trusted_proxies=()):
               "%(peer)s is not in Trusted proxies, so those headers are ignored and the proxy is taken for the "
               "client; as %(peer)s is in the IP Allowlist, every client coming through it is admitted, "
               "whatever its address.", hits=hits, peer=peer),
-            _("If %(peer)s is your reverse proxy, add it to Trusted proxies (Settings › Perimeter Security), "
+            _("If %(peer)s is your reverse proxy, add it to Trusted proxies (Settings › Perimeter), "
               "then remove its own rule from the IP Allowlist and allowlist the clients' networks instead. If "
               "it is not a proxy, find out which program on it sends those headers.", peer=peer)))
     return findings

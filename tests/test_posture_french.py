@@ -23,7 +23,7 @@ LIST_DB_EN = (
 # Facts that are sentences themselves are translated too: the Settings path, "all interfaces".
 MODE_FIX_FR = (
     "Ajoutez vos réseaux dans Périmètre › Liste d'autorisation IP, puis réglez le mode d'application sur "
-    "Surveiller, et plus tard sur Appliquer, dans Paramètres › Paramètres généraux › Perimeter Security."
+    "« Surveillance », et plus tard sur « Application », dans Paramètres › Périmètre."
 )
 PROXY_MODE_DETAIL_FR = "Odoo écoute sur toutes les interfaces, donc quiconque le joint peut choisir son adresse"
 

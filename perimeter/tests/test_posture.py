@@ -236,7 +236,7 @@ def test_a_finding_is_worded_with_its_facts_translated_too():
             "contient toutes les bases Odoo",
         "Serve Odoo over HTTPS (a TLS reverse proxy), then turn on Require HTTPS in %(where)s.":
             "Servez Odoo en HTTPS, puis activez Exiger HTTPS dans %(where)s.",
-        "Settings › General Settings › Perimeter Security": "Paramètres › Perimeter Security",
+        "Settings › Perimeter": "Paramètres › Périmètre",
     }
     [postgres] = review_sockets([ListeningSocket(5432, "0.0.0.0"), ListeningSocket(5432, "192.0.2.1")])
     assert postgres.title == "PostgreSQL (port 5432) listens on all interfaces, 192.0.2.1"
@@ -246,4 +246,4 @@ def test_a_finding_is_worded_with_its_facts_translated_too():
         "PostgreSQL contient toutes les bases Odoo. Toute machine capable de joindre ce serveur peut s'y essayer.")
     https = {f.key: f for f in review_module_settings(_defaults())}["module:require_https"]
     assert https.fix.render(french.get) == (
-        "Servez Odoo en HTTPS, puis activez Exiger HTTPS dans Paramètres › Perimeter Security.")
+        "Servez Odoo en HTTPS, puis activez Exiger HTTPS dans Paramètres › Périmètre.")

@@ -184,7 +184,7 @@ def test_tally_is_exact_under_threads():
 
 def test_inbound_details_and_phone_errors_can_be_worded_again():
     french = {
-        "%(ip)s over %(transport)s: %(calls)s": "%(ip)s en %(transport)s : %(calls)s",
+        "%(address)s over %(transport)s: %(calls)s": "%(address)s en %(transport)s : %(calls)s",
         "plain HTTP": "HTTP en clair",
         "%(count)d calls": "%(count)d appels",
         "Seen from:": "Vu depuis :",
