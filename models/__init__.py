@@ -19,6 +19,7 @@ from . import perimeter_lockout
 from . import ir_http
 from . import ir_websocket
 from . import perimeter_allowlist_audience
+from . import perimeter_audience_holder
 from . import res_groups
 from . import res_users
 from . import perimeter_policy_audience

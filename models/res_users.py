@@ -23,16 +23,16 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import AccessDenied
 
 from ..guard import audience as audience_guard
-from ..guard import rpc_context, signaling
+from ..guard import rpc_context
 from ..perimeter.audience import SOURCES
 from .perimeter_policy import cached_decider
 
-# Fields of a user whose change moves their networks.
-AUDIENCE_FIELDS = ("perimeter_allowlist_ids", "groups_id", "share", "login", "active")
-
 
 class ResUsers(models.Model):
-    _inherit = "res.users"
+    _name = "res.users"
+    _inherit = ["res.users", "perimeter.audience.holder"]
+    # Fields of a user whose change moves their networks.
+    _perimeter_audience_fields = ("perimeter_allowlist_ids", "groups_id", "share", "login", "active")
 
     perimeter_allowlist_ids = fields.Many2many(
         "perimeter.allowlist", "perimeter_allowlist_res_users_rel", "user_id", "rule_id",
@@ -82,27 +82,6 @@ class ResUsers(models.Model):
                 continue
             user.perimeter_effective_networks = "\n".join(holding.networks) or self.env._(
                 "None in force: refused everywhere (but loopback, while allowed)")
-
-    # -- changes ---------------------------------------------------------------------------------
-
-    def init(self):
-        result = super().init()
-        signaling.install(self.env.cr)  # the relation table of the networks exists from here on
-        return result
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        users = super().create(vals_list)
-        if any(vals.get("perimeter_allowlist_ids") for vals in vals_list):
-            self.env.registry.clear_cache()
-        return users
-
-    def write(self, vals):
-        result = super().write(vals)
-        if any(name in vals for name in AUDIENCE_FIELDS):
-            self.env.registry.clear_cache()
-            self.env["perimeter.policy"]._perimeter_policy_changed()
-        return result
 
     # -- credentials -----------------------------------------------------------------------------
 
