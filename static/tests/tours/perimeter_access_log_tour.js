@@ -1,19 +1,14 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openPerimeterApp } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // An administrator reviews the access log (list, pivot, graph, today's filter), opens a refused
 // client and admits its /24 network to the allowlist.
 registry.category("web_tour.tours").add("perimeter_security_access_log_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Perimeter app",
-            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
-            run: "click",
-        },
+        ...openPerimeterApp(),
         {
             content: "Open the Access Log",
             trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_access_log']",

@@ -1,33 +1,14 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openPerimeterSettings, saveSettings } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // An administrator opens the Perimeter section of Settings, changes the trusted proxies, and finds the change,
 // with its before and after, in Perimeter › Change History.
 registry.category("web_tour.tours").add("perimeter_security_change_history_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Perimeter app",
-            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
-            run: "click",
-        },
-        {
-            content: "Wait for the Perimeter menus",
-            trigger: ".o_menu_brand:contains('Perimeter')",
-        },
-        {
-            content: "Open the Configuration menu",
-            trigger: ".o_menu_sections button:contains('Configuration')",
-            run: "click",
-        },
-        {
-            content: "Open Settings",
-            trigger: "[data-menu-xmlid='perimeter_security.perimeter_menu_settings']",
-            run: "click",
-        },
+        ...openPerimeterSettings(),
         {
             content: "Settings open on the Perimeter section, listed in the sidebar as core apps are",
             trigger: ".settings_tab .tab.selected[data-key='perimeter_security']:contains('Perimeter')",
@@ -41,18 +22,10 @@ registry.category("web_tour.tours").add("perimeter_security_change_history_tour"
             trigger: "#perimeter_trusted_proxies_setting .o_field_widget[name='perimeter_trusted_proxies'] textarea",
             run: "edit 10.0.0.5",
         },
-        {
-            content: "Save the settings (Odoo reloads the page after saving)",
-            trigger: ".o_control_panel .o_form_button_save",
-            async run(helpers) {
-                document.body.dataset.perimeterBeforeSave = "1";
-                await helpers.click();
-            },
-        },
-        {
-            content: "Settings reloaded with the proxy saved, normalised",
-            trigger: "body:not([data-perimeter-before-save]) #perimeter_trusted_proxies_setting textarea:value('10.0.0.5/32')",
-        },
+        ...saveSettings(
+            "Settings reloaded with the proxy saved, normalised",
+            "#perimeter_trusted_proxies_setting textarea:value('10.0.0.5/32')",
+        ),
         {
             content: "Open the Change History",
             trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_change_log']",

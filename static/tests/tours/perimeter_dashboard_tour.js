@@ -1,7 +1,7 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openPerimeterApp } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 const RELAY = "Outgoing mail: Tour relay";
 
@@ -10,12 +10,7 @@ const RELAY = "Outgoing mail: Tour relay";
 registry.category("web_tour.tours").add("perimeter_security_dashboard_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Perimeter app",
-            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
-            run: "click",
-        },
+        ...openPerimeterApp(),
         {
             content: "The app opens on the dashboard: a kanban grouped by state",
             trigger: ".o_breadcrumb:contains('Dashboard')",

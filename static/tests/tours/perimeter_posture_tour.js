@@ -1,7 +1,7 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openPerimeterApp } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 const DEFAULT_PASSWORD = "The master password is 'admin'";
 
@@ -9,12 +9,7 @@ const DEFAULT_PASSWORD = "The master password is 'admin'";
 registry.category("web_tour.tours").add("perimeter_security_posture_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Perimeter app",
-            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
-            run: "click",
-        },
+        ...openPerimeterApp(),
         {
             content: "Open Posture: the server is reviewed as the list opens",
             trigger: ".o_main_navbar a[data-menu-xmlid='perimeter_security.perimeter_menu_posture']",

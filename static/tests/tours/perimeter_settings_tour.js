@@ -1,50 +1,22 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openPerimeterSettings, saveSettings } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // An administrator turns on monitor mode, adds a network to the allowlist, and exports it for nginx/HAProxy.
 registry.category("web_tour.tours").add("perimeter_security_settings_tour", {
     url: "/odoo",
     steps: () => [
-        stepUtils.showAppsMenuItem(),
-        {
-            content: "Open the Perimeter app",
-            trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
-            run: "click",
-        },
-        {
-            content: "Wait for the Perimeter menus (the home app has a Configuration menu too)",
-            trigger: ".o_menu_brand:contains('Perimeter')",
-        },
-        {
-            content: "Open the Configuration menu",
-            trigger: ".o_menu_sections button:contains('Configuration')",
-            run: "click",
-        },
-        {
-            content: "Open Settings",
-            trigger: "[data-menu-xmlid='perimeter_security.perimeter_menu_settings']",
-            run: "click",
-        },
+        ...openPerimeterSettings(),
         {
             content: "Choose monitor mode",
             trigger: "#perimeter_mode_setting input[data-value='monitor']",
             run: "click",
         },
-        {
-            content: "Save the settings (Odoo reloads the page after saving)",
-            trigger: ".o_control_panel .o_form_button_save",
-            async run(helpers) {
-                // Marks this page, so that the next step waits for the reloaded one.
-                document.body.dataset.perimeterBeforeSave = "1";
-                await helpers.click();
-            },
-        },
-        {
-            content: "Settings reloaded with monitor mode saved",
-            trigger: "body:not([data-perimeter-before-save]) #perimeter_mode_setting input[data-value='monitor']:checked",
-        },
+        ...saveSettings(
+            "Settings reloaded with monitor mode saved",
+            "#perimeter_mode_setting input[data-value='monitor']:checked",
+        ),
         {
             content: "Open the IP Allowlist",
             trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_allowlist']",
