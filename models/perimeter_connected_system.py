@@ -7,10 +7,12 @@ from odoo.tools.sql import column_exists, rename_column
 from ..guard import rpc_callers, rpc_context
 from ..guard.wording import message_of, word_stored
 from ..perimeter import systems as engine
+from ..perimeter.certinfo import normalize_pin
 from ..perimeter.client import resolve_client
 from ..perimeter.fence import Fence
 from ..perimeter.networks import normalize_network_list
-from ..perimeter.tlscheck import DASHBOARD_STATES, build_client_context, normalize_pin
+from ..perimeter.tls_contexts import build_client_context
+from ..perimeter.tls_report import DASHBOARD_STATES
 from ..perimeter.wording import to_json
 from . import connected_system_providers as providers
 

@@ -41,6 +41,7 @@ TEST_PACKAGES = {
     "cryptography": "cryptography",
     "ruff": "ruff",
     "pylint_odoo": "pylint-odoo",
+    "polib": "polib",  # the translation tests read i18n/fr.po
 }
 ODOO_RUNTIME_PACKAGES = {"phonenumbers": "phonenumbers"}
 
@@ -294,7 +295,7 @@ def main():
 
     addons_dir = odoo_env.linked_addons_dir()
     try:
-        odoo_env.ensure_python_packages(python, TEST_PACKAGES)
+        odoo_env.ensure_python_packages(python, dict(TEST_PACKAGES, **ODOO_RUNTIME_PACKAGES))
         if not args.no_lint:
             run_lint(python, addons_dir, tally)
         if not args.no_engine:

@@ -28,7 +28,8 @@ from perimeter.mailtls import (
     summary,
 )
 from perimeter.testing.servers import HAVE_AIOSMTPD, ImapServer, Mailbox, Pop3Server, SmtpServer
-from perimeter.tlscheck import TlsVerificationError, probe
+from perimeter.tls_report import TlsVerificationError
+from perimeter.tlscheck import probe
 
 LOCAL = "127.0.0.1"
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from perimeter.certinfo import cert_info
+from perimeter.certinfo import cert_info, check_pin, normalize_pin
 from perimeter.testing.certs import colon_fingerprint
 from perimeter.testing.servers import (
     HAVE_AIOSMTPD,
@@ -25,20 +25,9 @@ from perimeter.testing.servers import (
     SmtpServer,
     TlsServer,
 )
-from perimeter.tlscheck import (
-    TlsVerificationError,
-    build_client_context,
-    build_context_for,
-    check_pin,
-    describe_ssl_error,
-    normalize_pin,
-    parse_endpoint,
-    parse_min_version,
-    probe,
-    probe_many,
-    probe_url,
-    verify_peer,
-)
+from perimeter.tls_contexts import build_client_context, build_context_for, parse_min_version, verify_peer
+from perimeter.tls_report import TlsVerificationError, describe_ssl_error
+from perimeter.tlscheck import parse_endpoint, probe, probe_many, probe_url
 
 LOCAL = "127.0.0.1"
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")
