@@ -90,7 +90,9 @@ def run_engine_tests(python, tally):
     banner("Engine tests (pytest, no Odoo)")
     with tempfile.TemporaryDirectory(prefix="perimeter-pytest-") as tmp:
         # The checkout's root is an Odoo addon package; seen from there, pytest would import it.
-        os.symlink(os.path.join(odoo_env.REPO_ROOT, "perimeter"), os.path.join(tmp, "perimeter"))
+        # The engine and the loopback test servers are linked in beside each other, without Odoo.
+        for package in ("perimeter", "testing"):
+            os.symlink(os.path.join(odoo_env.REPO_ROOT, package), os.path.join(tmp, package))
         report = os.path.join(tmp, "junit.xml")
         proc = subprocess.run([python, "-m", "pytest", "-q", f"--junitxml={report}", "perimeter"], cwd=tmp)
         if not os.path.exists(report):

@@ -11,7 +11,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..guard import server_tier
-from ..perimeter.testing.nginx import NGINX, NginxProxy
+from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "edge_sync.sh"

@@ -15,8 +15,8 @@ import pytest
 from perimeter import mailtls, systems, tls_contexts, tls_report, tlscheck
 from perimeter.certinfo import normalize_pin
 from perimeter.starttls import MAX_LINE, MAX_LINES, Deadline, StartTlsError, imap_starttls, smtp_starttls
-from perimeter.testing.servers import TlsServer
 from perimeter.wording import Text, from_json, to_json
+from testing.servers import TlsServer
 
 polib = pytest.importorskip("polib")
 

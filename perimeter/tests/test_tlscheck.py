@@ -11,8 +11,11 @@ import time
 import pytest
 
 from perimeter.certinfo import cert_info, check_pin, normalize_pin
-from perimeter.testing.certs import colon_fingerprint
-from perimeter.testing.servers import (
+from perimeter.tls_contexts import build_client_context, build_context_for, parse_min_version, verify_peer
+from perimeter.tls_report import TlsVerificationError, describe_ssl_error
+from perimeter.tlscheck import parse_endpoint, probe, probe_many, probe_url
+from testing.certs import colon_fingerprint
+from testing.servers import (
     HAVE_AIOSMTPD,
     ClosedPort,
     HttpServer,
@@ -25,9 +28,6 @@ from perimeter.testing.servers import (
     SmtpServer,
     TlsServer,
 )
-from perimeter.tls_contexts import build_client_context, build_context_for, parse_min_version, verify_peer
-from perimeter.tls_report import TlsVerificationError, describe_ssl_error
-from perimeter.tlscheck import parse_endpoint, probe, probe_many, probe_url
 
 LOCAL = "127.0.0.1"
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")
