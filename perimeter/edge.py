@@ -5,7 +5,7 @@ Odoo can drop it for almost nothing. These files carry the same networks as
 the policy, so both layers agree: the blocklist first (``deny``), then the
 allowlist. Exported by hand they are copies (a comment says when a rule
 expires); served by ``/perimeter/edge/<format>`` they are fetched again by the
-edge's sync job (``scripts/edge_sync.sh``), which a ``304`` answers when
+edge's sync job (``deploy/edge_sync.sh``), which a ``304`` answers when
 nothing changed.
 
 Nothing here imports Odoo.
