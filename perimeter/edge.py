@@ -43,7 +43,7 @@ class EdgeExport:
 
     def all_networks(self):
         """The networks the file admits: the rules, and loopback when the policy admits it, IPv4 then
-        IPv6 in address order (so that two exports diff cleanly, and loopback sits where the README says)."""
+        IPv6 in address order (so that two exports diff cleanly, and loopback sits where readme/CONFIGURE.md says)."""
         # Loopback exactly as the policy's "Allow loopback" admits it.
         extra = [n for n in LOOPBACK.networks if self.allow_loopback and n not in self.networks]
         return tuple(sorted({*self.networks, *extra}, key=_address_order))
