@@ -108,7 +108,7 @@ SETTINGS = {
         Setting("allow_loopback", "True", _boolean, _("Allow loopback")),
         Setting("exempt_paths", "/web/health", _paths, _("Exempt paths")),
         Setting("require_https", "False", _boolean, _("Require HTTPS")),
-        Setting("hsts_max_age", "31536000", _seconds_or_days, _("HSTS max-age")),
+        Setting("hsts_max_age", "31536000", _seconds_or_days, _("HSTS max-age (seconds)")),
         Setting("log_retention_days", "90", _seconds_or_days, _("Access log retention (days)")),
         Setting("mail_tls_policy", "warn", _choice(MAIL_TLS_POLICIES), _("Mail TLS policy")),
         Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), _("Minimum mail TLS version")),

@@ -14,7 +14,7 @@ from ..guard import server_tier
 from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "edge_sync.sh"
+SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "edge_sync.sh"
 THIRD = "127.0.0.4"
 RELOAD_SECONDS = 10
 
