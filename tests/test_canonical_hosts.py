@@ -8,6 +8,7 @@ taken from README.md with only its ports and certificate paths rewritten.
 
 import http.client
 import re
+import socket
 import ssl
 import unittest
 from pathlib import Path
@@ -105,8 +106,9 @@ class _TlsConnection(http.client.HTTPConnection):
         self.server_name, self.context = server_name, context
 
     def connect(self):
-        super().connect()
-        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.server_name)
+        self.sock = self.context.wrap_socket(
+            socket.create_connection((self.host, self.port), self.timeout, self.source_address),
+            server_hostname=self.server_name)
 
 
 @tagged("post_install", "-at_install")
