@@ -18,8 +18,8 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import mute_logger
 
-from ..perimeter.testing.certs import CertFactory
-from ..perimeter.testing.nginx import NGINX, NginxProxy, NginxServers, free_port
+from ..testing.certs import CertFactory
+from ..testing.nginx import NGINX, NginxProxy, NginxServers, free_port
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase, Reply
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -23,7 +23,7 @@ from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
 from ..guard import server_tier
-from ..perimeter.testing.nginx import NGINX, NginxProxy
+from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
 OFFICE = INSIDE  # the only allowlisted address
