@@ -1,8 +1,9 @@
 import xmlrpc.client
 from datetime import timedelta
 
-from odoo import fields
-from odoo.tests import TransactionCase, tagged
+from odoo import Command, fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
@@ -172,3 +173,83 @@ class TestLockoutOutsideRequests(TransactionCase):
         policy, next_expiry = self.env["perimeter.policy"]._perimeter_policy_build()
         self.assertIn("192.0.2.9", policy.allowlist)
         self.assertIsNone(next_expiry)
+
+
+MANAGER = "perimeter_security.group_perimeter_manager"
+SETTINGS_ONLY = "Only Settings administrators decide who is held to which networks"
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsAdministratorsDecide(TransactionCase):
+    """Who is held to which networks is a Settings administrator's decision, whatever the path."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = new_test_user(cls.env, "perimeter_lockout_manager", groups=f"base.group_user,{MANAGER}")
+        cls.employee = new_test_user(cls.env, "perimeter_lockout_employee", groups="base.group_user")
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.settings_group = cls.env.ref("base.group_system")
+        cls.team = cls.env["res.groups"].create({"name": "Perimeter lockout team"})
+        Rules = cls.env["perimeter.allowlist"]
+        cls.office = Rules.create({"name": "Lockout office", "network": "192.0.2.0/26"})
+        cls.vpn = Rules.create({"name": "Lockout VPN", "network": "198.51.100.0/24"})
+
+    def test_naming_users_or_groups_on_a_rule_is_for_settings_administrators(self):
+        Rules = self.env(user=self.manager)["perimeter.allowlist"]
+        vpn = Rules.browse(self.vpn.id)
+        for vals in ({"group_ids": [Command.link(self.settings_group.id)]},
+                     {"user_ids": [Command.link(self.admin.id)]},
+                     {"user_ids": [Command.set([self.employee.id])]}):
+            with self.subTest(vals=vals), self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
+                vpn.write(vals)
+        with self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
+            Rules.create({"name": "Mine", "network": "203.0.113.0/24", "group_ids": [Command.link(self.team.id)]})
+        self.assertFalse(self.vpn.group_ids or self.vpn.user_ids)
+        self.assertFalse(self.settings_group.perimeter_allowlist_ids)
+        # Rules that name nobody stay the Perimeter administrator's, as before.
+        rule = Rules.create({"name": "Mine", "network": "203.0.113.0/24", "user_ids": [], "group_ids": []})
+        rule.write({"network": "203.0.113.0/25", "active": False})
+        # A Settings administrator decides.
+        self.env(user=self.admin)["perimeter.allowlist"].browse(self.vpn.id).write(
+            {"group_ids": [Command.link(self.team.id)], "user_ids": [Command.link(self.employee.id)]})
+        self.assertEqual(self.team.perimeter_allowlist_ids, self.vpn)
+        self.assertEqual(self.employee.perimeter_allowlist_ids, self.vpn)
+
+    def test_archiving_or_changing_a_named_rule_is_for_settings_administrators(self):
+        self.vpn.group_ids = [Command.link(self.team.id)]
+        self.office.user_ids = [Command.link(self.employee.id)]
+        Rules = self.env(user=self.manager)["perimeter.allowlist"]
+        for rule in (self.vpn, self.office):
+            for vals in ({"active": False}, {"network": "203.0.113.0/24"},
+                         {"expires_at": fields.Datetime.now() + timedelta(days=1)}):
+                with self.subTest(rule=rule.name, vals=vals), self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
+                    Rules.browse(rule.id).write(vals)
+        self.assertEqual((self.vpn.network, self.vpn.active, self.vpn.expires_at), ("198.51.100.0/24", True, False))
+        # What does not move anybody's networks stays theirs.
+        Rules.browse(self.vpn.id).write({"name": "VPN (Paris)", "note": "New concentrator", "active": True})
+        self.assertEqual(self.vpn.name, "VPN (Paris)")
+        self.env(user=self.admin)["perimeter.allowlist"].browse(self.vpn.id).write({"network": "198.51.100.0/25"})
+        self.assertEqual(self.vpn.network, "198.51.100.0/25")
+
+    def test_a_rule_named_on_users_or_groups_is_not_deleted(self):
+        """Deleting a named rule widened its users to their groups' networks; archiving holds them."""
+        self.office.user_ids = [Command.link(self.employee.id)]
+        self.vpn.group_ids = [Command.link(self.team.id)]
+        Policy = self.env["perimeter.policy"]
+        for rule, named in ((self.office, self.employee.login), (self.vpn, self.team.name)):
+            for env in (self.env(user=self.admin), self.env):  # a Settings administrator, the superuser (shell)
+                with self.subTest(rule=rule.name, uid=env.uid), self.assertRaisesRegex(UserError, named) as refused:
+                    env["perimeter.allowlist"].browse(rule.id).unlink()
+                self.assertIn("Archive it instead", str(refused.exception))
+            self.assertTrue(rule.exists())
+        holding = Policy._perimeter_holding(Policy._perimeter_policy_build()[0], self.employee.id)
+        self.assertEqual((holding.source, list(holding.networks)), ("user", ["192.0.2.0/26"]))
+        # Archived, the rule still holds them, and admits nobody.
+        self.office.action_archive()
+        holding = Policy._perimeter_holding(Policy._perimeter_policy_build()[0], self.employee.id)
+        self.assertEqual((holding.source, list(holding.networks)), ("user", []))
+        # Once nobody names it, it may go.
+        self.office.user_ids = [Command.clear()]
+        self.office.unlink()
+        self.assertFalse(self.office.exists())
