@@ -86,7 +86,9 @@ class PerimeterChangeTracked(models.AbstractModel):
                     continue
                 if operation == "create" and what == "active" and new == "True":
                     continue  # every record starts active: say nothing
-                if operation != "write" and what != "active" and not ({old, new} - {False, "False"}):
+                field = self._fields.get(what)  # None for a parameter key
+                if (operation != "write" and what != "active" and field is not None and field.type == "boolean"
+                        and {old, new} <= {False, "False"}):
                     continue  # a flag that is off when created or deleted (not reserved): nothing to say
                 entries.append({
                     "operation": operation, "res_model": self._name, "res_id": record_id,
@@ -99,7 +101,8 @@ class PerimeterChangeTracked(models.AbstractModel):
     def create(self, vals_list):
         if self.env.context.get(_TRACKING):
             return super().create(vals_list)
-        client_address(self.env)  # resolved before anything changes, for every row of the request
+        if any(self._perimeter_touches(vals) for vals in vals_list):
+            client_address(self.env)  # resolved before anything changes, for every row of the request
         records = super().create(vals_list)
         records._perimeter_log("create", {}, records._perimeter_snapshot())
         return records

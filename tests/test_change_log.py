@@ -203,6 +203,11 @@ class TestChangeLogWhoFromWhere(ChangeLogAssertions, TransactionCase):
         self.assertChange(self.changes(res_id=rule.id, res_model="perimeter.allowlist", field_name="reserved"),
                           old="False", new="True")
 
+    def test_a_parameter_turned_off_is_still_recorded(self):
+        self.env["ir.config_parameter"].sudo().set_param("perimeter_security.allow_loopback", "False")
+        self.assertChange(self.changes(field_name="perimeter_security.allow_loopback"), old="True", new="False",
+                          operation="create")
+
     def test_blocking_and_unblocking_a_client(self):
         wizard = self.env["perimeter.block"].create({"networks": "203.0.113.9", "duration": "forever",
                                                      "reason": "Password guessing"})
