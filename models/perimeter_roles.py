@@ -8,7 +8,7 @@ servers' TLS state, not their credentials, which stay Settings-administrator
 only.
 """
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 MANAGER = "perimeter_security.group_perimeter_manager"
@@ -28,6 +28,7 @@ def require_manager(env):
 class PerimeterConnectedSystem(models.Model):
     _inherit = "perimeter.connected.system"
 
+    @api.model
     def action_discover(self):
         require_manager(self.env)
         return super().action_discover()
