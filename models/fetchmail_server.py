@@ -1,25 +1,22 @@
 """Incoming mail over a verified channel: ``fetchmail.server.connect()`` under the mail TLS policy.
 
 Same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
-``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while a
-context variable tells the IMAP4Connection / POP3Connection it creates to
-open its client through :class:`perimeter.mailtls.MailTls`: implicit TLS
-verified, or, under ``enforce`` on a port without it, STARTTLS/STLS when the
-server offers it and a refusal when it does not.
+``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while an
+attempt opens the IMAP or POP3 client it creates through
+:class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``):
+implicit TLS verified, or, under ``enforce`` on a port without it,
+STARTTLS/STLS when the server offers it and a refusal when it does not.
 """
 
 import contextlib
-import contextvars
 
-from odoo import api, models, modules
+from odoo import api, models
 
-from odoo.addons.mail.models import fetchmail as odoo_fetchmail
-
+from ..guard import mail_connections
+from ..guard.odoo_runtime import in_odoo_test
 from ..guard.wording import message_of
 from ..perimeter import mailtls
 from .mail_tls import CheckTarget, MailTlsError
-
-_ATTEMPT = contextvars.ContextVar("perimeter_fetchmail_attempt", default=None)
 
 
 class _FetchAttempt:
@@ -34,47 +31,19 @@ class _FetchAttempt:
         self.host = self.port = None
         self.protocol = "plain"
 
-    def open_imap(self, host, port, is_ssl):
+    # The clients Odoo's connect() asks for, opened through MailTls (see guard/mail_connections.py).
+
+    def open_imap(self, host, port, is_ssl, *, timeout, imap_class, imap_ssl_class):
         self.host, self.port = host, port
         self.protocol = mailtls.fetch_protocol("imap", is_ssl, self.policy)
-        # The classes are looked up in Odoo's module, where tests patch them.
-        return self.mail_tls.open_imap(host, port, is_ssl, timeout=odoo_fetchmail.MAIL_TIMEOUT,
-                                       imap_class=odoo_fetchmail.IMAP4, imap_ssl_class=odoo_fetchmail.IMAP4_SSL)
+        return self.mail_tls.open_imap(host, port, is_ssl, timeout=timeout,
+                                       imap_class=imap_class, imap_ssl_class=imap_ssl_class)
 
-    def open_pop3(self, host, port, is_ssl, timeout):
+    def open_pop3(self, host, port, is_ssl, *, timeout, pop_class, pop_ssl_class):
         self.host, self.port = host, port
         self.protocol = mailtls.fetch_protocol("pop", is_ssl, self.policy)
         return self.mail_tls.open_pop3(host, port, is_ssl, timeout=timeout,
-                                       pop_class=odoo_fetchmail.POP3, pop_ssl_class=odoo_fetchmail.POP3_SSL)
-
-
-class PerimeterIMAP4Connection(odoo_fetchmail.IMAP4Connection):
-    _perimeter_mail_tls = True
-
-    def __init__(self, server, port, is_ssl):
-        attempt = _ATTEMPT.get()
-        if attempt is None:
-            super().__init__(server, port, is_ssl)
-            return
-        self.__obj__ = attempt.open_imap(server, port, is_ssl)
-
-
-class PerimeterPOP3Connection(odoo_fetchmail.POP3Connection):
-    _perimeter_mail_tls = True
-
-    def __init__(self, server, port, is_ssl, timeout=odoo_fetchmail.MAIL_TIMEOUT):
-        attempt = _ATTEMPT.get()
-        if attempt is None:
-            super().__init__(server, port, is_ssl, timeout=timeout)
-            return
-        self.__obj__ = attempt.open_pop3(server, port, is_ssl, timeout)
-
-
-# Looked up by connect() when it runs; without an attempt in progress they are Odoo's classes exactly.
-if not getattr(odoo_fetchmail.IMAP4Connection, "_perimeter_mail_tls", False):
-    odoo_fetchmail.IMAP4Connection = PerimeterIMAP4Connection
-if not getattr(odoo_fetchmail.POP3Connection, "_perimeter_mail_tls", False):
-    odoo_fetchmail.POP3Connection = PerimeterPOP3Connection
+                                       pop_class=pop_class, pop_ssl_class=pop_ssl_class)
 
 
 class FetchmailServer(models.Model):
@@ -88,8 +57,7 @@ class FetchmailServer(models.Model):
         return False
 
     def _perimeter_connection_timeout(self):
-        # Odoo's own fetch timeout, read at call time.
-        return odoo_fetchmail.MAIL_TIMEOUT
+        return mail_connections.fetch_timeout()
 
     def _perimeter_refusal_consequence(self, policy):
         if policy == "enforce":
@@ -112,7 +80,7 @@ class FetchmailServer(models.Model):
     def connect(self, allow_archived=False):
         self.ensure_one()
         # Odoo's tests replace imaplib/poplib with mocks: step aside, as the SMTP side does.
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().connect(allow_archived=allow_archived)
         policy, min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -122,9 +90,9 @@ class FetchmailServer(models.Model):
             attempt = _FetchAttempt(policy, min_version, server)
         except ValueError as exc:
             raise MailTlsError(message_of(self.env, exc)) from None
-        token = _ATTEMPT.set(attempt)
         try:
-            connection = super().connect(allow_archived=allow_archived)
+            with mail_connections.fetch_connections_verified_by(attempt):
+                connection = super().connect(allow_archived=allow_archived)
         except Exception as exc:
             if not mailtls.is_tls_failure(exc):
                 if attempt.mail_tls.verified:  # the channel was fine; the login was not
@@ -133,8 +101,6 @@ class FetchmailServer(models.Model):
             failure = exc
         else:
             failure = None
-        finally:
-            _ATTEMPT.reset(token)
         if failure is None:
             if policy == "enforce" and not attempt.mail_tls.verified:
                 self._perimeter_close(connection)
@@ -166,7 +132,7 @@ class FetchmailServer(models.Model):
     # --- Test & Confirm ------------------------------------------------------------------------------------------
 
     def button_confirm_login(self):
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().button_confirm_login()
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":

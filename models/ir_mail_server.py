@@ -1,28 +1,26 @@
 """Outgoing mail over a verified channel: ``ir.mail_server.connect()`` under the mail TLS policy.
 
 Odoo's ``connect()`` resolves the server, the credentials and the client
-certificate, then builds ``SMTPConnection(host, port, encryption, context)``
-and calls ``starttls()`` and ``_smtp_login()``. All of that is kept: the
-override only states, for the duration of the call, how the connection must
-be secured (a context variable), and the ``SMTPConnection`` it creates opens
-its smtplib client through :class:`perimeter.mailtls.MailTls`. Whatever else
-overrides ``connect()`` or ``_smtp_login()`` (Gmail and Outlook OAuth) runs
-unchanged, on the verified channel.
+certificate, then creates its SMTP client and calls ``starttls()`` and
+``_smtp_login()``. All of that is kept: the override only states, for the
+duration of the call, how the connection must be secured (an attempt), and
+the client Odoo creates is opened by the attempt through
+:class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``).
+Whatever else overrides ``connect()`` or ``_smtp_login()`` (Gmail and Outlook
+OAuth) runs unchanged, on the verified channel.
 """
 
 import base64
 import contextvars
 
-from odoo import api, fields, models, modules, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
-from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
-
+from ..guard import mail_connections
+from ..guard.odoo_runtime import in_odoo_test
 from ..perimeter import mailtls
 from .mail_tls import CheckTarget, MailTlsError
 
-# How the SMTPConnection created during the current connect() must be secured.
-_ATTEMPT = contextvars.ContextVar("perimeter_smtp_attempt", default=None)
 # The latest refusal of connect(): (server id, reason). mail.mail reads it right after Odoo
 # caught the refusal, to remember which server refused the batch (see take_refusal).
 _LAST_REFUSAL = contextvars.ContextVar("perimeter_smtp_refusal", default=None)
@@ -53,18 +51,18 @@ class _SmtpAttempt:
     def protocol(self):
         return mailtls.smtp_protocol(self.encryption)
 
-    def open(self, host, port, encryption, odoo_context):
+    def open_smtp(self, host, port, encryption, *, client_cert_requested, timeout):
+        """The SMTP client Odoo's connect() asked for, opened through MailTls (see guard/mail_connections.py)."""
         self.host, self.port, self.encryption = host, port, encryption or "none"
         server = self.server
-        client_cert = self._client_cert() if odoo_context is not None else None
+        client_cert = self._client_cert() if client_cert_requested else None
         self.mail_tls = mailtls.MailTls(
             self.policy, self.min_version,
             ca_bundle_pem=server.perimeter_ca_bundle if server else None,
             pinned_sha256=server.perimeter_pinned_sha256 if server else None,
             client_cert=client_cert,
         )
-        # Read at call time: Odoo's own tests shorten it.
-        return self.mail_tls.open_smtp(host, port, self.encryption, timeout=odoo_ir_mail_server.SMTP_TIMEOUT)
+        return self.mail_tls.open_smtp(host, port, self.encryption, timeout=timeout)
 
     def failure_report(self, failure):
         """A failed TlsReport for this refused connection, with the facts a probe can see."""
@@ -79,26 +77,6 @@ class _SmtpAttempt:
             return (base64.b64decode(server.smtp_ssl_certificate) + b"\n"
                     + base64.b64decode(server.smtp_ssl_private_key))
         return self.cli_client_cert
-
-
-class PerimeterSMTPConnection(odoo_ir_mail_server.SMTPConnection):
-    """Odoo's SMTPConnection; opened through MailTls while a connect() under the policy runs."""
-
-    _perimeter_mail_tls = True
-
-    def __init__(self, server, port, encryption, context=None):
-        attempt = _ATTEMPT.get()
-        if attempt is None:
-            super().__init__(server, port, encryption, context=context)
-            return
-        self.__obj__ = attempt.open(server, port, encryption, context)
-
-
-# connect() looks the class up in its module when it runs. Without an attempt
-# in progress (the policy is off, or this database lacks the module) the
-# subclass is Odoo's class exactly.
-if not getattr(odoo_ir_mail_server.SMTPConnection, "_perimeter_mail_tls", False):
-    odoo_ir_mail_server.SMTPConnection = PerimeterSMTPConnection
 
 
 class IrMailServer(models.Model):
@@ -116,8 +94,7 @@ class IrMailServer(models.Model):
             server.perimeter_refused_mail_count = counts.get(server._origin, 0)
 
     def _perimeter_connection_timeout(self):
-        # Read at call time: Odoo's own tests shorten it.
-        return odoo_ir_mail_server.SMTP_TIMEOUT
+        return mail_connections.smtp_timeout()
 
     def _perimeter_kind(self):
         return self.env._("Outgoing mail server")
@@ -182,7 +159,7 @@ class IrMailServer(models.Model):
             "smtp_debug": smtp_debug, "mail_server_id": mail_server_id, "allow_archived": allow_archived,
         }
         # Odoo's test mode connects nowhere; neither do we.
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().connect(**kwargs)
         policy, min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -220,13 +197,10 @@ class IrMailServer(models.Model):
         return super().connect(**kwargs)
 
     def _perimeter_connect_with(self, attempt, kwargs):
-        """Odoo's connect() with ``attempt`` deciding how its SMTPConnection is secured."""
-        token = _ATTEMPT.set(attempt)
-        try:
+        """Odoo's connect() with ``attempt`` deciding how its SMTP client is secured."""
+        with mail_connections.smtp_connections_verified_by(attempt):
             # Odoo's connect(), not ours: this method is the core of our override.
             connection = super().connect(**kwargs)  # pylint: disable=super-method-mismatch
-        finally:
-            _ATTEMPT.reset(token)
         if attempt.policy == "enforce" and (attempt.mail_tls is None or not attempt.mail_tls.verified):
             # Something skipped starttls(): never hand out an unverified session under enforce.
             if connection is not None:
@@ -249,7 +223,7 @@ class IrMailServer(models.Model):
     def test_smtp_connection(self, autodetect_max_email_size=False):
         # Odoo's contract, relied on by scripts and other modules: under off and warn this raises
         # UserError exactly when Odoo raises it (with the TLS facts added); only enforce refuses more.
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().test_smtp_connection(autodetect_max_email_size)
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
