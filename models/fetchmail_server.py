@@ -1,6 +1,14 @@
-"""Incoming mail over a verified channel: ``fetchmail.server.connect()`` under the mail TLS policy.
+"""``fetchmail.server``: what this module adds to Odoo's incoming mail servers.
 
-Same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
+- Mail TLS (the trust settings, the last check and its notifications come
+  from ``perimeter.mail.tls.mixin``): ``connect()`` under the mail TLS policy,
+  Test & Confirm saying what the handshake saw.
+- The change history of the server's trust (CA bundle, pin), through
+  ``perimeter.change.tracked``.
+- Roles: credentials stay with Settings administrators; the actions that
+  write check for a Perimeter administrator first.
+
+The same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
 ``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while an
 attempt opens the IMAP or POP3 client it creates through
 :class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``):
@@ -10,13 +18,14 @@ STARTTLS/STLS when the server offers it and a refusal when it does not.
 
 import contextlib
 
-from odoo import api, models
+from odoo import api, fields, models
 
 from ..guard import mail_connections
 from ..guard.odoo_runtime import in_odoo_test
 from ..guard.wording import message_of
 from ..perimeter import mailtls
-from .mail_tls import CheckTarget, MailTlsError
+from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
+from .roles import require_manager
 
 
 class _FetchAttempt:
@@ -48,7 +57,15 @@ class _FetchAttempt:
 
 class FetchmailServer(models.Model):
     _name = "fetchmail.server"
-    _inherit = ["fetchmail.server", "perimeter.mail.tls.mixin"]
+    # On a write: Odoo's fetchmail.server, then the mixin (the pin normalised), then the change history
+    # (what is stored, compared with what was).
+    _inherit = ["fetchmail.server", "perimeter.mail.tls.mixin", "perimeter.change.tracked"]
+
+    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
+
+    # Credentials stay with Settings administrators, as before auditors could read these servers.
+    user = fields.Char(groups="base.group_system")
+    password = fields.Char(groups="base.group_system")
 
     def _perimeter_kind(self):
         return self.env._("Incoming mail server")
@@ -74,6 +91,10 @@ class FetchmailServer(models.Model):
             return CheckTarget(self.server, int(self.port or 0), protocol)
         notes = (("unencrypted", mailtls.UNENCRYPTED_FETCH),)
         return CheckTarget(self.server, int(self.port or 0), protocol, notes)
+
+    def action_perimeter_check(self):
+        require_manager(self.env)
+        return super().action_perimeter_check()
 
     # --- connect() -----------------------------------------------------------------------------------------------
 
@@ -129,9 +150,10 @@ class FetchmailServer(models.Model):
         return mailtls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
                                      min_version=attempt.min_version)
 
-    # --- Test & Confirm ------------------------------------------------------------------------------------------
+    # --- Test & Confirm, fetching, back to draft -----------------------------------------------------------------
 
     def button_confirm_login(self):
+        require_manager(self.env)
         if in_odoo_test():
             return super().button_confirm_login()
         policy, _min_version = self._perimeter_mail_tls_settings()
@@ -142,6 +164,14 @@ class FetchmailServer(models.Model):
             return refusal
         super().button_confirm_login()
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
+
+    def fetch_mail(self, raise_exception=True):
+        require_manager(self.env)
+        return super().fetch_mail(raise_exception=raise_exception)
+
+    def set_draft(self):
+        require_manager(self.env)
+        return super().set_draft()
 
     @api.model
     def _perimeter_servers_to_check(self):

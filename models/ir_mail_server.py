@@ -1,4 +1,12 @@
-"""Outgoing mail over a verified channel: ``ir.mail_server.connect()`` under the mail TLS policy.
+"""``ir.mail_server``: what this module adds to Odoo's outgoing mail servers.
+
+- Mail TLS (the trust settings, the last check and its notifications come
+  from ``perimeter.mail.tls.mixin``): ``connect()`` under the mail TLS policy,
+  Test Connection saying what the handshake saw, the mail the policy refused
+  and its retry, the daily check of every mail server.
+- The change history of the server's trust (CA bundle, pin), through
+  ``perimeter.change.tracked``.
+- Roles: the actions that write check for a Perimeter administrator first.
 
 Odoo's ``connect()`` resolves the server, the credentials and the client
 certificate, then creates its SMTP client and calls ``starttls()`` and
@@ -19,7 +27,8 @@ from odoo.exceptions import UserError
 from ..guard import mail_connections
 from ..guard.odoo_runtime import in_odoo_test
 from ..perimeter import mailtls
-from .mail_tls import CheckTarget, MailTlsError
+from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
+from .roles import require_manager
 
 # The latest refusal of connect(): (server id, reason). mail.mail reads it right after Odoo
 # caught the refusal, to remember which server refused the batch (see take_refusal).
@@ -81,7 +90,11 @@ class _SmtpAttempt:
 
 class IrMailServer(models.Model):
     _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "perimeter.mail.tls.mixin"]
+    # On a write: Odoo's ir.mail_server, then the mixin (the pin normalised), then the change history
+    # (what is stored, compared with what was).
+    _inherit = ["ir.mail_server", "perimeter.mail.tls.mixin", "perimeter.change.tracked"]
+
+    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
 
     perimeter_refused_mail_count = fields.Integer(
         string="Refused mail", compute="_compute_perimeter_refused_mail_count",
@@ -125,6 +138,12 @@ class IrMailServer(models.Model):
             notes += (("policy", mailtls.PLAINTEXT_SMTP_REFUSED),)
             return CheckTarget(host, port, protocol, notes, connect=False)
         return CheckTarget(host, port, protocol, notes)
+
+    # --- Check TLS -----------------------------------------------------------------------------------------------
+
+    def action_perimeter_check(self):
+        require_manager(self.env)
+        return super().action_perimeter_check()
 
     def _perimeter_collect_reports(self, policy, min_version):
         # A probe cannot present a client certificate; a server that demands one
@@ -221,6 +240,7 @@ class IrMailServer(models.Model):
     # --- Test Connection -----------------------------------------------------------------------------------------
 
     def test_smtp_connection(self, autodetect_max_email_size=False):
+        require_manager(self.env)
         # Odoo's contract, relied on by scripts and other modules: under off and warn this raises
         # UserError exactly when Odoo raises it (with the TLS facts added); only enforce refuses more.
         if in_odoo_test():
@@ -267,6 +287,7 @@ class IrMailServer(models.Model):
 
     def action_perimeter_retry_refused(self):
         """Put the mail the TLS policy refused for these servers back in the queue, and wake the mail queue."""
+        require_manager(self.env)
         mails = self.env["mail.mail"].sudo().search(self._perimeter_refused_mail_domain())
         mails.action_retry()
         cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)

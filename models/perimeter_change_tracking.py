@@ -5,8 +5,9 @@ before and after each create, write and unlink, and appends one
 ``perimeter.change.log`` row per value that changed. The models below only
 name what they track: a rule's network, activity, expiry, note and audience,
 the ``perimeter_security.*`` parameters (which Odoo does not track, however
-they are written: Settings, ``set_param`` over RPC, ``odoo shell``), a
-connected system's fence and trust, a mail server's trust.
+they are written: Settings, ``set_param`` over RPC, ``odoo shell``). The
+mail servers and the connected systems name theirs (trust, fence) in their
+own files.
 """
 
 from odoo import api, fields, models
@@ -123,28 +124,6 @@ class PerimeterAllowlist(models.Model):
     active = fields.Boolean(tracking=True)
     expires_at = fields.Datetime(tracking=True)
     note = fields.Text(tracking=True)
-
-
-class PerimeterConnectedSystem(models.Model):
-    _name = "perimeter.connected.system"
-    _inherit = ["perimeter.connected.system", "perimeter.change.tracked"]
-
-    # Its fence (who may use its credentials, from where) and the trust of its endpoint.
-    _perimeter_tracked_fields = ("allowed_networks", "user_ids", "apikey_ids", "ca_bundle", "pinned_sha256")
-
-
-class IrMailServer(models.Model):
-    _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "perimeter.change.tracked"]
-
-    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
-
-
-class FetchmailServer(models.Model):
-    _name = "fetchmail.server"
-    _inherit = ["fetchmail.server", "perimeter.change.tracked"]
-
-    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
 
 
 class IrConfigParameter(models.Model):
