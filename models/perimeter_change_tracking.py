@@ -8,7 +8,8 @@ name what they track: a rule's network, activity, expiry, note and audience
 however they are given (the user or group form, the rule, RPC, ``odoo
 shell``), blocks, the ``perimeter_security.*`` parameters (which Odoo does not
 track, however they are written: Settings, ``set_param`` over RPC, ``odoo
-shell``), a connected system's fence and trust, a mail server's trust.
+shell``). The mail servers and the connected systems name theirs (trust,
+fence) in their own files.
 
 Every row of one request carries the same client address: the one the
 module resolved for it, taken before the request's first change (which may
@@ -163,28 +164,6 @@ class ResGroups(models.Model):
 
     # A group's networks, given from the group form.
     _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
-
-
-class PerimeterConnectedSystem(models.Model):
-    _name = "perimeter.connected.system"
-    _inherit = ["perimeter.connected.system", "perimeter.change.tracked"]
-
-    # Its fence (who may use its credentials, from where) and the trust of its endpoint.
-    _perimeter_tracked_fields = ("allowed_networks", "user_ids", "apikey_ids", "ca_bundle", "pinned_sha256")
-
-
-class IrMailServer(models.Model):
-    _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "perimeter.change.tracked"]
-
-    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
-
-
-class FetchmailServer(models.Model):
-    _name = "fetchmail.server"
-    _inherit = ["fetchmail.server", "perimeter.change.tracked"]
-
-    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
 
 
 class IrConfigParameter(models.Model):

@@ -8,7 +8,7 @@ from odoo.tools import config
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
-from ..models.mail_tls import MailTlsError
+from ..models.perimeter_mail_tls_mixin import MailTlsError
 from ..testing.servers import SilentServer, SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase, b64
 

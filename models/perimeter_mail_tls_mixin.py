@@ -1,3 +1,14 @@
+"""``perimeter.mail.tls.mixin``: what outgoing (``ir.mail_server``) and incoming (``fetchmail.server``) mail
+servers share about TLS.
+
+The trust settings (CA bundle, pinned fingerprint), the fields of the last
+check, checking (**Check TLS**, the checks that start Test Connection and Test
+& Confirm, the daily check), storing what was seen, and telling the
+administrators (a failing check, an expiring certificate). Each model says
+what to check (``_perimeter_tls_target``) and how it connects; ``MailTlsError``
+is the refusal both raise.
+"""
+
 import dataclasses
 
 from markupsafe import Markup, escape
