@@ -7,7 +7,7 @@
   ``AccessDenied`` whether it was right or wrong, as for an unknown login;
 - ``authenticate``: judged again with the uid that logged in (an override that
   catches ``AccessDenied`` and logs in by other means, as LDAP does, cannot
-  slip past);
+  slip past); every failed login leaves it with the same traceback;
 - ``check``: every ``execute``/``execute_kw`` call, before Odoo's cached
   password check, from the cached audience (no SQL per call);
 - ``res.users.apikeys._check_credentials``: bearer authentication of HTTP
@@ -91,9 +91,17 @@ class ResUsers(models.Model):
 
     @classmethod
     def authenticate(cls, db, credential, user_agent_env):
-        auth_info = super().authenticate(db, credential, user_agent_env)
-        cls._perimeter_hold_uid(auth_info.get("uid"))
-        return auth_info
+        try:
+            auth_info = super().authenticate(db, credential, user_agent_env)
+            cls._perimeter_hold_uid(auth_info.get("uid"))
+        except AccessDenied as denied:
+            failed = denied
+        else:
+            return auth_info
+        # Raised again from here, its traceback cut: every failed login, whether its login is unknown, its
+        # password wrong or its user held elsewhere, has the same traceback (``error.data.debug`` of a JSON
+        # answer), so where a refusal came from (Odoo's ``_login``, a password check, this module) tells nothing.
+        raise failed.with_traceback(None) from None
 
     @classmethod
     def check(cls, db, uid, passwd):
