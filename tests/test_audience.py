@@ -115,7 +115,9 @@ class AudienceCase(PerimeterHttpCase):
         page = self.get("/web/login", **where)
         self.assertEqual(page.status, 200, page)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        cookie = (page.header("Set-Cookie") or "").split(";")[0].partition("=")[2]
+        # The session cookie among those set (website sets its own too).
+        cookie = next((value.split(";")[0].partition("=")[2] for value in page.headers("Set-Cookie")
+                       if value.startswith("session_id=")), "")
         body = f"csrf_token={token}&login={login}&password={password}&redirect="
         return self.call("POST", "/web/login", body=body, cookies={"session_id": cookie},
                          headers=[("Content-Type", "application/x-www-form-urlencoded"), *where.get("headers", ())],
