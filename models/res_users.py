@@ -38,7 +38,7 @@ class ResUsers(models.Model):
         "perimeter.allowlist", "perimeter_allowlist_res_users_rel", "user_id", "rule_id",
         string="Allowed networks", context={"active_test": False}, groups="base.group_system",
         help="This user, and every API key of theirs, may only come from these networks. Empty: the networks "
-        "of their groups, else the IP Allowlist.",
+        "of their groups, else the trusted proxies for the edge sync user, else the IP Allowlist.",
     )
 
     perimeter_held = fields.Boolean(
@@ -47,7 +47,8 @@ class ResUsers(models.Model):
         help="Networks are named for this user, on the user or on one of their groups.",
     )
     perimeter_networks_source = fields.Selection(
-        [("user", "Own networks"), ("groups", "Networks of their groups"), ("allowlist", "IP Allowlist")],
+        [("user", "Own networks"), ("groups", "Networks of their groups"), ("proxies", "Trusted proxies"),
+         ("allowlist", "IP Allowlist")],
         string="Networks from", compute="_compute_perimeter_networks", groups="base.group_system",
     )
     perimeter_effective_networks = fields.Text(
