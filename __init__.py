@@ -1,13 +1,15 @@
 from . import models
 from . import wizards
 from . import controllers
-from .guard import server_tier, signaling
+from .guard import mail_connections, server_tier, signaling
 from .perimeter.settings import PREFIX
 
 
 def post_load():
-    """Install the server tier (static files, requests with no database, cross-database RPC)."""
+    """Install the server tier (static files, requests with no database, cross-database RPC) and the verified
+    mail connections (mail TLS)."""
     server_tier.install()
+    mail_connections.install()
 
 
 def uninstall_hook(env):

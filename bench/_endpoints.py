@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: ``perimeter``
 
-from perimeter.testing.certs import CertFactory  # noqa: E402
-from perimeter.testing.servers import ClosedPort, TlsServer  # noqa: E402
+from testing.certs import CertFactory  # noqa: E402
+from testing.servers import ClosedPort, TlsServer  # noqa: E402
 
 KINDS = ("trusted", "self-signed", "expired", "closed")
 EXPECTED = {"trusted": "ok", "self-signed": "failed", "expired": "failed", "closed": "failed"}

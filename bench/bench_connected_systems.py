@@ -34,7 +34,7 @@ from perimeter.client import resolve_client
 from perimeter.fence import Fence
 from perimeter.rpccallers import CallerKey, CallerTally
 from perimeter.systems import MAX_WORKERS, CheckJob, check_endpoints
-from perimeter.tlscheck import DASHBOARD_STATES
+from perimeter.tls_report import DASHBOARD_STATES
 
 WORKERS = (MAX_WORKERS, 32)
 

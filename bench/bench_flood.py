@@ -30,7 +30,7 @@ special. It measures, in the same run:
    (every 5 s in each worker) until the rows hold every refused request,
    and reads them with psql.
 
-With ``--edge``, a real nginx (``perimeter/testing/nginx.py``) stands in front
+With ``--edge``, a real nginx (``testing/nginx.py``) stands in front
 of Odoo with the allowlist the module exports for it (Export for nginx /
 HAProxy), connecting from 127.0.0.5, a trusted proxy; every request of the
 run, allowlisted or not, goes through nginx, and the access log must stay
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from odoo_server import admin_rpc, bench_environment, free_port, odoo_server, timed_request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from perimeter.testing.nginx import NGINX, NginxProxy  # noqa: E402
+from testing.nginx import NGINX, NginxProxy  # noqa: E402
 
 DBNAME = "bench_flood"
 INSIDER = "127.0.0.1"

@@ -9,7 +9,7 @@ SYNC_GROUP = "perimeter_security.group_perimeter_edge_sync"
 
 
 class PerimeterEdgeSync(http.Controller):
-    """The rules in force for nginx and HAProxy, fetched by the edge's sync job (``scripts/edge_sync.sh``).
+    """The rules in force for nginx and HAProxy, fetched by the edge's sync job (``deploy/edge_sync.sh``).
 
     Authenticated by an API key of the edge sync user as a bearer token;
     ``ETag``/``If-None-Match`` make an unchanged sync a ``304``.

@@ -21,7 +21,12 @@ methods of Odoo's classes (never by rebinding ``odoo.http.root``):
   is enforced there, before any password is checked (a refusal is an RPC
   fault or a JSON-RPC error);
 - the bus ``Websocket``: an open websocket is closed when the policy of its
-  database stops admitting the client it was opened from.
+  database stops admitting the client it was opened from;
+- werkzeug's ``WSGIRequestHandler.make_environ`` (Odoo's threaded server's
+  handler inherits it, prefork workers use it as is): a request header whose
+  name holds an underscore is dropped before werkzeug 2.2 would merge it with
+  its dash spelling (``X_Forwarded_For`` into ``HTTP_X_FORWARDED_FOR``), as
+  nginx, Apache 2.4, Django and gunicorn 22 do. gevent's handler already drops them.
 
 A database's policy is used only where the module is installed and its
 registry is already loaded (the guard never loads one for a static file);
@@ -37,6 +42,7 @@ import time
 from contextlib import closing
 
 import psycopg2
+import werkzeug.serving
 
 import odoo
 from odoo import SUPERUSER_ID, api
@@ -69,6 +75,7 @@ def install():
     for service in ("common", "db", "model"):
         _wrap(getattr(odoo.service, service), "dispatch", functools.partial(_guard_dispatch, service))
     _wrap(Session, "authenticate", _guard_session_authenticate)
+    _wrap(werkzeug.serving.WSGIRequestHandler, "make_environ", _guard_make_environ)
     server_config.check_section()  # a mistyped option is reported at start, not at some later request
     if server_config.break_glass():
         _logger.warning(
@@ -156,9 +163,31 @@ def secure_headers(headers, verdict):
     return result
 
 
+def drop_underscore_headers(headers):
+    """Remove from ``headers`` (an ``http.client.HTTPMessage``) every header whose name holds an underscore.
+
+    WSGI spells ``X-Forwarded-For`` and ``X_Forwarded_For`` alike
+    (``HTTP_X_FORWARDED_FOR``): only the raw name tells them apart, and only
+    here, before the environ is built. Returns the names dropped.
+    """
+    dropped = {name.lower() for name in headers.keys() if "_" in name}
+    for name in dropped:
+        del headers[name]  # every occurrence, whatever its case; the dash spelling is another name
+    return dropped
+
+
 # ---------------------------------------------------------------------------------------------
 # Wrappers. Each takes the original callable and returns its guarded version.
 # ---------------------------------------------------------------------------------------------
+
+
+def _guard_make_environ(original):
+    @functools.wraps(original)
+    def make_environ(self):
+        drop_underscore_headers(self.headers)
+        return original(self)
+
+    return make_environ
 
 
 def _guard_call(original):

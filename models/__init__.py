@@ -6,12 +6,7 @@ from . import res_config_settings
 from . import res_config_settings_mail_tls
 from . import perimeter_access_log
 from . import perimeter_access_alert
-from . import mail_tls
-from . import ir_mail_server
-from . import fetchmail_server
-from . import mail_mail
 from . import perimeter_rpc_caller
-from . import perimeter_connected_system
 from . import perimeter_posture_finding
 from . import res_users_system_fence
 from . import perimeter_policy
@@ -29,9 +24,13 @@ from . import ir_websocket_audience
 from . import perimeter_setting
 from . import perimeter_change_log
 from . import perimeter_change_tracking
-from . import perimeter_roles
+# After the mixins they inherit: perimeter.change.tracked (perimeter_change_tracking) and perimeter.mail.tls.mixin.
+from . import perimeter_mail_tls_mixin
+from . import ir_mail_server
+from . import fetchmail_server
+from . import mail_mail
+from . import perimeter_connected_system
 from . import perimeter_allowlist_checks
-from . import perimeter_connected_system_source
 from . import perimeter_edge_sync
 from . import perimeter_autoban
 from . import res_users_failed_login

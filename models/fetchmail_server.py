@@ -1,25 +1,31 @@
-"""Incoming mail over a verified channel: ``fetchmail.server.connect()`` under the mail TLS policy.
+"""``fetchmail.server``: what this module adds to Odoo's incoming mail servers.
 
-Same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
-``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while a
-context variable tells the IMAP4Connection / POP3Connection it creates to
-open its client through :class:`perimeter.mailtls.MailTls`: implicit TLS
-verified, or, under ``enforce`` on a port without it, STARTTLS/STLS when the
-server offers it and a refusal when it does not.
+- Mail TLS (the trust settings, the last check and its notifications come
+  from ``perimeter.mail.tls.mixin``): ``connect()`` under the mail TLS policy,
+  Test & Confirm saying what the handshake saw.
+- The change history of the server's trust (CA bundle, pin), through
+  ``perimeter.change.tracked``.
+- Roles: credentials stay with Settings administrators; the actions that
+  write check for a Perimeter administrator first.
+
+The same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
+``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while an
+attempt opens the IMAP or POP3 client it creates through
+:class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``):
+implicit TLS verified, or, under ``enforce`` on a port without it,
+STARTTLS/STLS when the server offers it and a refusal when it does not.
 """
 
 import contextlib
-import contextvars
 
-from odoo import api, models, modules
+from odoo import api, fields, models
 
-from odoo.addons.mail.models import fetchmail as odoo_fetchmail
-
+from ..guard import mail_connections
+from ..guard.odoo_runtime import in_odoo_test
 from ..guard.wording import message_of
 from ..perimeter import mailtls
-from .mail_tls import CheckTarget, MailTlsError
-
-_ATTEMPT = contextvars.ContextVar("perimeter_fetchmail_attempt", default=None)
+from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
+from .roles import require_manager
 
 
 class _FetchAttempt:
@@ -34,52 +40,32 @@ class _FetchAttempt:
         self.host = self.port = None
         self.protocol = "plain"
 
-    def open_imap(self, host, port, is_ssl):
+    # The clients Odoo's connect() asks for, opened through MailTls (see guard/mail_connections.py).
+
+    def open_imap(self, host, port, is_ssl, *, timeout, imap_class, imap_ssl_class):
         self.host, self.port = host, port
         self.protocol = mailtls.fetch_protocol("imap", is_ssl, self.policy)
-        # The classes are looked up in Odoo's module, where tests patch them.
-        return self.mail_tls.open_imap(host, port, is_ssl, timeout=odoo_fetchmail.MAIL_TIMEOUT,
-                                       imap_class=odoo_fetchmail.IMAP4, imap_ssl_class=odoo_fetchmail.IMAP4_SSL)
+        return self.mail_tls.open_imap(host, port, is_ssl, timeout=timeout,
+                                       imap_class=imap_class, imap_ssl_class=imap_ssl_class)
 
-    def open_pop3(self, host, port, is_ssl, timeout):
+    def open_pop3(self, host, port, is_ssl, *, timeout, pop_class, pop_ssl_class):
         self.host, self.port = host, port
         self.protocol = mailtls.fetch_protocol("pop", is_ssl, self.policy)
         return self.mail_tls.open_pop3(host, port, is_ssl, timeout=timeout,
-                                       pop_class=odoo_fetchmail.POP3, pop_ssl_class=odoo_fetchmail.POP3_SSL)
-
-
-class PerimeterIMAP4Connection(odoo_fetchmail.IMAP4Connection):
-    _perimeter_mail_tls = True
-
-    def __init__(self, server, port, is_ssl):
-        attempt = _ATTEMPT.get()
-        if attempt is None:
-            super().__init__(server, port, is_ssl)
-            return
-        self.__obj__ = attempt.open_imap(server, port, is_ssl)
-
-
-class PerimeterPOP3Connection(odoo_fetchmail.POP3Connection):
-    _perimeter_mail_tls = True
-
-    def __init__(self, server, port, is_ssl, timeout=odoo_fetchmail.MAIL_TIMEOUT):
-        attempt = _ATTEMPT.get()
-        if attempt is None:
-            super().__init__(server, port, is_ssl, timeout=timeout)
-            return
-        self.__obj__ = attempt.open_pop3(server, port, is_ssl, timeout)
-
-
-# Looked up by connect() when it runs; without an attempt in progress they are Odoo's classes exactly.
-if not getattr(odoo_fetchmail.IMAP4Connection, "_perimeter_mail_tls", False):
-    odoo_fetchmail.IMAP4Connection = PerimeterIMAP4Connection
-if not getattr(odoo_fetchmail.POP3Connection, "_perimeter_mail_tls", False):
-    odoo_fetchmail.POP3Connection = PerimeterPOP3Connection
+                                       pop_class=pop_class, pop_ssl_class=pop_ssl_class)
 
 
 class FetchmailServer(models.Model):
     _name = "fetchmail.server"
-    _inherit = ["fetchmail.server", "perimeter.mail.tls.mixin"]
+    # On a write: Odoo's fetchmail.server, then the mixin (the pin normalised), then the change history
+    # (what is stored, compared with what was).
+    _inherit = ["fetchmail.server", "perimeter.mail.tls.mixin", "perimeter.change.tracked"]
+
+    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
+
+    # Credentials stay with Settings administrators, as before auditors could read these servers.
+    user = fields.Char(groups="base.group_system")
+    password = fields.Char(groups="base.group_system")
 
     def _perimeter_kind(self):
         return self.env._("Incoming mail server")
@@ -88,8 +74,7 @@ class FetchmailServer(models.Model):
         return False
 
     def _perimeter_connection_timeout(self):
-        # Odoo's own fetch timeout, read at call time.
-        return odoo_fetchmail.MAIL_TIMEOUT
+        return mail_connections.fetch_timeout()
 
     def _perimeter_refusal_consequence(self, policy):
         if policy == "enforce":
@@ -107,12 +92,16 @@ class FetchmailServer(models.Model):
         notes = (("unencrypted", mailtls.UNENCRYPTED_FETCH),)
         return CheckTarget(self.server, int(self.port or 0), protocol, notes)
 
+    def action_perimeter_check(self):
+        require_manager(self.env)
+        return super().action_perimeter_check()
+
     # --- connect() -----------------------------------------------------------------------------------------------
 
     def connect(self, allow_archived=False):
         self.ensure_one()
         # Odoo's tests replace imaplib/poplib with mocks: step aside, as the SMTP side does.
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().connect(allow_archived=allow_archived)
         policy, min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -122,9 +111,9 @@ class FetchmailServer(models.Model):
             attempt = _FetchAttempt(policy, min_version, server)
         except ValueError as exc:
             raise MailTlsError(message_of(self.env, exc)) from None
-        token = _ATTEMPT.set(attempt)
         try:
-            connection = super().connect(allow_archived=allow_archived)
+            with mail_connections.fetch_connections_verified_by(attempt):
+                connection = super().connect(allow_archived=allow_archived)
         except Exception as exc:
             if not mailtls.is_tls_failure(exc):
                 if attempt.mail_tls.verified:  # the channel was fine; the login was not
@@ -133,8 +122,6 @@ class FetchmailServer(models.Model):
             failure = exc
         else:
             failure = None
-        finally:
-            _ATTEMPT.reset(token)
         if failure is None:
             if policy == "enforce" and not attempt.mail_tls.verified:
                 self._perimeter_close(connection)
@@ -163,10 +150,11 @@ class FetchmailServer(models.Model):
         return mailtls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
                                      min_version=attempt.min_version)
 
-    # --- Test & Confirm ------------------------------------------------------------------------------------------
+    # --- Test & Confirm, fetching, back to draft -----------------------------------------------------------------
 
     def button_confirm_login(self):
-        if modules.module.current_test:
+        require_manager(self.env)
+        if in_odoo_test():
             return super().button_confirm_login()
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -176,6 +164,14 @@ class FetchmailServer(models.Model):
             return refusal
         super().button_confirm_login()
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
+
+    def fetch_mail(self, raise_exception=True):
+        require_manager(self.env)
+        return super().fetch_mail(raise_exception=raise_exception)
+
+    def set_draft(self):
+        require_manager(self.env)
+        return super().set_draft()
 
     @api.model
     def _perimeter_servers_to_check(self):

@@ -1,28 +1,35 @@
-"""Outgoing mail over a verified channel: ``ir.mail_server.connect()`` under the mail TLS policy.
+"""``ir.mail_server``: what this module adds to Odoo's outgoing mail servers.
+
+- Mail TLS (the trust settings, the last check and its notifications come
+  from ``perimeter.mail.tls.mixin``): ``connect()`` under the mail TLS policy,
+  Test Connection saying what the handshake saw, the mail the policy refused
+  and its retry, the daily check of every mail server.
+- The change history of the server's trust (CA bundle, pin), through
+  ``perimeter.change.tracked``.
+- Roles: the actions that write check for a Perimeter administrator first.
 
 Odoo's ``connect()`` resolves the server, the credentials and the client
-certificate, then builds ``SMTPConnection(host, port, encryption, context)``
-and calls ``starttls()`` and ``_smtp_login()``. All of that is kept: the
-override only states, for the duration of the call, how the connection must
-be secured (a context variable), and the ``SMTPConnection`` it creates opens
-its smtplib client through :class:`perimeter.mailtls.MailTls`. Whatever else
-overrides ``connect()`` or ``_smtp_login()`` (Gmail and Outlook OAuth) runs
-unchanged, on the verified channel.
+certificate, then creates its SMTP client and calls ``starttls()`` and
+``_smtp_login()``. All of that is kept: the override only states, for the
+duration of the call, how the connection must be secured (an attempt), and
+the client Odoo creates is opened by the attempt through
+:class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``).
+Whatever else overrides ``connect()`` or ``_smtp_login()`` (Gmail and Outlook
+OAuth) runs unchanged, on the verified channel.
 """
 
 import base64
 import contextvars
 
-from odoo import api, fields, models, modules, tools
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
-from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
-
+from ..guard import mail_connections
+from ..guard.odoo_runtime import in_odoo_test
 from ..perimeter import mailtls
-from .mail_tls import CheckTarget, MailTlsError
+from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
+from .roles import require_manager
 
-# How the SMTPConnection created during the current connect() must be secured.
-_ATTEMPT = contextvars.ContextVar("perimeter_smtp_attempt", default=None)
 # The latest refusal of connect(): (server id, reason). mail.mail reads it right after Odoo
 # caught the refusal, to remember which server refused the batch (see take_refusal).
 _LAST_REFUSAL = contextvars.ContextVar("perimeter_smtp_refusal", default=None)
@@ -53,18 +60,18 @@ class _SmtpAttempt:
     def protocol(self):
         return mailtls.smtp_protocol(self.encryption)
 
-    def open(self, host, port, encryption, odoo_context):
+    def open_smtp(self, host, port, encryption, *, client_cert_requested, timeout):
+        """The SMTP client Odoo's connect() asked for, opened through MailTls (see guard/mail_connections.py)."""
         self.host, self.port, self.encryption = host, port, encryption or "none"
         server = self.server
-        client_cert = self._client_cert() if odoo_context is not None else None
+        client_cert = self._client_cert() if client_cert_requested else None
         self.mail_tls = mailtls.MailTls(
             self.policy, self.min_version,
             ca_bundle_pem=server.perimeter_ca_bundle if server else None,
             pinned_sha256=server.perimeter_pinned_sha256 if server else None,
             client_cert=client_cert,
         )
-        # Read at call time: Odoo's own tests shorten it.
-        return self.mail_tls.open_smtp(host, port, self.encryption, timeout=odoo_ir_mail_server.SMTP_TIMEOUT)
+        return self.mail_tls.open_smtp(host, port, self.encryption, timeout=timeout)
 
     def failure_report(self, failure):
         """A failed TlsReport for this refused connection, with the facts a probe can see."""
@@ -81,29 +88,13 @@ class _SmtpAttempt:
         return self.cli_client_cert
 
 
-class PerimeterSMTPConnection(odoo_ir_mail_server.SMTPConnection):
-    """Odoo's SMTPConnection; opened through MailTls while a connect() under the policy runs."""
-
-    _perimeter_mail_tls = True
-
-    def __init__(self, server, port, encryption, context=None):
-        attempt = _ATTEMPT.get()
-        if attempt is None:
-            super().__init__(server, port, encryption, context=context)
-            return
-        self.__obj__ = attempt.open(server, port, encryption, context)
-
-
-# connect() looks the class up in its module when it runs. Without an attempt
-# in progress (the policy is off, or this database lacks the module) the
-# subclass is Odoo's class exactly.
-if not getattr(odoo_ir_mail_server.SMTPConnection, "_perimeter_mail_tls", False):
-    odoo_ir_mail_server.SMTPConnection = PerimeterSMTPConnection
-
-
 class IrMailServer(models.Model):
     _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "perimeter.mail.tls.mixin"]
+    # On a write: Odoo's ir.mail_server, then the mixin (the pin normalised), then the change history
+    # (what is stored, compared with what was).
+    _inherit = ["ir.mail_server", "perimeter.mail.tls.mixin", "perimeter.change.tracked"]
+
+    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
 
     perimeter_refused_mail_count = fields.Integer(
         string="Refused mail", compute="_compute_perimeter_refused_mail_count",
@@ -116,8 +107,7 @@ class IrMailServer(models.Model):
             server.perimeter_refused_mail_count = counts.get(server._origin, 0)
 
     def _perimeter_connection_timeout(self):
-        # Read at call time: Odoo's own tests shorten it.
-        return odoo_ir_mail_server.SMTP_TIMEOUT
+        return mail_connections.smtp_timeout()
 
     def _perimeter_kind(self):
         return self.env._("Outgoing mail server")
@@ -148,6 +138,12 @@ class IrMailServer(models.Model):
             notes += (("policy", mailtls.PLAINTEXT_SMTP_REFUSED),)
             return CheckTarget(host, port, protocol, notes, connect=False)
         return CheckTarget(host, port, protocol, notes)
+
+    # --- Check TLS -----------------------------------------------------------------------------------------------
+
+    def action_perimeter_check(self):
+        require_manager(self.env)
+        return super().action_perimeter_check()
 
     def _perimeter_collect_reports(self, policy, min_version):
         # A probe cannot present a client certificate; a server that demands one
@@ -182,7 +178,7 @@ class IrMailServer(models.Model):
             "smtp_debug": smtp_debug, "mail_server_id": mail_server_id, "allow_archived": allow_archived,
         }
         # Odoo's test mode connects nowhere; neither do we.
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().connect(**kwargs)
         policy, min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -220,13 +216,10 @@ class IrMailServer(models.Model):
         return super().connect(**kwargs)
 
     def _perimeter_connect_with(self, attempt, kwargs):
-        """Odoo's connect() with ``attempt`` deciding how its SMTPConnection is secured."""
-        token = _ATTEMPT.set(attempt)
-        try:
+        """Odoo's connect() with ``attempt`` deciding how its SMTP client is secured."""
+        with mail_connections.smtp_connections_verified_by(attempt):
             # Odoo's connect(), not ours: this method is the core of our override.
             connection = super().connect(**kwargs)  # pylint: disable=super-method-mismatch
-        finally:
-            _ATTEMPT.reset(token)
         if attempt.policy == "enforce" and (attempt.mail_tls is None or not attempt.mail_tls.verified):
             # Something skipped starttls(): never hand out an unverified session under enforce.
             if connection is not None:
@@ -247,9 +240,10 @@ class IrMailServer(models.Model):
     # --- Test Connection -----------------------------------------------------------------------------------------
 
     def test_smtp_connection(self, autodetect_max_email_size=False):
+        require_manager(self.env)
         # Odoo's contract, relied on by scripts and other modules: under off and warn this raises
         # UserError exactly when Odoo raises it (with the TLS facts added); only enforce refuses more.
-        if modules.module.current_test:
+        if in_odoo_test():
             return super().test_smtp_connection(autodetect_max_email_size)
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -293,6 +287,7 @@ class IrMailServer(models.Model):
 
     def action_perimeter_retry_refused(self):
         """Put the mail the TLS policy refused for these servers back in the queue, and wake the mail queue."""
+        require_manager(self.env)
         mails = self.env["mail.mail"].sudo().search(self._perimeter_refused_mail_domain())
         mails.action_retry()
         cron = self.env.ref("mail.ir_cron_mail_scheduler_action", raise_if_not_found=False)

@@ -25,14 +25,28 @@ _logger = logging.getLogger(__name__)
 MIN_RETENTION_DAYS = 365
 
 
+# Key of the per-request memo of the address recorded (in the WSGI environ, per database).
+_ADDRESS_MEMO = "perimeter_security.change_address"
+
+
 def client_address(env):
-    """The client address the server saw for the current request; False outside requests (shell, cron).
+    """The client address the module resolved for the current request; False outside requests (shell, cron).
 
     It is the address the perimeter resolved for this request (trusted proxies
     applied) when a verdict was reached, else the request's facts resolved
-    with the trusted proxies in force.
+    with the trusted proxies stored when it is first asked for. Kept for the
+    rest of the request: every row of one save carries the same address, even
+    when the save changes the trusted proxies (call it before the first change).
     """
     state = verdicts.current_state()
+    memo = state.environ.setdefault(_ADDRESS_MEMO, {}) if state is not None else {}
+    dbname = env.cr.dbname
+    if dbname not in memo:
+        memo[dbname] = _resolved_address(env, state)
+    return memo[dbname]
+
+
+def _resolved_address(env, state):
     if state is not None:
         verdict = state.verdicts.get(env.cr.dbname)
         if verdict is not None and verdict.client is not None:

@@ -3,10 +3,17 @@
 ``perimeter.change.tracked`` compares the tracked values of the records
 before and after each create, write and unlink, and appends one
 ``perimeter.change.log`` row per value that changed. The models below only
-name what they track: a rule's network, activity, expiry, note and audience,
-the ``perimeter_security.*`` parameters (which Odoo does not track, however
-they are written: Settings, ``set_param`` over RPC, ``odoo shell``), a
-connected system's fence and trust, a mail server's trust.
+name what they track: a rule's network, activity, expiry, note and audience
+(who names it, whether it is reserved), the networks of users and groups
+however they are given (the user or group form, the rule, RPC, ``odoo
+shell``), blocks, the ``perimeter_security.*`` parameters (which Odoo does not
+track, however they are written: Settings, ``set_param`` over RPC, ``odoo
+shell``). The mail servers and the connected systems name theirs (trust,
+fence) in their own files.
+
+Every row of one request carries the same client address: the one the
+module resolved for it, taken before the request's first change (which may
+be to the trusted proxies themselves).
 """
 
 from odoo import api, fields, models
@@ -80,6 +87,10 @@ class PerimeterChangeTracked(models.AbstractModel):
                     continue
                 if operation == "create" and what == "active" and new == "True":
                     continue  # every record starts active: say nothing
+                field = self._fields.get(what)  # None for a parameter key
+                if (operation != "write" and what != "active" and field is not None and field.type == "boolean"
+                        and {old, new} <= {False, "False"}):
+                    continue  # a flag that is off when created or deleted (not reserved): nothing to say
                 entries.append({
                     "operation": operation, "res_model": self._name, "res_id": record_id,
                     "record_name": new_name or old_name, "field_name": what,
@@ -89,14 +100,18 @@ class PerimeterChangeTracked(models.AbstractModel):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if self.env.context.get(_TRACKING):
+            return super().create(vals_list)
+        if any(self._perimeter_touches(vals) for vals in vals_list):
+            client_address(self.env)  # resolved before anything changes, for every row of the request
         records = super().create(vals_list)
-        if not self.env.context.get(_TRACKING):
-            records._perimeter_log("create", {}, records._perimeter_snapshot())
+        records._perimeter_log("create", {}, records._perimeter_snapshot())
         return records
 
     def write(self, vals):
         if self.env.context.get(_TRACKING) or not self._perimeter_touches(vals):
             return super().write(vals)
+        client_address(self.env)
         before = self._perimeter_snapshot()
         result = super(PerimeterChangeTracked, self.with_context(**{_TRACKING: True})).write(vals)
         self._perimeter_log("write", before, self._perimeter_snapshot())
@@ -105,6 +120,7 @@ class PerimeterChangeTracked(models.AbstractModel):
     def unlink(self):
         if self.env.context.get(_TRACKING):
             return super().unlink()
+        client_address(self.env)
         before = self._perimeter_snapshot()
         result = super().unlink()
         self._perimeter_log("unlink", before, {})  # uses only the model and environment of ``self``
@@ -115,8 +131,9 @@ class PerimeterAllowlist(models.Model):
     _name = "perimeter.allowlist"
     _inherit = ["perimeter.allowlist", "mail.thread", "perimeter.change.tracked"]
 
-    # "group_ids" and "user_ids": who the rule is for, when the model has them.
-    _perimeter_tracked_fields = ("name", "network", "active", "expires_at", "note", "group_ids", "user_ids")
+    # "group_ids", "user_ids" and "reserved": who the rule is for, when the model has them.
+    _perimeter_tracked_fields = ("name", "network", "active", "expires_at", "note", "group_ids", "user_ids",
+                                 "reserved")
 
     name = fields.Char(tracking=True)
     network = fields.Char(tracking=True)
@@ -125,26 +142,28 @@ class PerimeterAllowlist(models.Model):
     note = fields.Text(tracking=True)
 
 
-class PerimeterConnectedSystem(models.Model):
-    _name = "perimeter.connected.system"
-    _inherit = ["perimeter.connected.system", "perimeter.change.tracked"]
+class PerimeterBlocklist(models.Model):
+    _name = "perimeter.blocklist"
+    _inherit = ["perimeter.blocklist", "perimeter.change.tracked"]
 
-    # Its fence (who may use its credentials, from where) and the trust of its endpoint.
-    _perimeter_tracked_fields = ("allowed_networks", "user_ids", "apikey_ids", "ca_bundle", "pinned_sha256")
-
-
-class IrMailServer(models.Model):
-    _name = "ir.mail_server"
-    _inherit = ["ir.mail_server", "perimeter.change.tracked"]
-
-    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
+    # Blocking (by hand, the Block wizard, or automatically), renewing and unblocking a client.
+    _perimeter_tracked_fields = ("network", "active", "expires_at", "reason")
 
 
-class FetchmailServer(models.Model):
-    _name = "fetchmail.server"
-    _inherit = ["fetchmail.server", "perimeter.change.tracked"]
+class ResUsers(models.Model):
+    _name = "res.users"
+    _inherit = ["res.users", "perimeter.change.tracked"]
 
-    _perimeter_tracked_fields = ("perimeter_ca_bundle", "perimeter_pinned_sha256")
+    # A user's own networks, given from the user form (the rule's side is tracked on the rule).
+    _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
+
+
+class ResGroups(models.Model):
+    _name = "res.groups"
+    _inherit = ["res.groups", "perimeter.change.tracked"]
+
+    # A group's networks, given from the group form.
+    _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
 
 
 class IrConfigParameter(models.Model):

@@ -1,3 +1,13 @@
+"""``perimeter.connected.system``: the systems that talk to this Odoo, and how well their traffic is protected.
+
+The Connected Systems dashboard's records: discovery (the providers are in
+``connected_system_providers.py``), the checks (TLS probes, the calls seen
+from API clients, a mail server's own TLS check), the fence of inbound
+systems (their users and API keys accepted only from their allowed
+networks), the change history of that fence and of the endpoint's trust
+(``perimeter.change.tracked``), and the role check of the actions that write.
+"""
+
 import re
 
 from odoo import Command, api, fields, models, tools
@@ -7,12 +17,15 @@ from odoo.tools.sql import column_exists, rename_column
 from ..guard import rpc_callers, rpc_context
 from ..guard.wording import message_of, word_stored
 from ..perimeter import systems as engine
+from ..perimeter.certinfo import normalize_pin
 from ..perimeter.client import resolve_client
 from ..perimeter.fence import Fence
 from ..perimeter.networks import normalize_network_list
-from ..perimeter.tlscheck import DASHBOARD_STATES, build_client_context, normalize_pin
+from ..perimeter.tls_contexts import build_client_context
+from ..perimeter.tls_report import DASHBOARD_STATES
 from ..perimeter.wording import to_json
 from . import connected_system_providers as providers
+from .roles import require_manager
 
 # Fields that discovery fills; once an administrator edits one, discovery leaves it alone.
 DISCOVERED_FIELDS = ("name", "kind", "direction", "endpoint", "probe_protocol")
@@ -53,8 +66,14 @@ class PerimeterConnectedSystem(models.Model):
     """A system that talks to this Odoo, and how well its traffic is protected."""
 
     _name = "perimeter.connected.system"
+    # On a write: this model's (values normalised, hand edits remembered), then the change history (what is
+    # stored, compared with what was), then the compiled fence is dropped.
+    _inherit = ["perimeter.change.tracked"]
     _description = "Connected System"
     _order = "name, id"
+
+    # Its fence (who may use its credentials, from where) and the trust of its endpoint.
+    _perimeter_tracked_fields = ("allowed_networks", "user_ids", "apikey_ids", "ca_bundle", "pinned_sha256")
 
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
@@ -67,6 +86,10 @@ class PerimeterConnectedSystem(models.Model):
         "'plain TCP' for a server Odoo reaches without encryption.",
     )
     source_ref = fields.Reference(selection="_selection_source_models", string="Source record", readonly=True)
+    # *This Odoo* comes from the web.base.url system parameter: outside developer mode, opening that raw
+    # technical record is no help (Odoo sets it from the address an administrator logs in with), so the
+    # button is not offered there.
+    source_is_parameter = fields.Boolean(compute="_compute_source_is_parameter")
     discovery_key = fields.Char(readonly=True, copy=False, index=True,
                                 help="Identity of the source that discovery found this system in.")
     discovery_gone = fields.Boolean(string="Gone", readonly=True, copy=False,
@@ -128,6 +151,11 @@ class PerimeterConnectedSystem(models.Model):
     def _selection_source_models(self):
         return [(model.model, model.name)
                 for model in self.env["ir.model"].sudo().search([("model", "in", SOURCE_MODELS)])]
+
+    @api.depends("source_ref")
+    def _compute_source_is_parameter(self):
+        for system in self:
+            system.source_is_parameter = bool(system.source_ref) and system.source_ref._name == "ir.config_parameter"
 
     @api.depends("state")
     def _compute_color(self):
@@ -247,12 +275,14 @@ class PerimeterConnectedSystem(models.Model):
     @api.model
     def action_discover(self):
         """Create or update a system for everything this database connects to (model level)."""
+        require_manager(self.env)
         self._discover()
         return True
 
     def action_discover_button(self):
         """The dashboard's Discover button (buttons always pass record ids, which discovery ignores):
         discover, then say what was found."""
+        require_manager(self.env)
         result = self.browse()._discover()
         created, updated, gone = result["created"], result["updated"], result["gone"]
         lines = [self.env._("%(found)s systems found: %(new)s new, %(known)s already listed.",
@@ -366,6 +396,7 @@ class PerimeterConnectedSystem(models.Model):
         """Probe now: a real TLS check of each outbound endpoint, concurrently; inbound API clients
         are judged by the calls seen from them; mail servers by their own TLS check (the one Mail TLS
         shows). Answers with what was checked and found."""
+        require_manager(self.env)
         systems = self.sudo().with_context(perimeter_discovery=True)
         by_mail = systems.filtered(lambda system: system._mail_source() is not None)
         for model in MAIL_SOURCE_MODELS:
@@ -411,6 +442,7 @@ class PerimeterConnectedSystem(models.Model):
 
     def action_check_all(self):
         """Check every active system, whatever the records it is called on (the dashboard's button, the cron)."""
+        require_manager(self.env)
         return self.sudo().search([("active", "=", True)]).action_check()
 
     @api.model
@@ -446,7 +478,12 @@ class PerimeterConnectedSystem(models.Model):
         )
 
     def action_open_source(self):
+        """Open the record this system was discovered from, where an administrator can act on it."""
         self.ensure_one()
+        if self.source_is_parameter and not self.env.user.has_group("base.group_no_one"):
+            raise UserError(self.env._(
+                "%(system)s comes from a technical system parameter, which Odoo updates from the address an "
+                "administrator logs in with. Activate the developer mode to open it.", system=self.name))
         source = self._source_record()
         if source is None:
             raise UserError(self.env._("The record this system was discovered from no longer exists."))

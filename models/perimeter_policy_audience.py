@@ -5,7 +5,7 @@ from odoo.exceptions import UserError
 
 from ..guard import audience as audience_guard
 from ..guard import verdicts
-from ..perimeter.audience import Audience, Member, judge
+from ..perimeter.audience import ANYWHERE, Audience, Member, judge, reach
 from ..perimeter.policy import ALLOW
 from .perimeter_edge_sync import SYNC_USER
 from .perimeter_policy import lockout_check_skipped
@@ -80,22 +80,75 @@ class PerimeterPolicy(models.AbstractModel):
 
     @api.model
     def _perimeter_check_lockout(self):
-        """Also refuse a change that would hold the saving user to networks their client is not in."""
+        """Also refuse a change that would hold the saving user to networks their client is not in, or
+        leave no Settings administrator able to reach Odoo from anywhere they are allowed."""
         super()._perimeter_check_lockout()
         if lockout_check_skipped():
             return
         facts = verdicts.current_facts()
         uid = self.env.uid
-        if facts is None or not uid or uid == SUPERUSER_ID:
-            return
+        if facts is None:
+            return  # cron, shell, scripts in-process: the way back in when all else fails
         facts = replace(facts, path="/odoo", method="GET", query_string="")
         # Now, and once every rule with an expiry has run out (as the site-wide check judges).
-        for lasting in (False, True):
-            policy, _next_expiry = self._perimeter_policy_build(lasting=lasting)
-            holding = self._perimeter_holding(policy, uid)
-            verdict = judge(facts, policy, holding)
-            if verdict.action != ALLOW:
-                raise UserError(self._perimeter_audience_lockout_explanation(verdict, holding, lasting))
+        policies = [(lasting, self._perimeter_policy_build(lasting=lasting)[0]) for lasting in (False, True)]
+        if uid and uid != SUPERUSER_ID:
+            for lasting, policy in policies:
+                holding = self._perimeter_holding(policy, uid)
+                verdict = judge(facts, policy, holding)
+                if verdict.action != ALLOW:
+                    raise UserError(self._perimeter_audience_lockout_explanation(verdict, holding, lasting))
+        for lasting, policy in policies:
+            self._perimeter_check_administrators_reach(policy, lasting)
+
+    @api.model
+    def _perimeter_settings_administrators(self):
+        """The active internal users of the Settings group: those who decide who is held where."""
+        return self.env["res.users"].sudo().search([
+            ("groups_id", "in", self.env.ref("base.group_system").id), ("share", "=", False),
+        ], order="id")
+
+    @api.model
+    def _perimeter_check_administrators_reach(self, policy, lasting):
+        """Refuse a policy under which no Settings administrator could reach Odoo from any address.
+
+        Whoever makes the change (a Perimeter administrator who is not a Settings
+        administrator, or one who works from loopback): someone must still be
+        able to decide who is held where. Judged by the engine's ``reach``.
+        """
+        if reach(policy, None)[0] == ANYWHERE:
+            return  # off, monitor, break-glass: nobody is refused
+        admins = self._perimeter_settings_administrators()
+        holdings = [self._perimeter_holding(policy, admin.id) for admin in admins]
+        reaches = [reach(policy, holding) for holding in holdings]
+        if any(address is not None for address, _blocked in reaches):
+            return
+        raise UserError(self._perimeter_administrators_explanation(policy, holdings, reaches, lasting))
+
+    def _perimeter_administrators_explanation(self, policy, holdings, reaches, lasting):
+        """Who the Settings administrators are, and why none of them could come in from anywhere."""
+        lines = []
+        for holding, (_address, blocked) in zip(holdings, reaches, strict=True):
+            if holding is None:
+                continue
+            where = self._perimeter_where(holding) if policy.audience.narrows(holding) else \
+                self.env._("the IP Allowlist")
+            networks = ", ".join(holding.networks) if policy.audience.narrows(holding) else \
+                ", ".join(policy.allowlist)
+            if blocked:
+                why = self.env._("may come from %(where)s (%(networks)s), all of it in the IP Blocklist (%(blocks)s)",
+                                 where=where, networks=networks, blocks=", ".join(policy.blocklist))
+            else:
+                why = self.env._("may come from %(where)s, where no rule is in force", where=where)
+            lines.append(f"- {holding.login}: {why}")
+        when = self.env._(" once the rules with an expiry have run out") if lasting else ""
+        return self.env._(
+            "This change is refused: after it, no Settings administrator could reach Odoo%(when)s.\n\n"
+            "%(administrators)s\n\n"
+            "Settings administrators decide who is held to which networks: keep at least one of them able to come "
+            "in (a rule in force for their user or group, or in the IP Allowlist, and not in the IP Blocklist).",
+            when=when, administrators="\n".join(lines) or self.env._("There is no active Settings administrator."),
+        )
 
     def _perimeter_audience_lockout_explanation(self, verdict, holding, lasting):
         """Why the change would hold the saving user to networks their client is not in."""

@@ -1,3 +1,10 @@
+"""``perimeter.posture.finding``: what this Odoo server exposes or allows that weakens the perimeter.
+
+The review (ports, the configuration file, the settings, the access log's
+proxy peers) and its findings, stored as facts and worded for each reader;
+the role check of the action that runs a review.
+"""
+
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -9,6 +16,7 @@ from ..guard import server_config
 from ..guard.wording import word_stored
 from ..perimeter import posture
 from ..perimeter.wording import to_json
+from .roles import require_manager
 
 _RANKS = {severity: rank for rank, severity in enumerate(posture.SEVERITIES)}
 PROXY_PEERS_DAYS = 7  # how far back the access log is read for peers sending proxy headers untrusted
@@ -154,6 +162,7 @@ class PerimeterPostureFinding(models.Model):
 
     def action_review(self):
         """Review this server and show the findings (the menu, and "Review now", whatever is selected)."""
+        require_manager(self.env)
         self._perimeter_review()
         action = self.env["ir.actions.act_window"]._for_xml_id("perimeter_security.perimeter_posture_action")
         action["target"] = "main"

@@ -9,36 +9,15 @@ is the default, without any access to other parameters.
 
 from odoo import api, fields, models
 from odoo.tools import SQL
-from odoo.tools.translate import LazyTranslate
 
 from ..guard import wording
 from ..perimeter import settings
 
-_lt = LazyTranslate(__name__)
-
-# What an administrator reads for each setting where it differs from the engine's label (a Text).
-LABELS = {
-    "mode": _lt("Enforcement mode"),
-    "trusted_proxies": _lt("Trusted proxies"),
-    "allow_loopback": _lt("Allow loopback"),
-    "exempt_paths": _lt("Exempt paths"),
-    "require_https": _lt("Require HTTPS"),
-    "hsts_max_age": _lt("HSTS max-age (seconds)"),
-    "log_retention_days": _lt("Access log retention (days)"),
-    "mail_tls_policy": _lt("Mail TLS policy"),
-    "mail_tls_min_version": _lt("Minimum mail TLS version"),
-    "alert_threshold": _lt("Alert threshold (refused requests, 0 = off)"),
-    "alert_window_minutes": _lt("Alert window (minutes)"),
-}
-
 
 def setting_label(env, key):
-    """The label of parameter ``key`` in ``env``'s language (the key itself for settings added later)."""
+    """The label of parameter ``key`` in ``env``'s language, from the settings table (the key itself if unknown)."""
     setting = settings.KEYS.get(key)
-    if setting is None:
-        return key
-    label = LABELS.get(setting.name)
-    return env._(label) if label is not None else wording.word(env, setting.label)
+    return wording.word(env, setting.label) if setting is not None else key
 
 
 class PerimeterSetting(models.Model):

@@ -20,6 +20,7 @@ _FIELD_SETTINGS = {
     "perimeter_exempt_paths": "exempt_paths",
     "perimeter_require_https": "require_https",
     "perimeter_hsts_max_age": "hsts_max_age",
+    "perimeter_canonical_hosts": "canonical_hosts",
     "perimeter_log_retention_days": "log_retention_days",
     "perimeter_mail_tls_policy": "mail_tls_policy",
     "perimeter_mail_tls_min_version": "mail_tls_min_version",
@@ -63,6 +64,12 @@ class ResConfigSettings(models.TransientModel):
     perimeter_require_https = fields.Boolean(string="Require HTTPS")
     perimeter_hsts_max_age = fields.Integer(string="HSTS max-age (seconds)",
                                             default=lambda self: _default("hsts_max_age"))
+    perimeter_canonical_hosts = fields.Text(
+        string="Canonical hosts",
+        help="The host names this Odoo is reached at over https, one per line (erp.example.com, or "
+        "erp.example.com:8443 for another https port). A plain-HTTP request is redirected only to one of them: "
+        "the one it asked for, else the first. Empty: the host of web.base.url.",
+    )
     perimeter_log_retention_days = fields.Integer(string="Keep access log (days)",
                                                   default=lambda self: _default("log_retention_days"))
     perimeter_mail_tls_policy = fields.Selection(

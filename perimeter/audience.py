@@ -41,7 +41,7 @@ Nothing here imports Odoo.
 from dataclasses import dataclass
 
 from .client import is_loopback, resolve_client
-from .networks import NetworkSet
+from .networks import NetworkSet, first_common_address
 from .policy import ALLOW, DENY, Verdict, is_exempt
 from .wording import _
 
@@ -50,6 +50,8 @@ from .wording import _
 SCOPES = ("all", "internal")
 USER_NETWORK = "user_network"  # the access-log reason of a user outside their networks
 SOURCES = ("user", "groups", "proxies", "allowlist")
+ANYWHERE = "*"  # what ``reach`` answers when the policy refuses nobody
+_EVERYWHERE = NetworkSet(["0.0.0.0/0", "::/0"])
 
 
 def outside(client, networks_list):
@@ -240,3 +242,29 @@ def judge_anonymous(facts, policy, audience):
     if policy.mode == "enforce":
         return Verdict(DENY, client, "not_allowlisted", report=True, blocked=True, client_ip=refused)
     return Verdict(ALLOW, client, "not_allowlisted", report=True, client_ip=refused)
+
+
+def reach(policy, holding):
+    """Where ``holding``'s user could reach Odoo from under ``policy``: ``(address, blocked)``.
+
+    ``address`` is the lowest address from which the user would be admitted,
+    :data:`ANYWHERE` when the policy refuses nobody (off, monitor, break-glass),
+    or None when there is no such address; ``blocked`` then says whether some
+    addresses would do but the blocklist covers every one of them.
+
+    An address admits a user when ``decide`` and :func:`judge` would both let
+    them in from it: not blocked, through the site gate (scope ``all``: in the
+    allowlist) and in the user's networks when those narrow the gate
+    (:meth:`Audience.narrows`). "Allow loopback" is not counted: the server's
+    own machine is not a network anybody is allowed from, and a remote
+    administrator cannot use it.
+    """
+    if not policy.active or policy.mode != "enforce":
+        return ANYWHERE, False
+    sets = [_EVERYWHERE]
+    if policy.scope != "internal":
+        sets.append(policy.allowlist)
+    if policy.audience is not None and policy.audience.narrows(holding):
+        sets.append(holding.networks)
+    address = first_common_address(sets, policy.blocklist)
+    return address, address is None and first_common_address(sets) is not None

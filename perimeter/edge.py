@@ -5,7 +5,7 @@ Odoo can drop it for almost nothing. These files carry the same networks as
 the policy, so both layers agree: the blocklist first (``deny``), then the
 allowlist. Exported by hand they are copies (a comment says when a rule
 expires); served by ``/perimeter/edge/<format>`` they are fetched again by the
-edge's sync job (``scripts/edge_sync.sh``), which a ``304`` answers when
+edge's sync job (``deploy/edge_sync.sh``), which a ``304`` answers when
 nothing changed.
 
 Nothing here imports Odoo.
@@ -43,7 +43,7 @@ class EdgeExport:
 
     def all_networks(self):
         """The networks the file admits: the rules, and loopback when the policy admits it, IPv4 then
-        IPv6 in address order (so that two exports diff cleanly, and loopback sits where the README says)."""
+        IPv6 in address order (so that two exports diff cleanly, and loopback sits where readme/CONFIGURE.md says)."""
         # Loopback exactly as the policy's "Allow loopback" admits it.
         extra = [n for n in LOOPBACK.networks if self.allow_loopback and n not in self.networks]
         return tuple(sorted({*self.networks, *extra}, key=_address_order))

@@ -18,7 +18,7 @@ decides what happens to a channel that cannot be verified:
 Facts for an administrator about a failed channel come from
 :func:`perimeter.tlscheck.probe`; there is no second prober here. A verified
 session is summed up by :func:`session_report` in the same
-:class:`~perimeter.tlscheck.TlsReport` a probe returns, so both read the same.
+:class:`~perimeter.tls_report.TlsReport` a probe returns, so both read the same.
 
 Nothing here imports Odoo.
 """
@@ -32,19 +32,17 @@ import ssl
 import tempfile
 
 from .certinfo import utcnow
-from .tlscheck import (
+from .tls_contexts import build_context_for, parse_min_version, verify_peer
+from .tls_report import (
     UNENCRYPTED,
     TlsReport,
-    build_context_for,
     classify_failure,
     endpoint_text,
     expiry_words,
-    parse_min_version,
-    record_session,
     sentence_of,
-    verify_peer,
     version_label,
 )
+from .tlscheck import record_session
 from .wording import Text, _
 
 # The engine has no env: its _() returns a Text that the Odoo side words for the reader (perimeter.wording).
@@ -263,7 +261,7 @@ def session_report(ssl_sock, host, port, protocol, *, server_hostname=None, min_
 
     Reads what the handshake saw (version, cipher, certificate) and adds the
     expiry warning a probe would give; call it only after
-    :func:`~perimeter.tlscheck.verify_peer` accepted the channel.
+    :func:`~perimeter.tls_contexts.verify_peer` accepted the channel.
     """
     now = now or utcnow()
     report = TlsReport(host=str(host), port=int(port), protocol=protocol,
@@ -385,7 +383,7 @@ class MailTls:
     After a successful opening, :attr:`report` is the :class:`TlsReport` of
     the verified session; :attr:`plaintext` is True when ``warn`` let a
     clear-text connection through. A channel that cannot be verified raises
-    ``ssl.SSLError`` (:class:`~perimeter.tlscheck.TlsVerificationError` for a
+    ``ssl.SSLError`` (:class:`~perimeter.tls_report.TlsVerificationError` for a
     pin, name or date problem found after the handshake) or
     :class:`MailTlsRefused`, and the socket is closed.
     """

@@ -303,3 +303,55 @@ class NetworkSet:
     def range_count(self):
         """Number of disjoint ranges after merging."""
         return len(self._v4.starts) + len(self._v6.starts)
+
+
+def _int_ranges(ranges):
+    return [(int.from_bytes(start, "big"), int.from_bytes(end, "big"))
+            for start, end in zip(ranges.starts, ranges.ends, strict=True)]
+
+
+def _intersect(left, right):
+    """The intersection of two sorted lists of disjoint ``(first, last)`` ranges."""
+    common, i, j = [], 0, 0
+    while i < len(left) and j < len(right):
+        first, last = max(left[i][0], right[j][0]), min(left[i][1], right[j][1])
+        if first <= last:
+            common.append((first, last))
+        if left[i][1] < right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return common
+
+
+def _first_outside(ranges, excluded):
+    """The lowest value of ``ranges`` in none of ``excluded`` (both sorted, disjoint, merged), or None."""
+    for first, last in ranges:
+        candidate = first
+        for excluded_first, excluded_last in excluded:
+            if excluded_last < candidate:
+                continue
+            if excluded_first > candidate:
+                break
+            candidate = excluded_last + 1
+        if candidate <= last:
+            return candidate
+    return None
+
+
+def first_common_address(sets, excluding=None):
+    """The lowest address (canonical text) that is in every ``NetworkSet`` of ``sets`` and not in ``excluding``.
+
+    None when there is none (or ``sets`` is empty). IPv4 is looked at before IPv6.
+    """
+    sets = list(sets)
+    if not sets:
+        return None
+    for family, width in (("_v4", 4), ("_v6", 16)):
+        common = _int_ranges(getattr(sets[0], family))
+        for other in sets[1:]:
+            common = _intersect(common, _int_ranges(getattr(other, family)))
+        value = _first_outside(common, _int_ranges(getattr(excluding, family)) if excluding is not None else [])
+        if value is not None:
+            return socket.inet_ntop(_AF_INET if width == 4 else _AF_INET6, value.to_bytes(width, "big"))
+    return None

@@ -49,15 +49,23 @@ class Policy:
     disabled: bool = False  # the break-glass switch of the configuration file
     scope: str = "all"  # all: the allowlist gates every request; internal: only users are held (audience.py)
     audience: object = None  # the compiled audience.Audience (networks per user), None: nobody narrowed
-    # Where plain-HTTP requests are redirected when no trusted proxy forwarded a host: "host[:port]"
-    # from web.base.url (see ``https_origin``); "" refuses them instead. Never the client's Host header.
+    # Where plain-HTTP requests are redirected by default: "host[:port]", the first canonical host, else
+    # web.base.url's (see ``https_origin``); "" with no canonical host refuses them instead.
     https_origin: str = ""
+    # The only hosts ("host[:port]") a redirect may go to: the host the request names (a trusted proxy's
+    # X-Forwarded-Host, else Host) when it is one of them, else ``https_origin``. Empty: (https_origin,).
+    canonical_hosts: tuple = ()
     blocklist: NetworkSet = NetworkSet()  # refused before any other rule (perimeter/blocklist.py)
 
     @classmethod
     def from_settings(cls, values, allowlist, disabled=False, https_origin="",
                       blocklist=NetworkSet()):  # noqa: B008 -- immutable
-        """Build from typed settings (``settings.load_settings``) and the compiled allow- and blocklists."""
+        """Build from typed settings (``settings.load_settings``) and the compiled allow- and blocklists.
+
+        ``https_origin``: web.base.url's host, the canonical host when the
+        ``canonical_hosts`` setting is empty.
+        """
+        hosts = tuple(values.get("canonical_hosts", ()))
         return cls(
             mode=values["mode"],
             allowlist=allowlist,
@@ -69,7 +77,8 @@ class Policy:
             hsts_max_age=values["hsts_max_age"],
             disabled=disabled,
             scope=values.get("scope", "all"),
-            https_origin=https_origin,
+            https_origin=hosts[0] if hosts else https_origin,
+            canonical_hosts=hosts or ((https_origin,) if https_origin else ()),
         )
 
     @classmethod
@@ -168,28 +177,38 @@ def https_origin(base_url):
 
 
 def _forwarded_hostname(value):
-    """The host a trusted proxy forwarded (the nearest proxy's, right-most), without its port, or ""."""
+    """The host a request names (the nearest proxy's, right-most, when forwarded), lower case, no port, or ""."""
     host = value.rpartition(",")[2].strip()
     match = _HOST.match(host)
     if not match:
         return ""
-    return host[: -len(match.group(1)) - 1] if match.group(1) else host
+    return (host[: -len(match.group(1)) - 1] if match.group(1) else host).lower()
 
 
-def https_location(facts, client, origin=""):
+def _host_name(entry):
+    """``"erp.example.com:8443"`` → ``"erp.example.com"``; ``"[2001:db8::1]:8443"`` → ``"[2001:db8::1]"``."""
+    if entry.startswith("["):
+        return entry.partition("]")[0] + "]"
+    return entry.partition(":")[0]
+
+
+def https_location(facts, client, origin="", canonical_hosts=()):
     """The canonical https URL of a request, or "" when there is none to send it to.
 
-    The host is the one a trusted proxy forwarded (``X-Forwarded-Host``), else
-    ``origin`` (``Policy.https_origin``, from ``web.base.url``); never the
-    client's own ``Host`` header, which anyone can set (``Host: evil.com``),
-    and never a port that served this plain-HTTP request.
+    The host is one of ``canonical_hosts`` (``Policy.canonical_hosts``: the
+    ``canonical_hosts`` setting, else ``web.base.url``'s host), never another:
+    the one the request names when it is canonical (``X-Forwarded-Host`` from
+    a trusted proxy, else ``Host``), else the first (``origin``). A proxy that
+    forwards the client's ``Host: evil.example`` cannot send anyone there, and
+    the port comes from the canonical entry, never from the plain-HTTP request.
     """
-    host = _forwarded_hostname(facts.forwarded_host) if client.via_proxy and facts.forwarded_host else ""
-    if host and origin and origin.partition(":")[0].lower() == host.lower() and not origin.startswith("["):
-        host = origin  # the same site: web.base.url knows its https port
-    host = host or origin
-    if not host:
+    hosts = canonical_hosts or ((origin,) if origin else ())
+    if not hosts:
         return ""
+    asked = [facts.forwarded_host] if client.via_proxy and facts.forwarded_host else []
+    asked.append(facts.host)
+    names = [name for name in map(_forwarded_hostname, asked) if name]
+    host = next((entry for name in names for entry in hosts if _host_name(entry) == name), origin or hosts[0])
     path = quote(_wsgi_bytes(facts.path), safe=_PATH_SAFE)
     query = f"?{quote(_wsgi_bytes(facts.query_string), safe=_QUERY_SAFE)}" if facts.query_string else ""
     return f"https://{host}{path}{query}"
@@ -304,17 +323,21 @@ def _allow(facts, policy, loopback, verdict):
     if loopback:
         # Local scripts and health checks do not cross the network: plain HTTP is fine there.
         return verdict
-    location = https_location(facts, verdict.client, policy.https_origin) if facts.method in _SAFE_METHODS else ""
+    location = (https_location(facts, verdict.client, policy.https_origin, policy.canonical_hosts)
+                if facts.method in _SAFE_METHODS else "")
     if location:
         return replace(verdict, action=REDIRECT, location=location, secure_cookie=True)
     return replace(verdict, action=DENY, reason="not_https", report=True, blocked=True)
 
 
 # Options of the ``[perimeter_security]`` section of Odoo's configuration file.
-SERVER_OPTIONS = ("disabled", "server_allowlist", "trusted_proxies", "allow_loopback", "require_https")
+SERVER_OPTIONS = ("disabled", "server_allowlist", "trusted_proxies", "allow_loopback", "require_https",
+                  "canonical_hosts")
 # option -> the setting whose grammar reads it
 _SERVER_OPTION_SETTINGS = {"server_allowlist": "trusted_proxies", "trusted_proxies": "trusted_proxies",
-                           "allow_loopback": "allow_loopback", "require_https": "require_https"}
+                           "allow_loopback": "allow_loopback", "require_https": "require_https",
+                           "canonical_hosts": "canonical_hosts"}
+_FAIL_CLOSED = {"trusted_proxies": (), "canonical_hosts": ()}  # unreadable: nothing trusted, nowhere to redirect
 
 
 def _option_text(value):
@@ -347,8 +370,9 @@ def server_policy(options):
 
     ``server_allowlist`` present (even empty) turns enforcement on for them;
     absent, they are not restricted. ``require_https`` sends them to HTTPS
-    (the host a trusted proxy forwarded; else they are refused, since no
-    database's ``web.base.url`` speaks for the server). Returns ``(policy,
+    on one of ``canonical_hosts`` (see ``https_location``); without it they
+    are refused, since no database's ``web.base.url`` speaks for the server
+    and a forwarded host is not proof of anything. Returns ``(policy,
     problems)``; an unreadable value fails closed (an unreadable allowlist
     admits nobody but loopback, unreadable proxies are not trusted, an
     unreadable ``require_https`` requires HTTPS) and is named in ``problems``,
@@ -363,7 +387,7 @@ def server_policy(options):
             values[name] = parse_setting(setting, _option_text(options[name]))
         except ValueError as exc:
             problems.append(f"[perimeter_security] {name}: {str(exc).partition(': ')[2] or exc}")
-            values[name] = () if setting == "trusted_proxies" else True  # loopback kept; HTTPS required
+            values[name] = _FAIL_CLOSED.get(setting, True)  # loopback kept; HTTPS required
     raw_disabled = options.get("disabled")
     if raw_disabled not in (None, False):
         try:
@@ -377,5 +401,7 @@ def server_policy(options):
         allow_loopback=values.get("allow_loopback", True),
         require_https=values.get("require_https", False),
         disabled=break_glass(options),
+        https_origin=next(iter(values.get("canonical_hosts", ())), ""),
+        canonical_hosts=tuple(values.get("canonical_hosts", ())),
     )
     return policy, problems

@@ -5,9 +5,10 @@ from scripts, and the policy snapshot, so a value is validated the same way
 wherever it comes from. Values are stored as text (``ir.config_parameter``).
 """
 
+import re
 from dataclasses import dataclass
 
-from .networks import normalize_network_list
+from .networks import canonical_address, normalize_network_list
 from .wording import _
 
 # pylint: disable=prefer-env-translation  # no env in the engine: this _ is perimeter.wording's, not Odoo's
@@ -79,6 +80,44 @@ def _paths(text):
     return tuple(paths)
 
 
+# A DNS name (labels of letters, digits and inner hyphens) or a bracketed IPv6 literal, then an optional port.
+_HOST_NAME = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+                        r"|\[([0-9a-f:.]+)\])(?::(\d{1,5}))?$")
+
+
+def canonical_host(text):
+    """``"host"`` or ``"host:port"`` (lower case, port 443 dropped) of a host name as written, or None."""
+    host = text.strip().lower()
+    match = _HOST_NAME.match(host) if len(host) <= 259 else None
+    if not match or (match.group(1) and canonical_address(match.group(1)) is None):
+        return None
+    port = match.group(2)
+    if port is None:
+        return host
+    if not 1 <= int(port) <= 65535:
+        return None
+    name = host[: -len(port) - 1]
+    return name if int(port) == 443 else f"{name}:{int(port)}"
+
+
+def _hosts(text):
+    hosts, bad = [], []
+    for line in text.replace(",", "\n").splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        host = canonical_host(entry)
+        if host is None:
+            bad.append(entry)
+        elif host not in hosts:
+            hosts.append(host)
+    if bad:
+        raise ValueError(_("%(hosts)s: not a host name; write one host per line, such as erp.example.com "
+                           "(or erp.example.com:8443 for another https port), without https:// or a path",
+                           hosts=", ".join(repr(entry) for entry in bad)))
+    return tuple(hosts)
+
+
 def _render(value):
     if isinstance(value, bool):
         return "True" if value else "False"
@@ -108,7 +147,8 @@ SETTINGS = {
         Setting("allow_loopback", "True", _boolean, _("Allow loopback")),
         Setting("exempt_paths", "/web/health", _paths, _("Exempt paths")),
         Setting("require_https", "False", _boolean, _("Require HTTPS")),
-        Setting("hsts_max_age", "31536000", _seconds_or_days, _("HSTS max-age")),
+        Setting("hsts_max_age", "31536000", _seconds_or_days, _("HSTS max-age (seconds)")),
+        Setting("canonical_hosts", "", _hosts, _("Canonical hosts")),
         Setting("log_retention_days", "90", _seconds_or_days, _("Access log retention (days)")),
         Setting("mail_tls_policy", "warn", _choice(MAIL_TLS_POLICIES), _("Mail TLS policy")),
         Setting("mail_tls_min_version", "TLSv1_2", _choice(TLS_VERSIONS), _("Minimum mail TLS version")),

@@ -14,7 +14,7 @@ import datetime
 
 import phonenumbers
 
-from . import tlscheck
+from . import certinfo, tls_report, tlscheck
 from .networks import normalize_network_list
 from .wording import Text, _
 
@@ -37,7 +37,7 @@ DIRECTIONS = {"inbound": "Inbound (it calls Odoo)", "outbound": "Outbound (Odoo 
 # Worst first: the dashboard lists its columns in this order.
 STATES = {"critical": "Critical", "warning": "Warning", "ok": "OK", "unknown": "Not checked"}
 # "auto": from the endpoint's scheme or port (tlscheck.parse_endpoint).
-PROBE_PROTOCOLS = {"auto": "From the endpoint", **tlscheck.PROTOCOLS}
+PROBE_PROTOCOLS = {"auto": "From the endpoint", **tls_report.PROTOCOLS}
 # A dashboard probe waits this long per endpoint at most; probes run side by side.
 DEFAULT_TIMEOUT = 5.0
 # Threads for one round of probes: waiting on the network costs no CPU, but
@@ -53,7 +53,7 @@ class ProbePlan:
 
     host: str
     port: int
-    protocol: str  # a key of tlscheck.PROTOCOLS
+    protocol: str  # a key of tls_report.PROTOCOLS
     endpoint: str  # as the administrator wrote it
 
     def target(self, **options):
@@ -70,7 +70,7 @@ def plan_probe(endpoint, protocol="auto"):
     """
     host, port, derived = tlscheck.parse_endpoint(endpoint)
     if protocol and protocol != "auto":
-        if protocol not in tlscheck.PROTOCOLS:
+        if protocol not in tls_report.PROTOCOLS:
             raise ValueError(_("%(value)s is not a probe protocol: use one of %(protocols)s.",
                                value=repr(protocol), protocols=", ".join(PROBE_PROTOCOLS)))
         derived = protocol
@@ -100,12 +100,12 @@ class CheckResult:
 
 
 def result_from_report(report):
-    """Turn a :class:`perimeter.tlscheck.TlsReport` into a :class:`CheckResult`.
+    """Turn a :class:`perimeter.tls_report.TlsReport` into a :class:`CheckResult`.
 
     ``failed`` becomes ``critical``: no trustworthy channel, or none at all.
     """
     if report.tls_version:
-        version = tlscheck.version_label(report.tls_version)
+        version = tls_report.version_label(report.tls_version)
     else:
         # A plain endpoint has no TLS by design; a failed connection says nothing about TLS.
         version = "no TLS" if report.protocol == "plain" else ""
@@ -133,12 +133,12 @@ class CheckJob:
 
 def _config_failure(job, message):
     details = Text.join([
-        _("State: %(state)s", state=tlscheck.STATE_WORDS["failed"]),
+        _("State: %(state)s", state=tls_report.STATE_WORDS["failed"]),
         _("Endpoint: %(endpoint)s", endpoint=job.endpoint or _("(none)")),
         _("Errors:"),
-        tlscheck.bullet(message),
+        tls_report.bullet(message),
     ], "\n")
-    return CheckResult(state="critical", details=details, checked_at=tlscheck.utcnow())
+    return CheckResult(state="critical", details=details, checked_at=certinfo.utcnow())
 
 
 def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expiry_warning_days=30):
@@ -153,7 +153,8 @@ def check_endpoints(jobs, timeout=DEFAULT_TIMEOUT, max_workers=MAX_WORKERS, expi
         try:
             plan = plan_probe(job.endpoint, job.protocol)
         except ValueError as exc:
-            results[position] = _config_failure(job, _("invalid endpoint: %(error)s", error=tlscheck.sentence_of(exc)))
+            why = tls_report.sentence_of(exc)
+            results[position] = _config_failure(job, _("invalid endpoint: %(error)s", error=why))
             continue
         options = {
             "timeout": timeout,
@@ -190,7 +191,7 @@ def _caller_line(caller):
                  transport=transport, calls=calls, moment=caller.last_seen.strftime("%Y-%m-%d %H:%M"))
     else:
         line = _("%(address)s over %(transport)s: %(calls)s", address=caller.ip, transport=transport, calls=calls)
-    return tlscheck.bullet(line)
+    return tls_report.bullet(line)
 
 
 def judge_callers(callers, allowed_networks="", now=None):
@@ -222,7 +223,7 @@ def judge_callers(callers, allowed_networks="", now=None):
         lines.append(_("Fenced: its credentials are accepted only from %(networks)s.", networks=allowed_networks))
     else:
         lines.append(_("Not fenced: set its allowed networks to accept its credentials only from there."))
-    checked = now or tlscheck.utcnow()
+    checked = now or certinfo.utcnow()
     lines.append(_("Checked: %(moment)s UTC", moment=checked.strftime("%Y-%m-%d %H:%M:%S")))
     return state, Text.join(lines, "\n")
 

@@ -1,7 +1,8 @@
 """Find the Odoo installation the commands run against, and prepare its addons path.
 
-Odoo is never part of this repository: it is found through ``$ODOO_BIN``, else
-``odoo`` on ``PATH``. The addon's directory name is the checkout's, not
+Odoo is never part of this repository: each supported series is found through
+``$ODOO_BIN_<major>`` or ``$ODOO_BIN`` / ``odoo`` on ``PATH``, else set up from a source
+(scripts/odoo_setup.py). The addon's directory name is the checkout's, not
 ``perimeter_security``, so it is linked into a temporary addons folder.
 """
 
@@ -13,12 +14,18 @@ import subprocess
 import sys
 import tempfile
 
+import odoo_setup
+
 MODULE = "perimeter_security"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# The Odoo series this module supports; the test command runs every one of them.
+SUPPORTED_SERIES = ("18.0",)
+
+
 def find_odoo():
-    """Return the path of the Odoo command, or None."""
+    """Return the path of the Odoo command given to this shell ($ODOO_BIN, else ``odoo`` on PATH), or None."""
     configured = os.environ.get("ODOO_BIN")
     if configured:
         path = shutil.which(configured) or configured
@@ -27,6 +34,51 @@ def find_odoo():
         return os.path.abspath(path)
     found = shutil.which("odoo")
     return os.path.realpath(found) if found else None
+
+
+def series_of(odoo_bin):
+    """``"18.0"`` for an Odoo command that says ``Odoo Server 18.0``; None when it says nothing usable."""
+    try:
+        said = subprocess.run([odoo_bin, "--version"], capture_output=True, text=True, timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    words = said.split()
+    return ".".join(words[-1].split(".")[:2]) if words else None
+
+
+def odoo_for_series(series, source=None):
+    """The Odoo command of ``series``: the one given for it, else one set up from ``source``.
+
+    Given: ``$ODOO_BIN_<18|19>``, else ``$ODOO_BIN`` / ``odoo`` on PATH when it is of that series.
+    Set up (scripts/odoo_setup.py, cached): from ``source``, else ``$ODOO_SRC_<18|19>``, else the
+    official repository's branch. Raises ``odoo_setup.SetupError`` when that fails.
+    """
+    major = series.split(".")[0]
+    given = os.environ.get(f"ODOO_BIN_{major}")
+    if given:
+        path = shutil.which(given) or given
+        if not os.path.exists(path):
+            raise SystemExit(f"ODOO_BIN_{major}={given!r} does not exist.")
+        return os.path.abspath(path)
+    found = find_odoo()
+    if found and series_of(found) == series:
+        return found
+    return odoo_setup.ensure(series, source or os.environ.get(f"ODOO_SRC_{major}"))
+
+
+def parse_sources(values, series_list):
+    """``--odoo-src [SERIES=]SOURCE`` values as {series: source}; a bare SOURCE needs a single series."""
+    sources = {}
+    for value in values or ():
+        series, sep, source = value.partition("=")
+        if not sep or "/" in series:
+            if len(series_list) != 1:
+                raise SystemExit(f"--odoo-src {value}: say which series it is (for example 18.0={value}).")
+            series, source = series_list[0], value
+        if series not in SUPPORTED_SERIES:
+            raise SystemExit(f"--odoo-src {value}: series {series} is not supported ({', '.join(SUPPORTED_SERIES)}).")
+        sources[series] = source
+    return sources
 
 
 def odoo_python(odoo_bin):
@@ -126,11 +178,13 @@ def server_options(python, addons_dir, data_dir, db):
     ]
 
 
-def require_odoo():
-    """``(odoo command, its Python)``, or exit with how to make Odoo findable."""
-    odoo_bin = find_odoo()
-    if not odoo_bin:
-        raise SystemExit("Odoo not found: set $ODOO_BIN or put `odoo` on PATH (see README, Install).")
+def require_odoo(series=SUPPORTED_SERIES[0], source=None):
+    """``(odoo command, its Python)`` of ``series``, set up when none is given, or exit saying why."""
+    try:
+        odoo_bin = odoo_for_series(series, source)
+    except odoo_setup.SetupError as exc:
+        raise SystemExit(f"{exc}\nGive an Odoo with $ODOO_BIN_{series.split('.')[0]} or a source with --odoo-src "
+                         "(see README, The two commands).") from exc
     return odoo_bin, odoo_python(odoo_bin)
 
 

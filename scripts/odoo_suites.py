@@ -17,7 +17,7 @@ fails the stage, once confirmed: each new failure runs again alone, with and
 without the module (some of Odoo's tests depend on timing and fail now and
 then on a loaded machine); it counts if it fails again with the module only.
 In ``enforce`` (loopback allowed, as installed) the only accepted differences
-are the tests the README lists under
+are the tests docs/DESIGN.md lists under
 "Accepted differences in enforce" (Odoo's ``TestDevice`` sends
 ``X-Forwarded-For`` from an untrusted peer, which ``enforce`` refuses by
 design). A run that does not finish within its time limit counts as failed.
@@ -54,11 +54,11 @@ print("PERIMETER-MODE", env["ir.config_parameter"].sudo().get_param("perimeter_s
 """
 
 
-def accepted_in_enforce(readme_path):
-    """Tests (``module:Class`` or ``module:Class.test``) the README documents as refused by ``enforce`` by design."""
+def accepted_in_enforce(design_path):
+    """Tests (``module:Class`` or ``module:Class.test``) docs/DESIGN.md accepts as refused by ``enforce`` by design."""
     accepted, inside = set(), False
-    with open(readme_path, encoding="utf-8") as readme:
-        for line in readme:
+    with open(design_path, encoding="utf-8") as design:
+        for line in design:
             if line.startswith("#"):
                 inside = line.strip() == ACCEPTED_HEADING
             elif inside and (found := re.match(r"- `([\w.]+):([\w.]+)`", line)):
@@ -69,7 +69,7 @@ def accepted_in_enforce(readme_path):
 def run(odoo_bin, python, addons_dir, tally, log_dir):
     """Run the gate; add one line per mode to ``tally``; keep every log in ``log_dir``."""
     started = time.monotonic()
-    accepted = accepted_in_enforce(os.path.join(odoo_env.REPO_ROOT, "README.md"))
+    accepted = accepted_in_enforce(os.path.join(odoo_env.REPO_ROOT, "docs", "DESIGN.md"))
     base_db, module_db = f"suites_base_{os.getpid()}", f"suites_module_{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="perimeter-suites-") as data_dir, pgcluster.database_server() as db:
         # With demo data, as Odoo's own suites expect (their demo user, e.g. TestIrMailServerSMTPD's).
@@ -195,7 +195,7 @@ def _accepted(name, accepted):
 
 
 def _class_level(name):
-    """``module.tests.test_x:Class.test`` -> ``module.tests.test_x:Class`` (what the README may accept)."""
+    """``module.tests.test_x:Class.test`` -> ``module.tests.test_x:Class`` (what docs/DESIGN.md may accept)."""
     return name.rpartition(".")[0] if ":" in name and "." in name.partition(":")[2] else name
 
 

@@ -33,8 +33,8 @@ SEED = r'''
 import datetime
 from odoo.addons.perimeter_security.guard import access_log
 from odoo.addons.perimeter_security.perimeter.accesslog import Hit
-from odoo.addons.perimeter_security.perimeter.testing.certs import CertFactory
-from odoo.addons.perimeter_security.perimeter.testing.servers import HttpServer, HttpsServer, SmtpServer
+from odoo.addons.perimeter_security.testing.certs import CertFactory
+from odoo.addons.perimeter_security.testing.servers import HttpServer, HttpsServer, SmtpServer
 
 now = datetime.datetime.utcnow()
 env["perimeter.allowlist"].create([

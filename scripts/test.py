@@ -3,15 +3,20 @@
 
     python3 scripts/test.py
 
-The Odoo suite runs when Odoo is found ($ODOO_BIN, else ``odoo`` on PATH): a
-fresh database with the module installed and its tests (``--test-tags
-/perimeter_security``), on a throwaway PostgreSQL cluster unless PGHOST (and
-PGPORT, PGUSER, PGPASSWORD) name a server. Then Odoo's own suites run with and
-without the module as a regression gate (``odoo_suites.py``). The last line is always
-``N passed, N failed``; the exit status is non-zero on any failure.
+Then, for every supported Odoo series (or those given with ``--series``): the Odoo
+given for it (``$ODOO_BIN_18``/``$ODOO_BIN_19``, or ``$ODOO_BIN``/``odoo`` on PATH when
+of that series), else one set up and cached by ``odoo_setup.py`` from ``--odoo-src``,
+``$ODOO_SRC_<series>`` or the official repository. On it: a fresh database with the
+module installed and its tests (``--test-tags /perimeter_security``), on a throwaway
+PostgreSQL cluster unless PGHOST (and PGPORT, PGUSER, PGPASSWORD) name a server; then
+Odoo's own suites with and without the module as a regression gate
+(``odoo_suites.py``). A line ``Odoo <series>: N passed, N failed`` per series, and the
+last line is always the total ``N passed, N failed``; the exit status is non-zero on
+any failure, an Odoo that could not be set up included.
 """
 
 import argparse
+import collections
 import os
 import re
 import shutil
@@ -24,6 +29,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import odoo_env  # noqa: E402
+import odoo_setup  # noqa: E402
 import odoo_suites  # noqa: E402
 import pgcluster  # noqa: E402
 
@@ -35,6 +41,7 @@ TEST_PACKAGES = {
     "cryptography": "cryptography",
     "ruff": "ruff",
     "pylint_odoo": "pylint-odoo",
+    "polib": "polib",  # the translation tests read i18n/fr.po
 }
 ODOO_RUNTIME_PACKAGES = {"phonenumbers": "phonenumbers"}
 
@@ -50,6 +57,7 @@ class Tally:
         self.failed = 0
         self.skipped = []
         self.problems = []
+        self.series = {}  # series -> (passed, failed) of its Odoo runs
 
     def add(self, label, passed, failed, skipped=(), problems=()):
         self.passed += passed
@@ -82,7 +90,9 @@ def run_engine_tests(python, tally):
     banner("Engine tests (pytest, no Odoo)")
     with tempfile.TemporaryDirectory(prefix="perimeter-pytest-") as tmp:
         # The checkout's root is an Odoo addon package; seen from there, pytest would import it.
-        os.symlink(os.path.join(odoo_env.REPO_ROOT, "perimeter"), os.path.join(tmp, "perimeter"))
+        # The engine and the loopback test servers are linked in beside each other, without Odoo.
+        for package in ("perimeter", "testing"):
+            os.symlink(os.path.join(odoo_env.REPO_ROOT, package), os.path.join(tmp, package))
         report = os.path.join(tmp, "junit.xml")
         proc = subprocess.run([python, "-m", "pytest", "-q", f"--junitxml={report}", "perimeter"], cwd=tmp)
         if not os.path.exists(report):
@@ -100,8 +110,9 @@ def run_engine_tests(python, tally):
         tally.add("engine", total - failed - len(skipped), failed + len(problems), skipped, problems)
 
 
-def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
-    banner(f"Odoo tests with {odoo_bin}")
+def run_odoo_tests(odoo, addons_dir, tags, tally):
+    series, odoo_bin, python = odoo
+    banner(f"Odoo {series}: the module's tests, with {odoo_bin}")
     chromium = odoo_env.chromium()
     if not chromium:
         print("WARNING: Chromium not found: Odoo will skip the browser tours.", flush=True)
@@ -137,7 +148,7 @@ def run_odoo_tests(odoo_bin, python, addons_dir, tags, tally):
             if given:  # a server we were given: leave it as we found it
                 subprocess.run(["dropdb", "--if-exists", "-h", db["db_host"], "-p", db["db_port"], "-U", db["db_user"],
                                 dbname], env=dict(os.environ, PGPASSWORD=db["db_password"]), check=False)
-        _tally_odoo_log(log_path, returncode, time.monotonic() - started, tally)
+        _tally_odoo_log(log_path, returncode, time.monotonic() - started, tally, f"odoo {series}")
         kept = os.path.join(odoo_env.REPO_ROOT, ".tmp", "odoo-test.log")
         os.makedirs(os.path.dirname(kept), exist_ok=True)
         shutil.copyfile(log_path, kept)
@@ -210,7 +221,7 @@ def _worth_showing(line):
     )
 
 
-def _tally_odoo_log(log_path, returncode, seconds, tally):
+def _tally_odoo_log(log_path, returncode, seconds, tally, label):
     with open(log_path) as log:
         lines = log.read().splitlines()
     report = None
@@ -229,7 +240,7 @@ def _tally_odoo_log(log_path, returncode, seconds, tally):
         elif level == "WARNING" and ("perimeter" in logger or "perimeter_security" in message):
             problems.append(f"WARNING {logger}: {message[:200]}")
     if report is None:
-        tally.add("odoo", 0, 1, problems=[f"Odoo exited with {returncode} without a test report (log: see above)"])
+        tally.add(label, 0, 1, problems=[f"Odoo exited with {returncode} without a test report (log: see above)"])
         return
     failures, errors, run = report
     if run == 0:
@@ -239,56 +250,79 @@ def _tally_odoo_log(log_path, returncode, seconds, tally):
     failed = failures + errors
     passed = run - failed - len(skipped)
     print(f"Odoo ran {run} tests in {seconds:.0f} s", flush=True)
-    tally.add("odoo", passed, failed + (1 if problems and not failed else 0), skipped, problems)
+    tally.add(label, passed, failed + (1 if problems and not failed else 0), skipped, problems)
+
+
+Odoo = collections.namedtuple("Odoo", "series bin python")
+
+
+def find_odoos(series_list, sources, tally):
+    """An ``Odoo`` for each series we were given or could set up; a failed setup counts as a failure."""
+    odoos = []
+    for series in series_list:
+        try:
+            odoo_bin = odoo_env.odoo_for_series(series, sources.get(series))
+        except odoo_setup.SetupError as exc:
+            banner(f"ODOO {series} COULD NOT BE SET UP: its tests DO NOT RUN.\n{exc}")
+            tally.add(f"odoo {series} setup", 0, 1, problems=[str(exc)])
+            continue
+        print(f"Odoo {series}: {odoo_bin}", flush=True)
+        odoos.append(Odoo(series, odoo_bin, odoo_env.odoo_python(odoo_bin)))
+    return odoos
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--series", action="append", choices=odoo_env.SUPPORTED_SERIES,
+                        help="run against this Odoo series only (repeatable; default: every supported series)")
+    parser.add_argument("--odoo-src", action="append", metavar="[SERIES=]SOURCE",
+                        help="set Odoo up from this directory, tarball or git URL[#branch] "
+                        "(default: $ODOO_SRC_<18|19>, else the official repository's branch)")
     parser.add_argument("--tags", default=f"/{odoo_env.MODULE}",
                         help="Odoo --test-tags (default: every test of the module)")
     parser.add_argument("--no-lint", action="store_true", help="skip ruff and pylint-odoo (development only)")
     parser.add_argument("--no-engine", action="store_true", help="skip the engine tests (development only)")
-    parser.add_argument("--no-odoo", action="store_true", help="skip the Odoo suite (development only)")
+    parser.add_argument("--no-odoo", action="store_true", help="skip every Odoo run (development only)")
     parser.add_argument("--no-suites", action="store_true",
                         help="skip the regression gate of Odoo's own suites (development only)")
     args = parser.parse_args()
     odoo_env.exit_cleanly_on_sigterm()
+    series_list = args.series or list(odoo_env.SUPPORTED_SERIES)
+    sources = odoo_env.parse_sources(args.odoo_src, series_list)
 
     tally = Tally()
-    odoo_bin = odoo_env.find_odoo()
-    if odoo_bin:
-        python = odoo_env.odoo_python(odoo_bin)
-        print(f"Odoo found: {odoo_bin} (Python {python})", flush=True)
-    else:
-        python = sys.executable
-        banner("WARNING: ODOO NOT FOUND (no $ODOO_BIN, no `odoo` on PATH).\n"
-               "Only lint and the engine tests run; the module's Odoo tests DO NOT RUN.")
-    packages = dict(TEST_PACKAGES, **(ODOO_RUNTIME_PACKAGES if odoo_bin else {}))
-    odoo_env.ensure_python_packages(python, packages)
+    odoos = [] if args.no_odoo else find_odoos(series_list, sources, tally)
+    python = odoos[0].python if odoos else sys.executable
     odoo_env.ensure_test_servers()
 
     addons_dir = odoo_env.linked_addons_dir()
     try:
+        odoo_env.ensure_python_packages(python, dict(TEST_PACKAGES, **ODOO_RUNTIME_PACKAGES))
         if not args.no_lint:
             run_lint(python, addons_dir, tally)
         if not args.no_engine:
             run_engine_tests(python, tally)
-        if odoo_bin and not args.no_odoo:
-            run_odoo_tests(odoo_bin, python, addons_dir, args.tags, tally)
-        if odoo_bin and not args.no_suites:
-            run_odoo_suites(odoo_bin, python, addons_dir, tally)
+        for odoo in odoos:
+            odoo_env.ensure_python_packages(odoo.python, dict(TEST_PACKAGES, **ODOO_RUNTIME_PACKAGES))
+            before = (tally.passed, tally.failed)
+            run_odoo_tests(odoo, addons_dir, args.tags, tally)
+            if not args.no_suites:
+                run_odoo_suites(odoo.bin, odoo.python, addons_dir, tally)
+            tally.series[odoo.series] = (tally.passed - before[0], tally.failed - before[1])
     finally:
         shutil.rmtree(addons_dir, ignore_errors=True)
 
     banner("Summary")
-    if not odoo_bin:
-        print("Odoo was NOT found: the Odoo suite did not run.")
+    if args.no_odoo:
+        print("The Odoo runs were skipped (--no-odoo).")
     for problem in tally.problems:
         print(f"problem: {problem}")
     if tally.skipped:
         print(f"{len(tally.skipped)} skipped:")
         for name in tally.skipped:
             print(f"  skipped {name}")
+    for series, (passed, failed) in tally.series.items():
+        print(f"Odoo {series}: {passed} passed, {failed} failed")
     print(f"{tally.passed} passed, {tally.failed} failed", flush=True)
     return 1 if tally.failed else 0
 

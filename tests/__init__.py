@@ -40,3 +40,6 @@ from . import test_blocklist
 from . import test_edge_sync
 from . import test_autoban
 from . import test_translations
+from . import test_underscore_headers
+from . import test_canonical_hosts
+from . import test_spec_rpc

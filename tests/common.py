@@ -101,9 +101,13 @@ class PerimeterMixin:
 
     # -- clients -------------------------------------------------------------------------------
 
-    def call(self, method, path, *, source=INSIDE, headers=(), body=None, cookies=None, host=None, timeout=15):
-        """One request from ``source``; ``headers`` is a list of (name, value), repeats allowed."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.http_port(), timeout=timeout,
+    def call(self, method, path, *, source=INSIDE, headers=(), body=None, cookies=None, host=None, timeout=15,
+             port=None):
+        """One request from ``source``; ``headers`` is a list of (name, value), repeats allowed.
+
+        ``port``: another server on 127.0.0.1 to send it to (a proxy in front of Odoo's), else Odoo's.
+        """
+        connection = http.client.HTTPConnection("127.0.0.1", port or self.http_port(), timeout=timeout,
                                                 source_address=(source, 0))
         try:
             connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)

@@ -18,7 +18,7 @@ from odoo.tools import config
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
-from ..perimeter.testing.certs import CertFactory
+from ..testing.certs import CertFactory
 
 LOCAL = "127.0.0.1"
 

@@ -3,7 +3,7 @@
 Requests come from distinct loopback addresses (``127.0.0.x``); enforcement
 hands each refused (or monitored) request to ``access_log.record_hit``, and
 ``access_log.flush_now`` writes the rows (in test mode, through the test's
-cursor: see README "Blocked-access log › In tests").
+cursor: see docs/DESIGN.md "Blocked-access log › In tests").
 """
 
 import threading

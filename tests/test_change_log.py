@@ -1,9 +1,12 @@
+import http.client
 import xmlrpc.client
 from datetime import timedelta
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 
+from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
 MANAGER = "perimeter_security.group_perimeter_manager"
@@ -160,3 +163,108 @@ class TestChangeLogOverRpc(ChangeLogAssertions, PerimeterHttpCase):
                         source=INSIDE, headers=[("X-Forwarded-For", "198.51.100.20")])
         cleared = self.changes(res_id=system.id, field_name="allowed_networks", new_value=False)
         self.assertEqual(cleared.client_address, INSIDE, "proxy headers from an untrusted peer are not believed")
+
+
+@tagged("post_install", "-at_install")
+class TestChangeLogWhoFromWhere(ChangeLogAssertions, TransactionCase):
+    """Every change of who may come from where is recorded, whichever side it is made from (odoo shell here)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.rule = cls.env["perimeter.allowlist"].create({"name": "Shop floor", "network": "192.0.2.128/28"})
+        cls.group = cls.env["res.groups"].create({"name": "Cashiers of the history test"})
+        cls.user = new_test_user(cls.env, "perimeter_history_cashier", groups="base.group_user")
+
+    def test_networks_of_a_group_from_the_group(self):
+        self.group.write({"perimeter_allowlist_ids": [Command.link(self.rule.id)]})
+        change = self.changes(res_model="res.groups", res_id=self.group.id, field_name="perimeter_allowlist_ids")
+        self.assertChange(change, old=False, new="Shop floor")
+        self.assertEqual(change.record_name, self.group.display_name)
+        self.assertEqual(change.field_description, "Allowed networks")
+        self.group.write({"perimeter_allowlist_ids": [Command.clear()]})
+        self.assertEqual(self.changes(res_model="res.groups", res_id=self.group.id).mapped("new_value"),
+                         ["Shop floor", False])
+
+    def test_own_networks_of_a_user_from_the_user(self):
+        self.user.write({"perimeter_allowlist_ids": [Command.set(self.rule.ids)]})
+        self.assertChange(self.changes(res_model="res.users", res_id=self.user.id,
+                                       field_name="perimeter_allowlist_ids"), old=False, new="Shop floor")
+        created = new_test_user(self.env, "perimeter_history_new", groups="base.group_user",
+                                perimeter_allowlist_ids=[Command.set(self.rule.ids)])
+        self.assertChange(self.changes(res_model="res.users", res_id=created.id), old=False, new="Shop floor",
+                          operation="create")
+
+    def test_reserving_a_rule(self):
+        rule = self.env["perimeter.allowlist"].create({"name": "Partner", "network": "203.0.113.0/24"})
+        self.assertFalse(self.changes(res_id=rule.id, res_model="perimeter.allowlist", field_name="reserved"),
+                         "a rule created unreserved says nothing about it")
+        rule.write({"reserved": True})
+        self.assertChange(self.changes(res_id=rule.id, res_model="perimeter.allowlist", field_name="reserved"),
+                          old="False", new="True")
+
+    def test_a_parameter_turned_off_is_still_recorded(self):
+        self.env["ir.config_parameter"].sudo().set_param("perimeter_security.allow_loopback", "False")
+        self.assertChange(self.changes(field_name="perimeter_security.allow_loopback"), old="True", new="False",
+                          operation="create")
+
+    def test_blocking_and_unblocking_a_client(self):
+        wizard = self.env["perimeter.block"].create({"networks": "203.0.113.9", "duration": "forever",
+                                                     "reason": "Password guessing"})
+        wizard.action_block()
+        block = self.env["perimeter.blocklist"].search([("network", "=", "203.0.113.9/32")])
+        self.assertChange(self.changes(res_model="perimeter.blocklist", res_id=block.id, field_name="network"),
+                          old=False, new="203.0.113.9/32", operation="create")
+        block.action_perimeter_unblock()
+        self.assertChange(self.changes(res_model="perimeter.blocklist", res_id=block.id, field_name="active"),
+                          old="True", new="False")
+
+
+@tagged("post_install", "-at_install")
+class TestChangeLogThroughNginx(ChangeLogAssertions, PerimeterHttpCase):
+    """Through a real nginx (a trusted proxy): every row of one request carries the client the module resolved."""
+
+    CLIENT = "127.0.0.5"
+
+    def setUp(self):
+        super().setUp()
+        if NGINX is None:
+            self.skipTest("nginx is not installed (apt-get install nginx-light)")
+        self.set_policy(trusted_proxies=f"{PROXY}/32")  # mode off: nothing refused, everything recorded
+        self.nginx = self.enterContext(NginxProxy("", self.http_port(), proxy_bind=PROXY))
+
+    def execute_kw(self, model, method, args):
+        """``execute_kw`` as the administrator, from ``CLIENT`` through nginx: the result."""
+        body = xmlrpc.client.dumps((self.env.cr.dbname, self.env.ref("base.user_admin").id, "admin", model, method,
+                                    args), "execute_kw", allow_none=True).encode()
+        connection = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=30,
+                                                source_address=(self.CLIENT, 0))
+        try:
+            connection.request("POST", "/xmlrpc/2/object", body=body, headers={
+                "Content-Type": "text/xml", "Cookie": f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}"})
+            response = connection.getresponse()
+            self.assertEqual(response.status, 200)
+            return xmlrpc.client.loads(response.read())[0][0]
+        finally:
+            connection.close()
+
+    def test_one_settings_save_one_address(self):
+        settings = self.execute_kw("res.config.settings", "create",
+                                   [{"perimeter_mode": "monitor", "perimeter_trusted_proxies": "127.0.0.9"}])
+        self.execute_kw("res.config.settings", "execute", [[settings]])
+        admin = self.env.ref("base.user_admin")
+        self.assertChange(self.changes(field_name="perimeter_security.mode", user_id=admin.id), old="off",
+                          new="monitor", user=admin, address=self.CLIENT, operation="create")
+        self.assertChange(self.changes(field_name="perimeter_security.trusted_proxies", user_id=admin.id),
+                          old=f"{PROXY}/32", new="127.0.0.9/32", user=admin, address=self.CLIENT)
+
+    def test_networks_given_to_a_user_record_the_client(self):
+        rule = self.env["perimeter.allowlist"].create({"name": "Shop", "network": "192.0.2.128/28"})
+        user = new_test_user(self.env, "perimeter_history_nginx", groups="base.group_user")
+        self.execute_kw("res.users", "write", [[user.id], {"perimeter_allowlist_ids": [(6, 0, rule.ids)]}])
+        self.execute_kw("perimeter.allowlist", "write", [[rule.id], {"reserved": True}])
+        admin = self.env.ref("base.user_admin")
+        self.assertChange(self.changes(res_model="res.users", res_id=user.id), old=False, new="Shop", user=admin,
+                          address=self.CLIENT)
+        self.assertChange(self.changes(res_model="perimeter.allowlist", res_id=rule.id, field_name="reserved"),
+                          old="False", new="True", user=admin, address=self.CLIENT)

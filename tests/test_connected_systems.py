@@ -5,8 +5,8 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.perimeter_security.guard import rpc_callers
 from odoo.addons.perimeter_security.perimeter.rpccallers import CallerKey, Count
-from odoo.addons.perimeter_security.perimeter.testing.certs import CertFactory
-from odoo.addons.perimeter_security.perimeter.testing.servers import (
+from odoo.addons.perimeter_security.testing.certs import CertFactory
+from odoo.addons.perimeter_security.testing.servers import (
     ClosedPort,
     HttpServer,
     HttpsServer,

@@ -1,6 +1,6 @@
 from odoo.tests import HttpCase, tagged
 
-from odoo.addons.perimeter_security.perimeter.testing.servers import ClosedPort
+from odoo.addons.perimeter_security.testing.servers import ClosedPort
 
 
 @tagged("post_install", "-at_install")

@@ -40,7 +40,7 @@ class TestEdgeExport(TransactionCase):
     def test_haproxy_and_loopback_follow_the_policy(self):
         self.env["ir.config_parameter"].sudo().set_param("perimeter_security.allow_loopback", "True")
         export = self._export("haproxy")
-        # In address order, IPv4 then IPv6, loopback included (README, Export for the edge).
+        # In address order, IPv4 then IPv6, loopback included (readme/CONFIGURE.md, Export for the edge).
         self.assertEqual(_rules(export.content), ["127.0.0.0/8", "198.51.100.0/24", "::1/128", "2001:db8::/48"])
         self.assertEqual(export.filename, "odoo-allowlist.lst")
 

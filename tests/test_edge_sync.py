@@ -11,10 +11,10 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..guard import server_tier
-from ..perimeter.testing.nginx import NGINX, NginxProxy
+from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "edge_sync.sh"
+SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "edge_sync.sh"
 THIRD = "127.0.0.4"
 RELOAD_SECONDS = 10
 

@@ -1,8 +1,9 @@
 import xmlrpc.client
 from datetime import timedelta
 
-from odoo import fields
-from odoo.tests import TransactionCase, tagged
+from odoo import Command, fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
@@ -172,3 +173,166 @@ class TestLockoutOutsideRequests(TransactionCase):
         policy, next_expiry = self.env["perimeter.policy"]._perimeter_policy_build()
         self.assertIn("192.0.2.9", policy.allowlist)
         self.assertIsNone(next_expiry)
+
+
+MANAGER = "perimeter_security.group_perimeter_manager"
+SETTINGS_ONLY = "Only Settings administrators decide who is held to which networks"
+NOBODY_LEFT = "no Settings administrator could reach Odoo"
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsAdministratorsDecide(TransactionCase):
+    """Who is held to which networks is a Settings administrator's decision, whatever the path."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.manager = new_test_user(cls.env, "perimeter_lockout_manager", groups=f"base.group_user,{MANAGER}")
+        cls.employee = new_test_user(cls.env, "perimeter_lockout_employee", groups="base.group_user")
+        cls.admin = cls.env.ref("base.user_admin")
+        cls.settings_group = cls.env.ref("base.group_system")
+        cls.team = cls.env["res.groups"].create({"name": "Perimeter lockout team"})
+        Rules = cls.env["perimeter.allowlist"]
+        cls.office = Rules.create({"name": "Lockout office", "network": "192.0.2.0/26"})
+        cls.vpn = Rules.create({"name": "Lockout VPN", "network": "198.51.100.0/24"})
+
+    def test_naming_users_or_groups_on_a_rule_is_for_settings_administrators(self):
+        Rules = self.env(user=self.manager)["perimeter.allowlist"]
+        vpn = Rules.browse(self.vpn.id)
+        for vals in ({"group_ids": [Command.link(self.settings_group.id)]},
+                     {"user_ids": [Command.link(self.admin.id)]},
+                     {"user_ids": [Command.set([self.employee.id])]}):
+            with self.subTest(vals=vals), self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
+                vpn.write(vals)
+        with self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
+            Rules.create({"name": "Mine", "network": "203.0.113.0/24", "group_ids": [Command.link(self.team.id)]})
+        self.assertFalse(self.vpn.group_ids or self.vpn.user_ids)
+        self.assertFalse(self.settings_group.perimeter_allowlist_ids)
+        # Rules that name nobody stay the Perimeter administrator's, as before.
+        rule = Rules.create({"name": "Mine", "network": "203.0.113.0/24", "user_ids": [], "group_ids": []})
+        rule.write({"network": "203.0.113.0/25", "active": False})
+        # A Settings administrator decides.
+        self.env(user=self.admin)["perimeter.allowlist"].browse(self.vpn.id).write(
+            {"group_ids": [Command.link(self.team.id)], "user_ids": [Command.link(self.employee.id)]})
+        self.assertEqual(self.team.perimeter_allowlist_ids, self.vpn)
+        self.assertEqual(self.employee.perimeter_allowlist_ids, self.vpn)
+
+    def test_archiving_or_changing_a_named_rule_is_for_settings_administrators(self):
+        self.vpn.group_ids = [Command.link(self.team.id)]
+        self.office.user_ids = [Command.link(self.employee.id)]
+        Rules = self.env(user=self.manager)["perimeter.allowlist"]
+        for rule in (self.vpn, self.office):
+            for vals in ({"active": False}, {"network": "203.0.113.0/24"},
+                         {"expires_at": fields.Datetime.now() + timedelta(days=1)}):
+                with self.subTest(rule=rule.name, vals=vals), self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
+                    Rules.browse(rule.id).write(vals)
+        self.assertEqual((self.vpn.network, self.vpn.active, self.vpn.expires_at), ("198.51.100.0/24", True, False))
+        # What does not move anybody's networks stays theirs.
+        Rules.browse(self.vpn.id).write({"name": "VPN (Paris)", "note": "New concentrator", "active": True})
+        self.assertEqual(self.vpn.name, "VPN (Paris)")
+        self.env(user=self.admin)["perimeter.allowlist"].browse(self.vpn.id).write({"network": "198.51.100.0/25"})
+        self.assertEqual(self.vpn.network, "198.51.100.0/25")
+
+    def test_a_rule_named_on_users_or_groups_is_not_deleted(self):
+        """Deleting a named rule widened its users to their groups' networks; archiving holds them."""
+        self.office.user_ids = [Command.link(self.employee.id)]
+        self.vpn.group_ids = [Command.link(self.team.id)]
+        Policy = self.env["perimeter.policy"]
+        for rule, named in ((self.office, self.employee.login), (self.vpn, self.team.name)):
+            for env in (self.env(user=self.admin), self.env):  # a Settings administrator, the superuser (shell)
+                with self.subTest(rule=rule.name, uid=env.uid), self.assertRaisesRegex(UserError, named) as refused:
+                    env["perimeter.allowlist"].browse(rule.id).unlink()
+                self.assertIn("Archive it instead", str(refused.exception))
+            self.assertTrue(rule.exists())
+        holding = Policy._perimeter_holding(Policy._perimeter_policy_build()[0], self.employee.id)
+        self.assertEqual((holding.source, list(holding.networks)), ("user", ["192.0.2.0/26"]))
+        # Archived, the rule still holds them, and admits nobody.
+        self.office.action_archive()
+        holding = Policy._perimeter_holding(Policy._perimeter_policy_build()[0], self.employee.id)
+        self.assertEqual((holding.source, list(holding.networks)), ("user", []))
+        # Once nobody names it, it may go.
+        self.office.user_ids = [Command.clear()]
+        self.office.unlink()
+        self.assertFalse(self.office.exists())
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsAdministratorsKeptIn(PerimeterHttpCase):
+    """No change, by anyone, may leave no Settings administrator able to reach Odoo."""
+
+    ADMINS_NET, BEHIND = "198.51.100.0/24", "198.51.100.10"
+
+    def setUp(self):
+        super().setUp()
+        self.strict_policy()  # enforce; 127.0.0.1 in; loopback not special; 127.0.0.3 a trusted proxy
+        Rules = self.env["perimeter.allowlist"]
+        self.inside_rule = Rules.search([("network", "=", f"{INSIDE}/32")])
+        self.admins_rule = Rules.create({"name": "Administrators' VPN", "network": self.ADMINS_NET})
+        self.keeper = new_test_user(self.env, "perimeter_keeper", password="keeper-password-1",
+                                    groups=f"base.group_user,{MANAGER}")
+        self.settings_group = self.env.ref("base.group_system")
+        self.enterContext(mute_logger("odoo.http"))
+        self.env.flush_all()
+
+    def execute_kw(self, model, method, args, *, login="perimeter_keeper", password="keeper-password-1",
+                   **where):
+        """``execute_kw`` over XML-RPC through Odoo's server: the result, or the fault."""
+        uid = self.env["res.users"].search([("login", "=", login)]).id
+        where.setdefault("source", INSIDE)
+        reply = self.xml_rpc("/xmlrpc/2/object", "execute_kw",
+                             [self.env.cr.dbname, uid, password, model, method, args], **where)
+        self.assertEqual(reply.status, 200, reply)
+        try:
+            return xmlrpc.client.loads(reply.body)[0][0]
+        except xmlrpc.client.Fault as fault:
+            return fault
+
+    def assertFault(self, answer, *texts):
+        self.assertIsInstance(answer, xmlrpc.client.Fault, answer)
+        for text in texts:
+            self.assertIn(text, answer.faultString)
+
+    def test_a_perimeter_administrator_cannot_name_networks_over_rpc(self):
+        answer = self.execute_kw("perimeter.allowlist", "write",
+                                 [[self.admins_rule.id], {"group_ids": [(4, self.settings_group.id)]}])
+        self.assertFault(answer, SETTINGS_ONLY)
+        admin = self.env.ref("base.user_admin")
+        answer = self.execute_kw("perimeter.allowlist", "write",
+                                 [[self.admins_rule.id], {"user_ids": [(4, admin.id)]}])
+        self.assertFault(answer, SETTINGS_ONLY)
+        self.assertFalse(self.settings_group.perimeter_allowlist_ids)
+        self.assertEqual(self.get("/web/login", source=INSIDE).status, 200, "administrators still come in")
+
+    def test_blocking_the_administrators_networks_is_refused(self):
+        # A Settings administrator's decision: administrators only from their VPN.
+        self.settings_group.perimeter_allowlist_ids = [Command.set(self.admins_rule.ids)]
+        self.env.flush_all()
+        answer = self.execute_kw("perimeter.blocklist", "create", [{"network": self.ADMINS_NET}])
+        self.assertFault(answer, NOBODY_LEFT, "admin", self.ADMINS_NET, "IP Blocklist")
+        self.assertFalse(self.env["perimeter.blocklist"].search([("network", "=", self.ADMINS_NET)]))
+        # Half of it leaves them the other half.
+        self.assertIsInstance(self.execute_kw("perimeter.blocklist", "create", [{"network": "198.51.100.128/25"}]),
+                              int)
+        behind = {"source": PROXY, "headers": [("X-Forwarded-For", self.BEHIND)]}
+        self.assertEqual(self.get("/web/login", **behind).status, 200, "the administrators' VPN still comes in")
+
+    def test_reserving_the_rule_administrators_come_from_is_refused(self):
+        # The keeper comes from the office, named on their user (a Settings administrator's decision);
+        # administrators have no networks of their own: they come from the IP Allowlist.
+        self.keeper.perimeter_allowlist_ids = [Command.set(self.inside_rule.ids)]
+        self.admins_rule.active = False
+        self.env.flush_all()
+        answer = self.execute_kw("perimeter.allowlist", "write", [[self.inside_rule.id], {"reserved": True}])
+        self.assertFault(answer, NOBODY_LEFT, "admin", "IP Allowlist")
+        self.assertFalse(self.inside_rule.reserved)
+        self.assertIsInstance(self.execute_kw("res.partner", "search_count", [[]], login="admin", password="admin"),
+                              int, "the administrator still gets in")
+
+    def test_an_expiry_on_the_only_rule_administrators_come_from_is_refused(self):
+        # The office is reserved for the keeper; administrators come from the rest of the IP Allowlist: their VPN.
+        self.inside_rule.write({"reserved": True, "user_ids": [Command.set(self.keeper.ids)]})
+        self.env.flush_all()
+        soon = fields.Datetime.to_string(fields.Datetime.now() + timedelta(days=1))
+        answer = self.execute_kw("perimeter.allowlist", "write", [[self.admins_rule.id], {"expires_at": soon}])
+        self.assertFault(answer, NOBODY_LEFT, "admin", "once the rules with an expiry have run out")
+        self.assertFalse(self.admins_rule.expires_at)

@@ -3,7 +3,7 @@ import email.policy
 
 from odoo.tests import tagged
 
-from ..perimeter.testing.servers import SmtpServer
+from ..testing.servers import SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase
 
 

@@ -1,6 +1,6 @@
 from odoo.tests import tagged
 
-from ..perimeter.testing.servers import ImapServer, SmtpServer
+from ..testing.servers import ImapServer, SmtpServer
 from .mail_tls_common import MailTlsCase
 
 

@@ -1,7 +1,7 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from ..perimeter.testing.servers import ImapServer, Mailbox, Pop3Server
+from ..testing.servers import ImapServer, Mailbox, Pop3Server
 from .mail_tls_common import LOCAL, MailTlsCase
 
 MESSAGE = """From: supplier@example.com

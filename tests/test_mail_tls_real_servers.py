@@ -13,9 +13,9 @@ import unittest
 
 from odoo.tests import tagged
 
-from ..perimeter.testing.certs import tls11_possible
-from ..perimeter.testing.dovecot import DOVECOT, DovecotServer
-from ..perimeter.testing.postfix import POSTFIX, PostfixServer
+from ..testing.certs import tls11_possible
+from ..testing.dovecot import DOVECOT, DovecotServer
+from ..testing.postfix import POSTFIX, PostfixServer
 from .mail_tls_common import LOCAL, MailTlsCase
 
 ROOT = os.geteuid() == 0

@@ -8,8 +8,8 @@ from odoo.tools import config
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
-from ..models.mail_tls import MailTlsError
-from ..perimeter.testing.servers import SilentServer, SmtpServer
+from ..models.perimeter_mail_tls_mixin import MailTlsError
+from ..testing.servers import SilentServer, SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase, b64
 
 TRUST_ADVICE = ("Trust it on this mail server (tab TLS Trust): paste the issuing CA in CA bundle, or pin the "

@@ -1,6 +1,6 @@
 from odoo.tests import new_test_user, tagged
 
-from ..perimeter.testing.servers import SmtpServer
+from ..testing.servers import SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase
 
 TRUST_ADVICE_FR = ("Faites-lui confiance sur ce serveur de courrier (onglet Confiance TLS) : collez l'AC émettrice "

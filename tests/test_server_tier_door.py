@@ -148,12 +148,17 @@ class TestServerTierDoor(PerimeterHttpCase):
 
     def test_https_redirect_follows_the_host_a_trusted_proxy_forwarded(self):
         self._require_https("https://erp.example.com")
+        self.set_policy(canonical_hosts="erp.example.com\nshop.example.com")
         forwarded = [("X-Forwarded-For", INSIDE), ("X-Forwarded-Host", "shop.example.com:8080"),
                      ("X-Forwarded-Proto", "http")]
         reply = self.get("/shop", source=PROXY, headers=forwarded)
         self.assertEqual(reply.header("Location"), "https://shop.example.com/shop")
-        spoofed = self.get("/shop", headers=[("X-Forwarded-Host", "evil.com")])
+        spoofed = self.get("/shop", headers=[("X-Forwarded-Host", "shop.example.com")])
         self.assertEqual(spoofed.header("Location"), "https://erp.example.com/shop", "only a trusted proxy's")
+        # Even a trusted proxy cannot send anyone to a host that is not canonical.
+        forwarded[1] = ("X-Forwarded-Host", "evil.com")
+        self.assertEqual(self.get("/shop", source=PROXY, headers=forwarded).header("Location"),
+                         "https://erp.example.com/shop")
 
     # -- item 11: HSTS on every HTTPS response ------------------------------------------------------
 
@@ -180,8 +185,15 @@ class TestServerTierDoor(PerimeterHttpCase):
         self.assertEqual(fault.status, 403)
         proxied = self.get("/web/database/manager", source=PROXY,
                            headers=[("X-Forwarded-For", OUTSIDE), ("X-Forwarded-Host", "erp.example.com")])
+        self.assertEqual((proxied.status, proxied.header("Location")), (403, None),
+                         "a forwarded host alone is no canonical host")
+        self.set_server_section(require_https="True", allow_loopback="False", trusted_proxies=f"{PROXY}/32",
+                                canonical_hosts="erp.example.com")
+        proxied = self.get("/web/database/manager", source=PROXY,
+                           headers=[("X-Forwarded-For", OUTSIDE), ("X-Forwarded-Host", "erp.example.com")])
         self.assertEqual((proxied.status, proxied.header("Location")),
                          (308, "https://erp.example.com/web/database/manager"))
+        self.set_server_section(require_https="True", allow_loopback="False", trusted_proxies=f"{PROXY}/32")
         secure = self.get("/web/database/manager", source=PROXY, headers=[("X-Forwarded-For", OUTSIDE),
                                                                          *HTTPS_VIA_PROXY])
         self.assertEqual(secure.status, 200)

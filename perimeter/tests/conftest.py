@@ -4,12 +4,12 @@ from email.message import EmailMessage
 
 import pytest
 
-from perimeter.testing.certs import CertFactory
+from testing.certs import CertFactory
 
 
 @pytest.fixture(scope="module")
 def certs():
-    """A :class:`~perimeter.testing.certs.CertFactory`: a private CA and its certificates, removed afterwards."""
+    """A :class:`~testing.certs.CertFactory`: a private CA and its certificates, removed afterwards."""
     with CertFactory() as factory:
         yield factory
 

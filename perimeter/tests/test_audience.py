@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perimeter.audience import Audience, Member, judge, judge_anonymous, outside
+from perimeter.audience import ANYWHERE, Audience, Member, judge, judge_anonymous, outside, reach
 from perimeter.client import resolve_client
 from perimeter.fence import Fence
 from perimeter.networks import NetworkSet
@@ -219,3 +219,50 @@ def test_edge_users_come_from_the_trusted_proxies_unless_networks_are_named(scop
     assert Audience(scope, RULES, edge_users=[20], proxies=[]).holding(sync).networks.networks == (), \
         "no trusted proxy: refused everywhere"
     assert aud != Audience(scope, RULES, {USER: [R_OFFICE, R_VPN]}, IMPLIED, edge_users=[20], proxies=["10.0.0.2/32"])
+
+
+# -- reach: could a user get in from anywhere at all? -------------------------------------------
+
+
+def test_reach_follows_the_networks_the_gate_and_the_blocklist():
+    aud = audience("all")
+    holding = aud.holding(ADMIN)  # the Settings group: the VPN
+    assert reach(policy(aud), holding) == ("198.51.100.0", False)
+    blocked = policy(aud, blocklist=NetworkSet([VPN]))
+    assert reach(blocked, holding) == (None, True), "every address of the VPN is blocked"
+    half = policy(aud, blocklist=NetworkSet(["198.51.100.0/25"]))
+    assert reach(half, holding) == ("198.51.100.128", False)
+    assert judge(facts("198.51.100.128"), half, holding).allowed and decide(facts("198.51.100.128"), half).allowed
+    # Networks all expired or archived: nowhere.
+    none_in_force = Audience("all", [(R_OFFICE, OFFICE, False)], {SETTINGS: [R_VPN]}, IMPLIED)
+    assert reach(policy(none_in_force), none_in_force.holding(ADMIN)) == (None, False)
+
+
+def test_reach_counts_only_unreserved_rules_for_those_without_networks():
+    aud = Audience("all", [(R_OFFICE, OFFICE, True), (R_PARTNER, PARTNER, True)], {}, IMPLIED)
+    holding = aud.holding(ADMIN)
+    assert holding.source == "allowlist"
+    assert reach(policy(aud), holding) == (None, False), "only reserved rules: the administrator is nowhere"
+    assert not judge(facts("192.0.2.7"), policy(aud), holding).allowed
+
+
+def test_reach_in_scope_internal_ignores_the_site_gate():
+    aud = audience("internal")
+    gateless = Policy(mode="enforce", allowlist=NetworkSet(), scope="internal", audience=aud)
+    assert reach(gateless, aud.holding(ADMIN)) == ("198.51.100.0", False)
+    unheld = Audience("internal", [], {}, IMPLIED)
+    assert reach(Policy(mode="enforce", scope="internal", audience=unheld), unheld.holding(ADMIN))[0] is None, \
+        "an internal user with no network at all is refused everywhere"
+
+
+@pytest.mark.parametrize("mode", ["off", "monitor"])
+def test_reach_anywhere_when_nothing_is_refused(mode):
+    aud = Audience("all", [], {SETTINGS: [R_VPN]}, IMPLIED)
+    assert reach(policy(aud, mode=mode), aud.holding(ADMIN)) == (ANYWHERE, False)
+    assert reach(policy(aud, disabled=True), aud.holding(ADMIN)) == (ANYWHERE, False)
+
+
+def test_reach_does_not_count_loopback():
+    aud = Audience("all", [], {}, IMPLIED)
+    empty = Policy(mode="enforce", allowlist=NetworkSet(), allow_loopback=True, audience=aud)
+    assert reach(empty, aud.holding(ADMIN)) == (None, False)

@@ -5,8 +5,8 @@ import http.client
 import pytest
 
 from perimeter.edge import EdgeExport, render, render_haproxy, render_nginx
-from perimeter.testing.nginx import NGINX, NginxProxy
-from perimeter.testing.servers import HttpServer
+from testing.nginx import NGINX, NginxProxy
+from testing.servers import HttpServer
 
 
 def _export(**changes):

@@ -27,8 +27,9 @@ from perimeter.mailtls import (
     starts_failing,
     summary,
 )
-from perimeter.testing.servers import HAVE_AIOSMTPD, ImapServer, Mailbox, Pop3Server, SmtpServer
-from perimeter.tlscheck import TlsVerificationError, probe
+from perimeter.tls_report import TlsVerificationError
+from perimeter.tlscheck import probe
+from testing.servers import HAVE_AIOSMTPD, ImapServer, Mailbox, Pop3Server, SmtpServer
 
 LOCAL = "127.0.0.1"
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")

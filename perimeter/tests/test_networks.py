@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from perimeter.networks import (
     NetworkSet,
+    first_common_address,
     network_covers,
     normalize_network,
     normalize_network_list,
@@ -288,3 +289,26 @@ def test_every_bad_entry_of_a_list_is_worded_again():
     assert message.render(FRENCH.get) == (
         "'bad-one' n'est pas une adresse ou un CIDR IPv4 ou IPv6 valide (exemples : 10.0.0.0/8, 192.0.2.7, "
         "2001:db8::/32).\n'10.1.1.1/8' a des bits d'hôte positionnés : vouliez-vous dire '10.0.0.0/8' ?")
+
+
+def test_first_common_address():
+    office, vpn = NetworkSet(["192.0.2.0/26", "2001:db8::/32"]), NetworkSet(["192.0.2.32/27", "198.51.100.0/24"])
+    assert first_common_address([office, vpn]) == "192.0.2.32"
+    assert first_common_address([office, vpn], NetworkSet(["192.0.2.32/28"])) == "192.0.2.48"
+    assert first_common_address([office, vpn], NetworkSet(["192.0.2.32/27"])) is None
+    assert first_common_address([office], NetworkSet(["192.0.2.0/26"])) == "2001:db8::"
+    assert first_common_address([office], NetworkSet(["192.0.2.0/26", "2001:db8::/32"])) is None
+    assert first_common_address([NetworkSet()]) is None
+    assert first_common_address([]) is None
+    assert first_common_address([NetworkSet(["::ffff:10.0.0.0/104"])]) == "10.0.0.0", "mapped is IPv4"
+
+
+@given(st.lists(st.integers(0, 255), max_size=4), st.lists(st.integers(0, 255), max_size=4),
+       st.lists(st.integers(0, 255), max_size=4))
+def test_first_common_address_agrees_with_membership(left, right, blocked):
+    sets = [NetworkSet(f"10.0.{octet}.0/24" for octet in octets) for octets in (left, right)]
+    excluded = NetworkSet(f"10.0.{octet}.0/25" for octet in blocked)
+    expected = next((f"10.0.{octet}.{host}" for octet in range(256) for host in (0, 128)
+                     if f"10.0.{octet}.{host}" in sets[0] and f"10.0.{octet}.{host}" in sets[1]
+                     and f"10.0.{octet}.{host}" not in excluded), None)
+    assert first_common_address(sets, excluded) == expected

@@ -15,6 +15,7 @@ from perimeter.policy import (
     is_exempt,
     server_policy,
 )
+from perimeter.settings import canonical_text, load_settings, parse_setting
 
 ALLOWED = NetworkSet(["192.0.2.0/24", "2001:db8::/32"])
 PROXY = NetworkSet(["10.0.0.1"])
@@ -153,22 +154,55 @@ def test_https_origin_from_web_base_url(base_url, origin):
     assert https_origin(base_url) == origin
 
 
-def test_redirect_follows_the_host_a_trusted_proxy_forwarded():
+def test_redirect_goes_only_to_a_canonical_host():
+    """A trusted proxy that forwards the client's Host (X-Forwarded-Host: $host) cannot send anyone elsewhere."""
     https = policy(require_https=True, https_origin="erp.example.com:8443")
     via_proxy = {"peer": "10.0.0.1", "x_forwarded_for": "192.0.2.44", "host": "127.0.0.1:8069"}
-    assert decide(facts(**via_proxy, x_forwarded_host="shop.example.com"), https).location == \
-        "https://shop.example.com/odoo"
-    # Its port served plain HTTP; web.base.url knows the https port of the same host.
-    assert decide(facts(**via_proxy, x_forwarded_host="shop.example.com:8080"), https).location == \
-        "https://shop.example.com/odoo"
-    assert decide(facts(**via_proxy, x_forwarded_host="erp.example.com:80"), https).location == \
-        "https://erp.example.com:8443/odoo"
-    # Garbage forwarded: the canonical origin.
-    assert decide(facts(**via_proxy, x_forwarded_host="evil.com/x"), https).location == \
+    for forwarded in ("evil.example", "shop.example.com", "evil.com/x", "erp.example.com.evil.example"):
+        assert decide(facts(**via_proxy, x_forwarded_host=forwarded), https).location == \
+            "https://erp.example.com:8443/odoo", forwarded
+    # The canonical host, whatever port the plain-HTTP request named: the canonical entry's.
+    assert decide(facts(**via_proxy, x_forwarded_host="ERP.example.com:80"), https).location == \
         "https://erp.example.com:8443/odoo"
     # From anyone else, X-Forwarded-Host is not believed.
     spoofed = decide(facts(peer="192.0.2.44", x_forwarded_host="evil.com"), https)
     assert spoofed.location == "https://erp.example.com:8443/odoo"
+
+
+def test_canonical_hosts_setting():
+    values, problems = load_settings({"perimeter_security.require_https": "True",
+                                      "perimeter_security.trusted_proxies": "10.0.0.1",
+                                      "perimeter_security.canonical_hosts": "erp.example.com\nShop.Example.com:8443"})
+    assert not problems
+    https = Policy.from_settings(values, ALLOWED, https_origin="localhost")  # web.base.url's host: not listed
+    assert https.canonical_hosts == ("erp.example.com", "shop.example.com:8443")
+    via_proxy = {"peer": "10.0.0.1", "x_forwarded_for": "192.0.2.44", "host": "127.0.0.1:8069"}
+    assert decide(facts(**via_proxy, x_forwarded_host="shop.example.com"), https).location == \
+        "https://shop.example.com:8443/odoo"
+    assert decide(facts(peer="192.0.2.44", host="shop.example.com"), https).location == \
+        "https://shop.example.com:8443/odoo", "a canonical Host header is kept, with its https port"
+    for host in ("evil.example", "localhost", "localhost:8069"):
+        assert decide(facts(peer="192.0.2.44", host=host), https).location == "https://erp.example.com/odoo", host
+    # Empty: web.base.url's host alone.
+    values, _problems = load_settings({"perimeter_security.require_https": "True"})
+    default = Policy.from_settings(values, ALLOWED, https_origin="erp.example.com")
+    assert default.canonical_hosts == ("erp.example.com",)
+    assert decide(facts(peer="192.0.2.44", host="shop.example.com"), default).location == \
+        "https://erp.example.com/odoo"
+
+
+@pytest.mark.parametrize("text", ["https://erp.example.com", "erp.example.com/odoo", "*.example.com", "a b",
+                                  "erp.example.com:0", "erp.example.com:65536", "[2001:db8::zz]", "-erp.example.com",
+                                  "erp..example.com", "erp.example.com\nevil@example.com"])
+def test_canonical_hosts_refuses_what_is_not_a_host_name(text):
+    with pytest.raises(ValueError, match="not a host name"):
+        parse_setting("canonical_hosts", text)
+
+
+def test_canonical_hosts_canonical_text():
+    assert canonical_text("canonical_hosts", " ERP.example.com:443 \n# a comment\n\n[2001:DB8::1]:8443, x.example") == \
+        "erp.example.com\n[2001:db8::1]:8443\nx.example"
+    assert canonical_text("canonical_hosts", "") == ""
 
 
 def test_hsts_on_every_https_answer_refusals_and_exempt_paths_included():
@@ -338,9 +372,20 @@ def test_server_policy_can_require_https():
     assert not problems and https.active and https.mode == "off"
     plain = decide(facts(peer="198.51.100.1", path="/web/database/manager"), https)
     assert (plain.action, plain.reason) == (DENY, "not_https"), "no web.base.url speaks for the server: refused"
-    proxied = decide(facts(peer="10.0.0.1", x_forwarded_for="198.51.100.1", x_forwarded_host="erp.example.com",
-                           path="/web/database/manager"), server_policy({**section, "trusted_proxies": "10.0.0.1"})[0])
-    assert proxied.location == "https://erp.example.com/web/database/manager"
+    proxied = {"peer": "10.0.0.1", "x_forwarded_for": "198.51.100.1", "path": "/web/database/manager"}
+    # A forwarded host is no proof: without canonical_hosts, no redirect...
+    forwarded = decide(facts(**proxied, x_forwarded_host="evil.example"),
+                       server_policy({**section, "trusted_proxies": "10.0.0.1"})[0])
+    assert (forwarded.action, forwarded.reason) == (DENY, "not_https")
+    # ...with it, only to one of them.
+    canonical, problems = server_policy({**section, "trusted_proxies": "10.0.0.1",
+                                         "canonical_hosts": "erp.example.com\nadmin.example.com"})
+    assert not problems
+    for host, location in (("admin.example.com", "https://admin.example.com/web/database/manager"),
+                           ("evil.example", "https://erp.example.com/web/database/manager")):
+        assert decide(facts(**proxied, x_forwarded_host=host), canonical).location == location
+    unreadable_hosts, problems = server_policy({**section, "canonical_hosts": "https://erp.example.com"})
+    assert unreadable_hosts.canonical_hosts == () and "canonical_hosts" in problems[0]
     secure = decide(facts(peer="198.51.100.1", scheme="https"), https)
     assert secure.allowed and secure.hsts == 31536000
     assert decide(facts(peer="127.0.0.1"), https).allowed, "loopback scripts keep plain HTTP"

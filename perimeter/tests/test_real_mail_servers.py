@@ -13,10 +13,10 @@ import ssl
 import pytest
 
 from perimeter.mailtls import MailTls, MailTlsRefused, failure_of
-from perimeter.testing.certs import tls11_possible
-from perimeter.testing.dovecot import DOVECOT, DovecotServer
-from perimeter.testing.postfix import POSTFIX, PostfixServer
 from perimeter.tlscheck import probe
+from testing.certs import tls11_possible
+from testing.dovecot import DOVECOT, DovecotServer
+from testing.postfix import POSTFIX, PostfixServer
 
 LOCAL = "127.0.0.1"
 ROOT = os.geteuid() == 0

@@ -19,7 +19,7 @@ from perimeter.systems import (
     normalize_phone,
     plan_probe,
 )
-from perimeter.testing.servers import ClosedPort, HttpServer, HttpsServer, SmtpServer, TlsServer
+from testing.servers import ClosedPort, HttpServer, HttpsServer, SmtpServer, TlsServer
 
 
 def test_plan_follows_the_endpoint_unless_told_otherwise():

@@ -17,8 +17,9 @@ import urllib.request
 
 import pytest
 
-from perimeter.testing.certs import CertFactory, sha256_fingerprint
-from perimeter.testing.servers import (
+from perimeter.tlscheck import probe
+from testing.certs import CertFactory, sha256_fingerprint
+from testing.servers import (
     HAVE_AIOSMTPD,
     HttpServer,
     HttpsServer,
@@ -30,7 +31,6 @@ from perimeter.testing.servers import (
     TlsServer,
     closed_port,
 )
-from perimeter.tlscheck import probe
 
 needs_aiosmtpd = pytest.mark.skipif(not HAVE_AIOSMTPD, reason="aiosmtpd is not installed")
 MESSAGE = "From: a@example.com\nTo: b@example.com\nSubject: hello {n}\n\nBody {n}\n.leading dot\n"

@@ -12,16 +12,16 @@ import socket
 
 import pytest
 
-from perimeter import mailtls, systems, tlscheck
+from perimeter import mailtls, systems, tls_contexts, tls_report, tlscheck
 from perimeter.certinfo import normalize_pin
 from perimeter.starttls import MAX_LINE, MAX_LINES, Deadline, StartTlsError, imap_starttls, smtp_starttls
-from perimeter.testing.servers import TlsServer
 from perimeter.wording import Text, from_json, to_json
+from testing.servers import TlsServer
 
 polib = pytest.importorskip("polib")
 
 PACKAGE = pathlib.Path(tlscheck.__file__).resolve().parent
-FILES = ("tlscheck.py", "certinfo.py", "starttls.py", "mailtls.py", "systems.py")
+FILES = ("tlscheck.py", "tls_report.py", "tls_contexts.py", "certinfo.py", "starttls.py", "mailtls.py", "systems.py")
 FRENCH_PO = PACKAGE.parent / "i18n" / "fr.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)")
 LOCAL = "127.0.0.1"
@@ -129,14 +129,14 @@ def test_errors_about_settings_carry_their_sentence(french):
     checks = [
         (lambda: normalize_pin("ab:cd"), "'ab:cd' n'est pas une empreinte SHA-256"),
         (lambda: normalize_pin("a" * 40), "ressemble à une empreinte SHA-1"),
-        (lambda: tlscheck.build_client_context(ca_bundle_pem="not a certificate"),
+        (lambda: tls_contexts.build_client_context(ca_bundle_pem="not a certificate"),
          "Le paquet d'AC ne contient aucun certificat PEM"),
-        (lambda: tlscheck.parse_min_version("1.1"), "'1.1' n'est pas une version TLS minimale prise en charge"),
+        (lambda: tls_contexts.parse_min_version("1.1"), "'1.1' n'est pas une version TLS minimale prise en charge"),
     ]
     for call, words in checks:
         with pytest.raises(ValueError) as caught:
             call()
-        sentence = tlscheck.sentence_of(caught.value)
+        sentence = tls_report.sentence_of(caught.value)
         assert isinstance(sentence, Text)
         assert sentence == str(caught.value)
         assert words in sentence.render(french.get)
@@ -146,13 +146,13 @@ def test_first_error_of_stored_details_new_and_old(certs):
     with TlsServer(certs.self_signed()) as server:
         report = tlscheck.probe(server.host, server.port, "direct", timeout=3.0)
     stored = from_json(to_json(report.details_text()))
-    first = tlscheck.first_error(stored)
+    first = tls_report.first_error(stored)
     assert isinstance(first, Text)
     assert first == report.errors[0]
     # Details stored as plain English before they were facts still give their first error.
-    assert tlscheck.first_error(str(stored)) == report.errors[0]
-    assert tlscheck.first_error("State: ok\nEndpoint: x:1 (direct TLS)") == ""
-    assert tlscheck.first_error(False) == ""
+    assert tls_report.first_error(str(stored)) == report.errors[0]
+    assert tls_report.first_error("State: ok\nEndpoint: x:1 (direct TLS)") == ""
+    assert tls_report.first_error(False) == ""
 
 
 def test_expiry_words_in_french(french):
@@ -164,7 +164,7 @@ def test_expiry_words_in_french(french):
         now - datetime.timedelta(days=2, hours=1): ("expired 2 days ago", "expiré depuis 2 jours"),
     }
     for moment, (english, worded) in cases.items():
-        words = tlscheck.expiry_words(moment, now)
+        words = tls_report.expiry_words(moment, now)
         assert (words, words.render(french.get)) == (english, worded)
 
 

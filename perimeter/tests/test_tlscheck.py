@@ -10,9 +10,12 @@ import time
 
 import pytest
 
-from perimeter.certinfo import cert_info
-from perimeter.testing.certs import colon_fingerprint
-from perimeter.testing.servers import (
+from perimeter.certinfo import cert_info, check_pin, normalize_pin
+from perimeter.tls_contexts import build_client_context, build_context_for, parse_min_version, verify_peer
+from perimeter.tls_report import TlsVerificationError, describe_ssl_error
+from perimeter.tlscheck import parse_endpoint, probe, probe_many, probe_url
+from testing.certs import colon_fingerprint
+from testing.servers import (
     HAVE_AIOSMTPD,
     ClosedPort,
     HttpServer,
@@ -24,20 +27,6 @@ from perimeter.testing.servers import (
     SilentServer,
     SmtpServer,
     TlsServer,
-)
-from perimeter.tlscheck import (
-    TlsVerificationError,
-    build_client_context,
-    build_context_for,
-    check_pin,
-    describe_ssl_error,
-    normalize_pin,
-    parse_endpoint,
-    parse_min_version,
-    probe,
-    probe_many,
-    probe_url,
-    verify_peer,
 )
 
 LOCAL = "127.0.0.1"

@@ -1,3 +1,14 @@
+"""``perimeter.mail.tls.mixin``: what outgoing (``ir.mail_server``) and incoming (``fetchmail.server``) mail
+servers share about TLS.
+
+The trust settings (CA bundle, pinned fingerprint), the fields of the last
+check, checking (**Check TLS**, the checks that start Test Connection and Test
+& Confirm, the daily check), storing what was seen, and telling the
+administrators (a failing check, an expiring certificate). Each model says
+what to check (``_perimeter_tls_target``) and how it connects; ``MailTlsError``
+is the refusal both raise.
+"""
+
 import dataclasses
 
 from markupsafe import Markup, escape
@@ -7,7 +18,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.sql import column_exists, rename_column
 
 from ..guard.wording import message_of, word, word_stored
-from ..perimeter import mailtls, tlscheck
+from ..perimeter import mailtls, tls_contexts, tls_report, tlscheck
 from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
 from ..perimeter.wording import Text, from_json, to_json
 from .admin_notice import post_to_administrators
@@ -140,7 +151,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         for server in self:
             if server.perimeter_ca_bundle and server.perimeter_ca_bundle.strip():
                 try:
-                    tlscheck.build_client_context(ca_bundle_pem=server.perimeter_ca_bundle)
+                    tls_contexts.build_client_context(ca_bundle_pem=server.perimeter_ca_bundle)
                 except ValueError as exc:
                     raise ValidationError(self.env._(
                         "CA bundle of %(server)s: %(error)s", server=server.display_name,
@@ -222,7 +233,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         """
         key, problem = mailtls.failure_of(failure, host, min_version)
         quick = mailtls.failed_report(host, port, protocol, [(key, problem)], min_version=min_version)
-        if isinstance(failure, mailtls.MailTlsRefused | tlscheck.TlsVerificationError) or host is None:
+        if isinstance(failure, mailtls.MailTlsRefused | tls_report.TlsVerificationError) or host is None:
             return quick
         if policy == "warn" and self.perimeter_tls_state == "failed":
             return quick  # already known; the daily check refreshes the facts
@@ -284,7 +295,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                 target = server._perimeter_tls_target("enforce")
                 refused_unseen = not isinstance(target, str) and not target.connect  # clear text, refused unopened
                 if server.perimeter_tls_state == "failed" or refused_unseen:
-                    why = tlscheck.first_error(server._perimeter_tls_details_text())
+                    why = tls_report.first_error(server._perimeter_tls_details_text())
                     if refused_unseen and not why:
                         why = target.notes[0][1]
                     why = word(self.env, why)

@@ -97,7 +97,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class PostfixServer:
     """Postfix on 127.0.0.1: ``port`` speaks SMTP with STARTTLS, ``smtps_port`` implicit TLS.
 
-    :param cert: an :class:`~perimeter.testing.certs.Issued` certificate; None for a
+    :param cert: an :class:`~testing.certs.Issued` certificate; None for a
         clear-text server (no STARTTLS offered, no implicit-TLS port).
     :param tls_version: ``"TLSv1_1"`` makes a server that speaks only TLS 1.1 (if the
         OpenSSL of this machine still can); None accepts TLS 1.2 and later.

@@ -159,7 +159,7 @@ class _Pop3Session:
 class Pop3Server(MailboxServer):
     """POP3 test server over ``mode`` ``implicit`` TLS, ``starttls`` (STLS) or ``plain``.
 
-    Options: see :class:`~perimeter.testing.mailbox.MailboxServer`; a login
+    Options: see :class:`~testing.mailbox.MailboxServer`; a login
     is an accepted PASS.
     """
 

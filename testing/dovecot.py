@@ -77,7 +77,7 @@ service pop3-login {{
 class DovecotServer:
     """Dovecot on 127.0.0.1: ``imap_port`` (STARTTLS), ``imaps_port``, ``pop3_port`` (STLS), ``pop3s_port``.
 
-    :param cert: an :class:`~perimeter.testing.certs.Issued` certificate; None for a
+    :param cert: an :class:`~testing.certs.Issued` certificate; None for a
         clear-text server (no STARTTLS/STLS, no implicit-TLS ports: those are None).
     :param credentials: ``(user, password)`` of the one mailbox.
     :param messages: RFC 822 texts put in the mailbox, unread.

@@ -241,7 +241,7 @@ class _ImapSession:
 class ImapServer(MailboxServer):
     """IMAP test server over ``mode`` ``implicit`` TLS, ``starttls`` or ``plain``.
 
-    Options: see :class:`~perimeter.testing.mailbox.MailboxServer`;
+    Options: see :class:`~testing.mailbox.MailboxServer`;
     ``require_tls_for_login`` announces LOGINDISABLED before TLS.
     """
 

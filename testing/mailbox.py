@@ -74,7 +74,7 @@ class MailboxServer(LoopbackServer):
     password)`` makes login check them; ``require_tls_for_login`` refuses
     login in clear text. ``logins`` records ``(user, over_tls)`` for every
     accepted login. Subclasses name their ``protocol`` and the ``session``
-    class that speaks it on one :class:`~perimeter.testing.base.LineChannel`.
+    class that speaks it on one :class:`~testing.base.LineChannel`.
     """
 
     protocol = ""  # "IMAP", "POP3": for error messages

@@ -37,7 +37,7 @@ def loopback_host(host):
 def server_context(cert, min_version=None, max_version=None):
     """A server-side ``SSLContext`` presenting ``cert``.
 
-    ``cert`` is an :class:`~perimeter.testing.certs.Issued` or a
+    ``cert`` is an :class:`~testing.certs.Issued` or a
     ``(cert_path, key_path)`` pair; versions are ``ssl.TLSVersion`` values or
     names such as ``"TLSv1_3"`` (a TLS 1.3-only server: ``min_version="TLSv1_3"``).
     """

@@ -1,0 +1,24 @@
+"""Roles: a Perimeter auditor reads everything and changes nothing.
+
+Access rights (``security/ir.model.access.csv``) give the auditor read access
+only. Some actions write on their own, with ``sudo()`` (probes, discovery, a
+posture review, retrying refused mail, fetching mail), so access rights do not
+stop them: each one calls :func:`require_manager` first, in the file of its
+model. Auditors may read the mail servers' TLS state, not their credentials,
+which stay Settings-administrator only.
+"""
+
+from odoo.exceptions import AccessError
+
+MANAGER = "perimeter_security.group_perimeter_manager"
+
+
+def require_manager(env):
+    """Refuse an action that changes something to anyone but a Perimeter administrator (or the superuser)."""
+    if env.su or env.user.has_group(MANAGER):
+        return
+    raise AccessError(env._(
+        "Only Perimeter administrators can do this. You can review the perimeter (Perimeter / Auditor), "
+        "not change it: ask an administrator, or a Settings administrator to give you the "
+        "Perimeter / Administrator role."
+    ))
