@@ -8,7 +8,8 @@
 # place and the script exits non-zero (so the timer's log shows it).
 #
 # Settings (environment, e.g. a systemd EnvironmentFile):
-#   EDGE_URL        https://erp.example.com/perimeter/edge/nginx   (HAProxy: .../haproxy, .../haproxy?list=block)
+#   EDGE_URL        http://127.0.0.1:8069/perimeter/edge/nginx   (HAProxy: .../haproxy, .../haproxy?list=block):
+#                   Odoo as the proxy reaches it (its upstream): the key is accepted from the trusted proxies only
 #   EDGE_KEY_FILE   file holding the API key (mode 0600); it never appears on a command line
 #   EDGE_TARGET     the file the proxy includes, e.g. /etc/nginx/odoo-allowlist.conf
 #   EDGE_CHECK      command that checks the proxy's configuration   (default: nginx -t -q)

@@ -55,11 +55,27 @@ code{{background:#eee;padding:.1em .4em;border-radius:3px}}</style></head>
 """
 
 
-class Refused(werkzeug.exceptions.Forbidden):
+class _ServedAsIs:
+    """An exception whose ``response`` Odoo serves as is, whoever renders errors.
+
+    Odoo serves an exception's ``error_response`` when it has one, before asking
+    ``ir.http._handle_error``: website's override of that would otherwise put
+    a refusal raised after the route is known (an anonymous client at a public
+    page) in the website's own 403 page, with its menu and footer, or first
+    try to serve a website page at the refused path.
+    """
+
+    def __init__(self, description=None, response=None):
+        super().__init__(description, response)
+        if response is not None:
+            self.error_response = response
+
+
+class Refused(_ServedAsIs, werkzeug.exceptions.Forbidden):
     """Raised by an enforcement point: Odoo serves ``response`` (the refusal) as is."""
 
 
-class HttpsRedirect(werkzeug.exceptions.HTTPException):
+class HttpsRedirect(_ServedAsIs, werkzeug.exceptions.HTTPException):
     """Raised by an enforcement point: a 308 to the https URL, served as is (no session, no cookie)."""
 
     code = 308

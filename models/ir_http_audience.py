@@ -7,6 +7,9 @@ from ..perimeter.audience import judge_anonymous
 from ..perimeter.policy import RequestFacts
 from .perimeter_policy import cached_decider
 
+LOGIN_ROUTES = frozenset({"/web/login"})
+LOGIN_ASSETS = "/web/assets/"  # the bundles of every page, the login page's among them
+
 
 class IrHttp(models.AbstractModel):
     """Every request of a session is judged as its user; anonymous ones only where the audience says.
@@ -56,9 +59,22 @@ class IrHttp(models.AbstractModel):
     @classmethod
     def _authenticate(cls, endpoint):
         result = super()._authenticate(endpoint)
-        if endpoint.routing.get("auth") == "public" and request.env.uid in (None, *cls._get_public_users()):
+        if (endpoint.routing.get("auth") == "public" and request.env.uid in (None, *cls._get_public_users())
+                and not cls._perimeter_login_door(endpoint)):
             cls._perimeter_enforce_anonymous()
         return result
+
+    @classmethod
+    def _perimeter_login_door(cls, endpoint):
+        """The login page and what it loads: a door where credentials are presented, whatever its ``auth``.
+
+        Odoo's login page is an ``auth='none'`` route, a door like
+        ``/web/session/authenticate``; website makes it a public website page,
+        which a client admitted by reserved rules only must still reach, with
+        its style sheets and scripts (the same for everybody), to log in there.
+        """
+        return any(route in LOGIN_ROUTES or route.startswith(LOGIN_ASSETS)
+                   for route in endpoint.routing.get("routes") or ())
 
     @classmethod
     def _serve_fallback(cls):

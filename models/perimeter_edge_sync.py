@@ -1,4 +1,5 @@
 import hashlib
+import logging
 
 from odoo import api, models
 
@@ -7,6 +8,8 @@ from ..perimeter import edge
 # What ``/perimeter/edge/<format>`` serves: the format, and the one of the blocklist for HAProxy.
 SYNC_FORMATS = {("nginx", ""): "nginx", ("haproxy", ""): "haproxy", ("haproxy", "block"): "haproxy-blocklist"}
 SYNC_USER = "perimeter_security.user_perimeter_edge_sync"
+
+_logger = logging.getLogger(__name__)
 
 
 class PerimeterEdgeSync(models.AbstractModel):
@@ -41,6 +44,18 @@ class PerimeterEdgeSync(models.AbstractModel):
 
     @api.model
     def _perimeter_new_sync_key(self, name):
-        """A new API key of the edge sync user (shown once; revoke it from the user's form)."""
+        """A new API key of the edge sync user (shown once; revoke it from the user's form).
+
+        The key is accepted from the trusted proxies only (Settings › Perimeter
+        › Trusted proxies), in either scope, unless networks are named on the
+        sync user (its Perimeter tab): the sync job must reach Odoo from the
+        proxy's host, directly. Said in the log when no proxy is trusted yet.
+        """
         user = self.env.ref(SYNC_USER).sudo()
-        return self.env["res.users.apikeys"].with_user(user).sudo()._generate(None, name, None)
+        key = self.env["res.users.apikeys"].with_user(user).sudo()._generate(None, name, None)
+        policy = self.env["perimeter.policy"].sudo()._perimeter_policy()
+        if not user.perimeter_allowlist_ids and not policy.trusted_proxies:
+            _logger.warning(
+                "perimeter_security: the new edge sync key %r is accepted from the trusted proxies only, and no "
+                "proxy is trusted yet (Settings > Perimeter > Trusted proxies): it works nowhere until one is.", name)
+        return key

@@ -7,6 +7,7 @@ from ..guard import audience as audience_guard
 from ..guard import verdicts
 from ..perimeter.audience import ANYWHERE, Audience, Member, judge, reach
 from ..perimeter.policy import ALLOW
+from .perimeter_edge_sync import SYNC_USER
 from .perimeter_policy import lockout_check_skipped
 
 
@@ -24,11 +25,13 @@ class PerimeterPolicy(models.AbstractModel):
     @api.model
     def _perimeter_policy_build(self, disabled=False, lasting=False):
         policy, next_expiry = super()._perimeter_policy_build(disabled, lasting=lasting)
-        return replace(policy, audience=self._perimeter_audience_build(policy.scope, lasting)), next_expiry
+        audience = self._perimeter_audience_build(policy.scope, lasting, proxies=policy.trusted_proxies)
+        return replace(policy, audience=audience), next_expiry
 
     @api.model
-    def _perimeter_audience_build(self, scope, lasting=False):
-        """``lasting``: only the rules without an expiry, as in ``_perimeter_policy_build``."""
+    def _perimeter_audience_build(self, scope, lasting=False, proxies=()):
+        """``lasting``: only the rules without an expiry, as in ``_perimeter_policy_build``; ``proxies``: the
+        trusted proxies, where the edge sync user comes from unless networks are named for it."""
         now = fields.Datetime.now()
         in_force = [("expires_at", "=", False)] if lasting else \
             ["|", ("expires_at", "=", False), ("expires_at", ">", now)]
@@ -41,7 +44,9 @@ class PerimeterPolicy(models.AbstractModel):
         if group_rules:
             cr.execute("SELECT gid, array_agg(hid) FROM res_groups_implied_rel GROUP BY gid")
             implied = dict(cr.fetchall())
-        return Audience(scope, [(rule.id, rule.network, rule.reserved) for rule in rules], group_rules, implied)
+        sync_user = self.env.ref(SYNC_USER, raise_if_not_found=False)
+        return Audience(scope, [(rule.id, rule.network, rule.reserved) for rule in rules], group_rules, implied,
+                        edge_users=sync_user.ids if sync_user else (), proxies=proxies)
 
     @api.model
     def _perimeter_member(self, uid):
@@ -164,6 +169,8 @@ class PerimeterPolicy(models.AbstractModel):
         """Where ``holding``'s user may come from, in words."""
         if holding and holding.source == "user":
             return self.env._("the networks named on the user")
+        if holding and holding.source == "proxies":
+            return self.env._("the trusted proxies")
         if holding and holding.source == "groups":
             names = ", ".join(self.env["res.groups"].sudo().browse(holding.group_ids).mapped("full_name"))
             return self.env._("the networks of the group(s) %(groups)s", groups=names)

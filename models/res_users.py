@@ -7,7 +7,7 @@
   ``AccessDenied`` whether it was right or wrong, as for an unknown login;
 - ``authenticate``: judged again with the uid that logged in (an override that
   catches ``AccessDenied`` and logs in by other means, as LDAP does, cannot
-  slip past);
+  slip past); every failed login leaves it with the same traceback;
 - ``check``: every ``execute``/``execute_kw`` call, before Odoo's cached
   password check, from the cached audience (no SQL per call);
 - ``res.users.apikeys._check_credentials``: bearer authentication of HTTP
@@ -38,7 +38,7 @@ class ResUsers(models.Model):
         "perimeter.allowlist", "perimeter_allowlist_res_users_rel", "user_id", "rule_id",
         string="Allowed networks", context={"active_test": False}, groups="base.group_system",
         help="This user, and every API key of theirs, may only come from these networks. Empty: the networks "
-        "of their groups, else the IP Allowlist.",
+        "of their groups, else the trusted proxies for the edge sync user, else the IP Allowlist.",
     )
 
     perimeter_held = fields.Boolean(
@@ -47,7 +47,8 @@ class ResUsers(models.Model):
         help="Networks are named for this user, on the user or on one of their groups.",
     )
     perimeter_networks_source = fields.Selection(
-        [("user", "Own networks"), ("groups", "Networks of their groups"), ("allowlist", "IP Allowlist")],
+        [("user", "Own networks"), ("groups", "Networks of their groups"), ("proxies", "Trusted proxies"),
+         ("allowlist", "IP Allowlist")],
         string="Networks from", compute="_compute_perimeter_networks", groups="base.group_system",
     )
     perimeter_effective_networks = fields.Text(
@@ -91,9 +92,17 @@ class ResUsers(models.Model):
 
     @classmethod
     def authenticate(cls, db, credential, user_agent_env):
-        auth_info = super().authenticate(db, credential, user_agent_env)
-        cls._perimeter_hold_uid(auth_info.get("uid"))
-        return auth_info
+        try:
+            auth_info = super().authenticate(db, credential, user_agent_env)
+            cls._perimeter_hold_uid(auth_info.get("uid"))
+        except AccessDenied as denied:
+            failed = denied
+        else:
+            return auth_info
+        # Raised again from here, its traceback cut: every failed login, whether its login is unknown, its
+        # password wrong or its user held elsewhere, has the same traceback (``error.data.debug`` of a JSON
+        # answer), so where a refusal came from (Odoo's ``_login``, a password check, this module) tells nothing.
+        raise failed.with_traceback(None) from None
 
     @classmethod
     def check(cls, db, uid, passwd):

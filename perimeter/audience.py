@@ -15,11 +15,14 @@ The networks of a user (the rule, as the README states it):
    name any, where a group implied by another of those groups gives way to
    it (the more specific group decides: administrators, whose Settings group
    implies Internal User, take the Settings group's networks);
-3. else the allowlist: every rule in force that is not *reserved*.
+3. else, for the users the adapter names as *edge users* (the edge sync
+   user, whose API key the edge proxies use), the trusted proxies: that key is
+   meant for the proxies' sync job only, in either scope;
+4. else the allowlist: every rule in force that is not *reserved*.
 
 A *reserved* rule (``perimeter.allowlist.reserved``, "only for the users and
 groups that name it") admits nobody but them: it is not part of anybody's
-fallback (3), and, in scope ``all``, a client that only reserved rules admit
+fallback (4), and, in scope ``all``, a client that only reserved rules admit
 reaches nothing anonymously but the doors where credentials are presented.
 A named rule that is archived or expired still counts as named (the user is
 held) but admits nobody: a user whose networks all expired is refused, never
@@ -46,7 +49,7 @@ from .wording import _
 
 SCOPES = ("all", "internal")
 USER_NETWORK = "user_network"  # the access-log reason of a user outside their networks
-SOURCES = ("user", "groups", "allowlist")
+SOURCES = ("user", "groups", "proxies", "allowlist")
 ANYWHERE = "*"  # what ``reach`` answers when the policy refuses nobody
 _EVERYWHERE = NetworkSet(["0.0.0.0/0", "::/0"])
 
@@ -91,7 +94,7 @@ class Holding:
     login: str
     held: bool  # judged at all (else only the site gate applies)
     networks: NetworkSet
-    source: str  # "user", "groups" or "allowlist" (see SOURCES)
+    source: str  # "user", "groups", "proxies" or "allowlist" (see SOURCES)
     group_ids: tuple = ()  # the groups whose networks apply (source "groups")
 
 
@@ -104,11 +107,14 @@ class Audience:
     ``remember`` after reading a member once.
     """
 
-    __slots__ = ("_group_rules", "_holdings", "_implied", "_key", "_networks", "reserved", "scope", "site")
+    __slots__ = ("_edge_users", "_group_rules", "_holdings", "_implied", "_key", "_networks", "proxies", "reserved",
+                 "scope", "site")
 
-    def __init__(self, scope="all", rules=(), group_rules=None, implied=None):
+    def __init__(self, scope="all", rules=(), group_rules=None, implied=None, *, edge_users=(), proxies=()):
         """``rules``: ``(id, network, reserved)`` of the rules in force; ``group_rules``: ``{group id: rule ids}``
-        of the groups that name any rule (in force or not); ``implied``: ``{group id: directly implied ids}``."""
+        of the groups that name any rule (in force or not); ``implied``: ``{group id: directly implied ids}``;
+        ``edge_users``: ids of the users held to ``proxies`` (the trusted proxies' networks) unless networks
+        are named for them."""
         if scope not in SCOPES:
             raise ValueError(_("%(value)r is not one of %(choices)s", value=scope, choices=", ".join(SCOPES)))
         self.scope = scope
@@ -118,11 +124,13 @@ class Audience:
         self.reserved = NetworkSet(network for _id, network, reserved in rules if reserved)
         self._group_rules = {gid: frozenset(ids) for gid, ids in (group_rules or {}).items() if ids}
         self._implied = {gid: frozenset(ids) for gid, ids in (implied or {}).items()}
+        self._edge_users = frozenset(edge_users)
+        self.proxies = proxies if isinstance(proxies, NetworkSet) else NetworkSet(proxies)
         self._holdings = {}
         # What it was compiled from (not its cache): two audiences of the same database state are equal,
         # so that a policy read again from an unchanged database equals the one in force.
         self._key = (scope, frozenset(rules), frozenset(self._group_rules.items()),
-                     frozenset(self._implied.items()))
+                     frozenset(self._implied.items()), self._edge_users, self.proxies)
 
     def __eq__(self, other):
         return isinstance(other, Audience) and self._key == other._key
@@ -171,9 +179,11 @@ class Audience:
         else:
             groups = self.deciding_groups(member.groups)
             rule_ids = [rule_id for gid in groups for rule_id in self._group_rules[gid]]
-            source = "groups" if groups else "allowlist"
+            source = "groups" if groups else "proxies" if member.uid in self._edge_users else "allowlist"
         if source == "allowlist":
             networks = self.site
+        elif source == "proxies":
+            networks = self.proxies
         else:
             networks = NetworkSet(self._networks[rule_id] for rule_id in dict.fromkeys(rule_ids)
                                   if rule_id in self._networks)

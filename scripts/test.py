@@ -118,7 +118,7 @@ def run_odoo_tests(odoo, addons_dir, tags, tally):
         print("WARNING: Chromium not found: Odoo will skip the browser tours.", flush=True)
     dbname = f"perimeter_test_{os.getpid()}"
     given = pgcluster.given_connection()
-    modules = [odoo_env.MODULE, *_optional_modules(python)]
+    modules = [odoo_env.MODULE, "website", *_optional_modules(python)]
     with tempfile.TemporaryDirectory(prefix="perimeter-odoo-") as data_dir:
         log_path = os.path.join(data_dir, "odoo.log")
         with pgcluster.database_server() as db:

@@ -29,6 +29,7 @@ from . import test_odoo_mail_server_contract
 from . import test_mail_tls_real_servers
 from . import test_audience
 from . import test_audience_websocket
+from . import test_audience_website
 from . import test_server_tier_door
 from . import test_roles
 from . import test_change_log

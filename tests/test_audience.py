@@ -115,7 +115,9 @@ class AudienceCase(PerimeterHttpCase):
         page = self.get("/web/login", **where)
         self.assertEqual(page.status, 200, page)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        cookie = (page.header("Set-Cookie") or "").split(";")[0].partition("=")[2]
+        # The session cookie among those set (website sets its own too).
+        cookie = next((value.split(";")[0].partition("=")[2] for value in page.headers("Set-Cookie")
+                       if value.startswith("session_id=")), "")
         body = f"csrf_token={token}&login={login}&password={password}&redirect="
         return self.call("POST", "/web/login", body=body, cookies={"session_id": cookie},
                          headers=[("Content-Type", "application/x-www-form-urlencoded"), *where.get("headers", ())],
@@ -191,6 +193,30 @@ class TestScopeInternal(AudienceCase):
         self.assertEqual(answers["right"], answers["wrong"])
         self.assertEqual(answers["right"][:4], answers["unknown"][:4])
         self.assertTrue(self.user_hits("emma"), "the administrator sees the truth in the access log")
+
+    def test_no_traceback_oracle(self):
+        """Outside, the whole JSON answer of /web/session/authenticate, its traceback (``error.data.debug``)
+        included, is the same for an unknown login, a portal user's wrong password and a held user's right or
+        wrong password: where the refusal was raised tells nothing."""
+        self.hold("internal")
+        attempts = {
+            "unknown login": ("nobody-at-all", "emma-password-1"),
+            "portal user, wrong password": ("paula", "not-her-password"),
+            "held user, right password": ("emma", "emma-password-1"),
+            "held user, wrong password": ("emma", "not-her-password"),
+        }
+        answers = {}
+        for name, (login, password) in attempts.items():
+            reply = self.json_rpc("/web/session/authenticate",
+                                  {"db": self.env.cr.dbname, "login": login, "password": password}, source=OUTSIDE)
+            self.assertEqual(reply.status, 200, name)
+            self.assertEqual(reply.json()["error"]["data"]["name"], "odoo.exceptions.AccessDenied", name)
+            answers[name] = reply.text
+        for name, answer in answers.items():
+            self.assertEqual(answer, answers["unknown login"], name)
+        # The held user's right password still opens a session from the office.
+        answer, _sid = self.session_login("emma", "emma-password-1", source=INSIDE)
+        self.assertEqual(answer["result"]["uid"], self.employee.id)
 
     def test_cookie_replay_from_outside(self):
         self.hold("internal")

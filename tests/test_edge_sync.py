@@ -12,7 +12,7 @@ from odoo.tools import mute_logger
 
 from ..guard import server_tier
 from ..testing.nginx import NGINX, NginxProxy
-from .common import INSIDE, OUTSIDE, PerimeterHttpCase
+from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
 SCRIPT = Path(__file__).resolve().parent.parent / "deploy" / "edge_sync.sh"
 THIRD = "127.0.0.4"
@@ -25,7 +25,9 @@ class TestEdgeSync(PerimeterHttpCase):
 
     def setUp(self):
         super().setUp()
-        self.set_policy(rules=[f"{INSIDE}/32", f"{OUTSIDE}/32", f"{THIRD}/32"], mode="enforce", allow_loopback=False)
+        # The sync job runs on the proxy's host (127.0.0.1 here, where nginx reaches Odoo from): a trusted proxy.
+        self.set_policy(rules=[f"{INSIDE}/32", f"{OUTSIDE}/32", f"{THIRD}/32"], mode="enforce", allow_loopback=False,
+                        trusted_proxies=f"{INSIDE}/32")
         self.key = self.env["perimeter.edge.sync"]._perimeter_new_sync_key("test edge")
         self.enterContext(mute_logger("odoo.http"))
 
@@ -99,20 +101,22 @@ class TestEdgeSync(PerimeterHttpCase):
         finally:
             connection.close()
 
-    def settled(self, nginx, source, expected):
-        """The status ``source`` gets through nginx, once it is ``expected`` or after RELOAD_SECONDS.
+    def settled(self, nginx, source, expected, by_nginx=False):
+        """The status (and body) ``source`` gets through nginx, once it is ``expected`` (from nginx itself, with
+        ``by_nginx``: Odoo, which sees the client behind its trusted proxy, refuses a blocked one too) or after
+        RELOAD_SECONDS.
 
         A reload swaps nginx's workers over a moment: the new rules are waited for, bounded.
         """
         deadline = time.monotonic() + RELOAD_SECONDS
         while True:
             status, body = self.through(nginx, source)
-            if status == expected or time.monotonic() > deadline:
+            if status == expected and (not by_nginx or "nginx" in body) or time.monotonic() > deadline:
                 return status, body
             time.sleep(0.2)
 
     def assertRefusedByNginx(self, nginx, source):
-        status, body = self.settled(nginx, source, 403)
+        status, body = self.settled(nginx, source, 403, by_nginx=True)
         self.assertEqual(status, 403)
         self.assertIn("nginx", body, "refused by nginx itself, not by Odoo")
 
@@ -146,3 +150,58 @@ class TestEdgeSync(PerimeterHttpCase):
             self.assertEqual(nginx.rules_file.read_text(), good, "the last good file is kept")
             self.assertRefusedByNginx(nginx, THIRD)
             self.assertEqual(self.through(nginx, INSIDE)[0], 200)
+
+
+@tagged("post_install", "-at_install")
+class TestEdgeSyncKeyFromTheProxies(PerimeterHttpCase):
+    """The sync user's key works from the trusted proxies only, in scope internal (where the public side is
+    open to anybody) as in scope all, unless networks are named for the sync user."""
+
+    def setUp(self):
+        super().setUp()
+        self.set_policy(rules=[f"{INSIDE}/32"], mode="enforce", scope="internal", allow_loopback=False,
+                        trusted_proxies=f"{PROXY}/32")
+        self.sync_user = self.env.ref("perimeter_security.user_perimeter_edge_sync")
+        self.key = self.env["perimeter.edge.sync"]._perimeter_new_sync_key("test edge")
+        self.enterContext(mute_logger("odoo.http", "odoo.addons.base.models.res_users"))
+
+    def status(self, source, forwarded_for=None):
+        headers = [("Authorization", f"Bearer {self.key}")]
+        if forwarded_for:
+            headers.append(("X-Forwarded-For", forwarded_for))
+        return self.get("/perimeter/edge/nginx", source=source, headers=headers).status
+
+    def test_scope_internal(self):
+        self.assertEqual(self.status(PROXY), 200, "the sync job, on the proxy's host")
+        self.assertEqual(self.status(OUTSIDE), 401, "anywhere else the key is a wrong key")
+        self.assertEqual(self.status(INSIDE), 401, "the office is no proxy")
+        self.assertEqual(self.status(PROXY, forwarded_for="203.0.113.7"), 401, "nor a client behind the proxy")
+        refused = [hit for _db, hit in self.hits if hit.reason == "user_network"]
+        self.assertEqual({(hit.ip, hit.login) for hit in refused},
+                         {(OUTSIDE, "perimeter-edge-sync"), (INSIDE, "perimeter-edge-sync"),
+                          ("203.0.113.7", "perimeter-edge-sync")})
+        # Its form says where it may come from.
+        self.assertEqual(self.sync_user.perimeter_networks_source, "proxies")
+        self.assertEqual(self.sync_user.perimeter_effective_networks, f"{PROXY}/32")
+
+    def test_scope_all(self):
+        self.set_policy(rules=[f"{PROXY}/32"], scope="all")
+        self.assertEqual(self.status(PROXY), 200)
+        self.assertEqual(self.status(INSIDE), 401, "allowlisted, but no proxy")
+
+    def test_named_networks_come_first(self):
+        office = self.env["perimeter.allowlist"].search([("network", "=", f"{INSIDE}/32")])
+        self.sync_user.perimeter_allowlist_ids = office
+        self.env.flush_all()
+        self.assertEqual(self.status(INSIDE), 200)
+        self.assertEqual(self.status(PROXY), 401)
+        self.assertEqual(self.sync_user.perimeter_networks_source, "user")
+
+    def test_a_proxy_list_change_moves_the_key(self):
+        self.set_policy(trusted_proxies=f"{PROXY}/32\n{INSIDE}/32")
+        self.assertEqual(self.status(INSIDE), 200)
+        self.set_policy(trusted_proxies="")
+        self.assertEqual(self.status(PROXY), 401, "no trusted proxy: the key works nowhere")
+        with self.assertLogs("odoo.addons.perimeter_security.models.perimeter_edge_sync", "WARNING") as logged:
+            self.env["perimeter.edge.sync"]._perimeter_new_sync_key("nginx-2")
+        self.assertIn("no proxy is trusted yet", logged.output[0], "said where the key is made")

@@ -202,6 +202,25 @@ def test_audiences_compiled_from_the_same_state_are_equal_whatever_their_cache()
     assert first != Audience("all", [(1, "10.0.0.0/8", False)], {7: [1]}, {7: [3]})
 
 
+@pytest.mark.parametrize("scope", ["all", "internal"])
+def test_edge_users_come_from_the_trusted_proxies_unless_networks_are_named(scope):
+    sync = Member(20, "perimeter-edge-sync", False, (), (99,))  # a share user of a group naming no networks
+    aud = Audience(scope, RULES, {USER: [R_OFFICE, R_VPN]}, IMPLIED, edge_users=[20], proxies=["10.0.0.1/32"])
+    holding = aud.holding(sync)
+    assert (holding.held, holding.source, holding.networks.networks) == (True, "proxies", ("10.0.0.1/32",))
+    assert aud.narrows(holding)
+    assert admitted(aud, sync, "10.0.0.1")
+    assert not admitted(aud, sync, "192.0.2.7"), "the office is no proxy"
+    assert not judge(facts("10.0.0.1", x_forwarded_for="192.0.2.7"), policy(aud), holding).allowed, \
+        "a client behind the proxy is not the proxy"
+    assert aud.holding(Member(20, "perimeter-edge-sync", False, (R_SHOP,), (99,))).source == "user"
+    assert aud.holding(Member(20, "perimeter-edge-sync", False, (), (USER,))).source == "groups"
+    assert aud.holding(PORTAL_USER).source == "allowlist", "nobody else"
+    assert Audience(scope, RULES, edge_users=[20], proxies=[]).holding(sync).networks.networks == (), \
+        "no trusted proxy: refused everywhere"
+    assert aud != Audience(scope, RULES, {USER: [R_OFFICE, R_VPN]}, IMPLIED, edge_users=[20], proxies=["10.0.0.2/32"])
+
+
 # -- reach: could a user get in from anywhere at all? -------------------------------------------
 
 
