@@ -81,9 +81,15 @@ class _Smtpd(_Policy):
     def setUpClass(cls):
         # Odoo's test binds aiosmtpd on get_localhost() (::1 when IPv6 is up) and resolves "localhost"
         # in that family; on a machine whose /etc/hosts names only 127.0.0.1 localhost, use IPv4.
-        if not _ipv6_localhost_resolves():
-            cls.startClassPatcher(patch("aiosmtpd.controller.get_localhost", return_value="127.0.0.1"))
+        ipv4 = None if _ipv6_localhost_resolves() else patch("aiosmtpd.controller.get_localhost",
+                                                               return_value="127.0.0.1")
+        if ipv4:
+            ipv4.start()  # before Odoo's setUpClass starts the server
         super().setUpClass()
+        if ipv4:
+            # Registered after Odoo's check for patchers left active, so that it runs before it (class
+            # cleanups run last-in first-out): startClassPatcher would warn at the end of every class.
+            cls.addClassCleanup(ipv4.stop)
         # Under warn a verified channel is tried first: aiosmtpd reports each handshake our client
         # abandons (it does not trust Odoo's test CA) as an ERROR, which is the expected first step.
         mail_log = logging.getLogger("mail.log")
