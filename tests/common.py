@@ -40,6 +40,14 @@ class Reply:
     def headers(self, name):
         return [value for key, value in self.header_list if key == name.lower()]
 
+    def cookie(self, name):
+        """The value of the cookie ``name`` this reply sets (not the first one: website adds its own), or None."""
+        for header in self.headers("Set-Cookie"):
+            key, _sep, value = header.split(";")[0].partition("=")
+            if key.strip() == name:
+                return value
+        return None
+
     @property
     def text(self):
         return self.body.decode("utf-8", "replace")

@@ -37,19 +37,27 @@ class CommittedLogCase(TransactionCase):
         self.dbname = self.env.cr.dbname
         access_log.discard_pending()  # hits other tests left in this process are not ours
         self.addCleanup(access_log.discard_pending)
+        # Rows and alerts already there (demo data, a real database) are not this test's: never read or removed.
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            self.older_rows = env["perimeter.access.log"].with_context(active_test=False).search([]).ids
+            self.older_alerts = env["perimeter.access.alert"].with_context(active_test=False).search([]).ids
         self.addCleanup(self._purge)
 
     def _purge(self):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["perimeter.access.alert"].search([("ip", "in", list(self.clients))]).unlink()
-            cr.execute("DELETE FROM perimeter_access_log WHERE ip = ANY(%s)", [list(self.clients)])
+            env["perimeter.access.alert"].search([("ip", "in", list(self.clients)),
+                                                  ("id", "not in", self.older_alerts)]).unlink()
+            cr.execute("DELETE FROM perimeter_access_log WHERE ip = ANY(%s) AND NOT id = ANY(%s)",
+                       [list(self.clients), self.older_rows])
 
     def committed_rows(self, *extra_domain):
-        """Rows of this test's clients as another transaction sees them: [(ip, reason, blocked, hits, ...)]."""
+        """This test's rows as another transaction sees them: [(ip, reason, blocked, hits, ...)]."""
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            rows = env["perimeter.access.log"].search([("ip", "in", list(self.clients)), *extra_domain])
+            rows = env["perimeter.access.log"].search([("ip", "in", list(self.clients)),
+                                                       ("id", "not in", self.older_rows), *extra_domain])
             return [
                 {name: row[name] for name in ("ip", "reason", "blocked", "hits", "path", "first_seen", "last_seen")}
                 for row in rows
@@ -58,7 +66,9 @@ class CommittedLogCase(TransactionCase):
 
 @tagged("post_install", "-at_install")
 class TestAccessLogFlush(CommittedLogCase):
-    clients = tuple(f"198.51.100.{n}" for n in range(1, 41)) + ("2001:db8::7", "192.0.2.50", "192.0.2.51", "192.0.2.52")
+    # Not the addresses of the demo data's rows (198.51.100.23, 203.0.113.66, 2001:db8:beef::7).
+    clients = tuple(f"198.51.100.{n}" for n in range(101, 141)) + ("2001:db8::7", "192.0.2.50", "192.0.2.51",
+                                                                     "192.0.2.52")
 
     def test_a_flood_from_threads_yields_one_row_per_client_and_reason_with_exact_counts(self):
         clients = self.clients[:40]
@@ -222,7 +232,7 @@ class TestAccessLogFlush(CommittedLogCase):
         self.addCleanup(access_log.stop_flusher)
         access_log.start_flusher(interval=0.2)
         for _ in range(3):
-            access_log.record_hit(self.dbname, _hit("198.51.100.1", blocked=False))
+            access_log.record_hit(self.dbname, _hit("198.51.100.101", blocked=False))
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not self.committed_rows():
             time.sleep(0.2)
@@ -429,14 +439,14 @@ class TestAdmitFromTheLog(TransactionCase):
         cls.Allowlist = cls.env["perimeter.allowlist"]
         aggregator = Aggregator()
         at = fields.Datetime.now()
-        for ip, count in (("203.0.113.9", 3), ("203.0.113.10", 1), ("2001:db8:5:6:7::9", 2), ("198.51.100.7", 1),
+        for ip, count in (("203.0.113.9", 3), ("203.0.113.10", 1), ("2001:db8:5:6:7::9", 2), ("2001:db8:7::7", 1),
                           ("::ffff:192.0.2.33", 1)):
             for _ in range(count):
                 aggregator.add("db", _hit(ip, at=at, path="/odoo"))
         cls.env["perimeter.access.log"]._perimeter_store_buckets(aggregator.drain()["db"])
         cls.env.cr.execute("UPDATE perimeter_access_log SET ip = '*' WHERE ip = '203.0.113.10'")  # an overflow row
         cls.rows = cls.env["perimeter.access.log"].search([("last_seen", "=", at)])
-        cls.Allowlist.create({"name": "Partner", "network": "198.51.100.0/24"})
+        cls.Allowlist.create({"name": "Partner", "network": "2001:db8:7::/48"})  # no network of the demo data
 
     def admit(self, scope, rows=None, **values):
         rows = self.rows if rows is None else rows
@@ -449,8 +459,8 @@ class TestAdmitFromTheLog(TransactionCase):
         plan, result = self.admit("address")
         self.assertEqual(plan.splitlines(), [
             "*: not a single client address, skipped.",
-            "198.51.100.7/32: already allowed by the rule Partner (198.51.100.0/24), skipped.",
             "2001:db8:5:6:7::9/128: a rule will be added.",
+            "2001:db8:7::7/128: already allowed by the rule Partner (2001:db8:7::/48), skipped.",
             "203.0.113.9/32: a rule will be added.",
             "192.0.2.33/32: a rule will be added.",
         ])

@@ -22,14 +22,14 @@ VPN, SHOP, PARTNER = "127.0.0.4", "127.0.0.5", "127.0.0.6"
 # place -> (direct source, address behind the trusted proxy)
 PLACES = {
     "office": (INSIDE, "192.0.2.10"),
-    "vpn": (VPN, "198.51.100.10"),
+    "vpn": (VPN, "192.0.2.74"),
     "shop": (SHOP, "192.0.2.130"),
     "partner": (PARTNER, "203.0.113.10"),
     "outside": (OUTSIDE, "192.0.2.200"),
 }
 NETWORKS = {
     "office": ("127.0.0.1/32", "192.0.2.0/26"),
-    "vpn": ("127.0.0.4/32", "198.51.100.0/24"),
+    "vpn": ("127.0.0.4/32", "192.0.2.64/27"),
     "shop": ("127.0.0.5/32", "192.0.2.128/28"),
     "partner": ("127.0.0.6/32", "203.0.113.0/24"),
 }
@@ -106,18 +106,14 @@ class AudienceCase(PerimeterHttpCase):
         reply = self.json_rpc("/web/session/authenticate",
                               {"db": self.env.cr.dbname, "login": login, "password": password}, **where)
         self.assertEqual(reply.status, 200, reply)
-        cookie = reply.header("Set-Cookie") or ""
-        sid = cookie.split(";")[0].partition("=")[2] or None
-        return reply.json(), sid
+        return reply.json(), reply.cookie("session_id") or None
 
     def form_login(self, login, password, **where):
         """The web login form, as a browser posts it: the page answered."""
         page = self.get("/web/login", **where)
         self.assertEqual(page.status, 200, page)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        # The session cookie among those set (website sets its own too).
-        cookie = next((value.split(";")[0].partition("=")[2] for value in page.headers("Set-Cookie")
-                       if value.startswith("session_id=")), "")
+        cookie = page.cookie("session_id")
         body = f"csrf_token={token}&login={login}&password={password}&redirect="
         return self.call("POST", "/web/login", body=body, cookies={"session_id": cookie},
                          headers=[("Content-Type", "application/x-www-form-urlencoded"), *where.get("headers", ())],

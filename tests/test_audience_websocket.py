@@ -21,7 +21,7 @@ class TestAudienceWebsocket(PerimeterMixin, WebsocketCase):
         self.set_policy(mode="enforce", scope="internal", allow_loopback=False)
         Rules = self.env["perimeter.allowlist"]
         self.office = Rules.create({"name": "Office", "network": f"{INSIDE}/32"})
-        self.vpn = Rules.create({"name": "VPN", "network": "198.51.100.0/24"})
+        self.vpn = Rules.create({"name": "VPN", "network": "192.0.2.64/27"})
         self.employees = self.env.ref("base.group_user")
         self.employees.perimeter_allowlist_ids = [Command.set(self.office.ids)]
         new_test_user(self.env, login="emma", password="emma-password-1", groups="base.group_user")

@@ -57,24 +57,24 @@ class TestChangeLog(ChangeLogAssertions, TransactionCase):
         self.assertChange(deleted, old="192.0.2.0/24", new=False, user=self.manager, operation="unlink")
 
     def test_unchanged_values_and_untracked_fields_are_not_recorded(self):
-        rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "198.51.100.0/24"})
+        rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "203.0.113.128/25"})
         before = self.env["perimeter.change.log"].search_count([])
-        rule.write({"network": "198.51.100.0/24"})
+        rule.write({"network": "203.0.113.128/25"})
         self.env["perimeter.connected.system"].create({"name": "Robot", "notes": "no fence"}).write({"notes": "x"})
         self.assertEqual(self.env["perimeter.change.log"].search_count([]), before)
 
     def test_rule_chatter_tracks_changes(self):
-        rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "198.51.100.0/24"})
+        rule = self.env["perimeter.allowlist"].create({"name": "VPN", "network": "203.0.113.128/25"})
         self.env.flush_all()
         self.env.cr.precommit.run()  # as if created in an earlier transaction
-        rule.write({"network": "198.51.100.0/25"})
+        rule.write({"network": "203.0.113.128/26"})
         self.env.flush_all()
         self.env.cr.precommit.run()  # tracking is written when the transaction commits
         tracking = self.env["mail.tracking.value"].search([
             ("mail_message_id.model", "=", "perimeter.allowlist"), ("mail_message_id.res_id", "=", rule.id),
             ("field_id.name", "=", "network"),
         ])
-        self.assertEqual((tracking.old_value_char, tracking.new_value_char), ("198.51.100.0/24", "198.51.100.0/25"))
+        self.assertEqual((tracking.old_value_char, tracking.new_value_char), ("203.0.113.128/25", "203.0.113.128/26"))
 
     def test_settings_saved_from_the_settings_screen_are_recorded(self):
         self.env["res.config.settings"].create({

@@ -170,9 +170,13 @@ class TestLockoutOutsideRequests(TransactionCase):
 
     def test_lockout_check_builds_the_policy_being_saved(self):
         self.env["perimeter.allowlist"].create({"name": "Office", "network": "192.0.2.0/24"})
+        # Sooner than any rule the database may hold already (the demo data's expire in days).
+        fair = self.env["perimeter.allowlist"].create({
+            "name": "Fair", "network": "10.99.0.0/16", "expires_at": fields.Datetime.now() + timedelta(hours=1)})
         policy, next_expiry = self.env["perimeter.policy"]._perimeter_policy_build()
         self.assertIn("192.0.2.9", policy.allowlist)
-        self.assertIsNone(next_expiry)
+        self.assertIn("10.99.1.1", policy.allowlist)
+        self.assertEqual(next_expiry, fair.expires_at, "the policy is compiled again when the fair's rule expires")
 
 
 MANAGER = "perimeter_security.group_perimeter_manager"

@@ -73,10 +73,10 @@ class TestPolicySnapshot(TransactionCase):
     def test_a_rule_stops_counting_when_it_expires(self):
         now = fields.Datetime.now()
         self.env["perimeter.allowlist"].create(
-            {"name": "Contractor", "network": "198.51.100.0/24", "expires_at": now + timedelta(hours=1)})
-        self.assertIn("198.51.100.7", self.model._perimeter_policy().allowlist)
+            {"name": "Contractor", "network": "203.0.113.128/25", "expires_at": now + timedelta(hours=1)})
+        self.assertIn("203.0.113.130", self.model._perimeter_policy().allowlist)
         with patch.object(fields.Datetime, "now", return_value=now + timedelta(hours=2)):
-            self.assertNotIn("198.51.100.7", self.model._perimeter_policy().allowlist)
+            self.assertNotIn("203.0.113.130", self.model._perimeter_policy().allowlist)
 
     def test_break_glass_is_part_of_the_snapshot(self):
         self.params.set_param("perimeter_security.mode", "enforce")

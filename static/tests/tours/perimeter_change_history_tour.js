@@ -46,8 +46,9 @@ registry.category("web_tour.tours").add("perimeter_security_change_history_tour"
             run: "click",
         },
         {
+            // "Administrator", or "Mitchell Admin" on a database with demo data
             content: "The changes are grouped by the user who made them",
-            trigger: ".o_group_header:contains('Administrator')",
+            trigger: ".o_group_header:contains('Admin')",
         },
     ],
 });
