@@ -198,7 +198,7 @@ class TestSettingsAdministratorsDecide(TransactionCase):
         cls.team = cls.env["res.groups"].create({"name": "Perimeter lockout team"})
         Rules = cls.env["perimeter.allowlist"]
         cls.office = Rules.create({"name": "Lockout office", "network": "192.0.2.0/26"})
-        cls.vpn = Rules.create({"name": "Lockout VPN", "network": "198.51.100.0/24"})
+        cls.vpn = Rules.create({"name": "Lockout VPN", "network": "10.77.0.0/24"})
 
     def test_naming_users_or_groups_on_a_rule_is_for_settings_administrators(self):
         Rules = self.env(user=self.manager)["perimeter.allowlist"]
@@ -230,12 +230,12 @@ class TestSettingsAdministratorsDecide(TransactionCase):
                          {"expires_at": fields.Datetime.now() + timedelta(days=1)}):
                 with self.subTest(rule=rule.name, vals=vals), self.assertRaisesRegex(AccessError, SETTINGS_ONLY):
                     Rules.browse(rule.id).write(vals)
-        self.assertEqual((self.vpn.network, self.vpn.active, self.vpn.expires_at), ("198.51.100.0/24", True, False))
+        self.assertEqual((self.vpn.network, self.vpn.active, self.vpn.expires_at), ("10.77.0.0/24", True, False))
         # What does not move anybody's networks stays theirs.
         Rules.browse(self.vpn.id).write({"name": "VPN (Paris)", "note": "New concentrator", "active": True})
         self.assertEqual(self.vpn.name, "VPN (Paris)")
-        self.env(user=self.admin)["perimeter.allowlist"].browse(self.vpn.id).write({"network": "198.51.100.0/25"})
-        self.assertEqual(self.vpn.network, "198.51.100.0/25")
+        self.env(user=self.admin)["perimeter.allowlist"].browse(self.vpn.id).write({"network": "10.77.0.0/25"})
+        self.assertEqual(self.vpn.network, "10.77.0.0/25")
 
     def test_a_rule_named_on_users_or_groups_is_not_deleted(self):
         """Deleting a named rule widened its users to their groups' networks; archiving holds them."""
@@ -264,10 +264,12 @@ class TestSettingsAdministratorsDecide(TransactionCase):
 class TestSettingsAdministratorsKeptIn(PerimeterHttpCase):
     """No change, by anyone, may leave no Settings administrator able to reach Odoo."""
 
-    ADMINS_NET, BEHIND = "198.51.100.0/24", "198.51.100.10"
+    ADMINS_NET, BEHIND = "10.77.0.0/24", "10.77.0.10"
 
     def setUp(self):
         super().setUp()
+        # Only the rules this test makes: the database's own (demo data) would be more ways in for administrators.
+        self.env["perimeter.allowlist"].search([]).write({"active": False})
         self.strict_policy()  # enforce; 127.0.0.1 in; loopback not special; 127.0.0.3 a trusted proxy
         Rules = self.env["perimeter.allowlist"]
         self.inside_rule = Rules.search([("network", "=", f"{INSIDE}/32")])
@@ -315,7 +317,7 @@ class TestSettingsAdministratorsKeptIn(PerimeterHttpCase):
         self.assertFault(answer, NOBODY_LEFT, "admin", self.ADMINS_NET, "IP Blocklist")
         self.assertFalse(self.env["perimeter.blocklist"].search([("network", "=", self.ADMINS_NET)]))
         # Half of it leaves them the other half.
-        self.assertIsInstance(self.execute_kw("perimeter.blocklist", "create", [{"network": "198.51.100.128/25"}]),
+        self.assertIsInstance(self.execute_kw("perimeter.blocklist", "create", [{"network": "10.77.0.128/25"}]),
                               int)
         behind = {"source": PROXY, "headers": [("X-Forwarded-For", self.BEHIND)]}
         self.assertEqual(self.get("/web/login", **behind).status, 200, "the administrators' VPN still comes in")
