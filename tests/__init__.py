@@ -39,3 +39,4 @@ from . import test_blocklist
 from . import test_edge_sync
 from . import test_autoban
 from . import test_translations
+from . import test_autoban_trust
