@@ -7,11 +7,17 @@ proxy (127.0.0.3, or a real nginx bound to it) whose headers carry
 documentation-range addresses.
 """
 
+import http.client
+import unittest
+import xmlrpc.client
+
 from odoo.tests import tagged
+from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import mute_logger
 
 from ..guard import access_log, server_tier
-from .common import PROXY, PerimeterHttpCase
+from ..perimeter.testing.nginx import NGINX, NginxProxy
+from .common import OUTSIDE, PROXY, PerimeterHttpCase, Reply
 
 LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_autoban", "odoo.addons.base.models.res_users",
            "odoo.http")
@@ -19,6 +25,9 @@ LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_autoban", "odoo.addo
 OFFICE_NETWORK = "203.0.113.0/24"
 OFFICE = "203.0.113.10"  # an employee's address, behind the proxy
 ATTACKER = "198.51.100.66"  # an outsider, behind the same proxy
+
+# A proxy that writes RFC 7239 Forwarded and passes the client's X-Forwarded-For through as received.
+WRITES_FORWARDED = 'proxy_set_header Forwarded "for=$remote_addr";'
 
 
 
@@ -83,3 +92,44 @@ class TestAutobanTrust(PerimeterHttpCase):
         failed = [hit for _db, hit in self.hits if hit.reason == "failed_login" and hit.ip == ATTACKER]
         self.assertEqual(len(failed), 5)
         self.assertIn("5 failed logins", self.bans(f"{ATTACKER}/32").reason)
+
+    # -- counts go to the address judged, not a forged candidate ---------------------------------
+
+    def through(self, nginx, method, path, *, source, headers=(), body=None):
+        """One request from ``source`` to the real nginx in front of Odoo's test server."""
+        connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=15, source_address=(source, 0))
+        try:
+            connection.putrequest(method, path, skip_accept_encoding=True)
+            connection.putheader("Cookie", f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}")
+            for name, value in headers:
+                connection.putheader(name, value)
+            data = body.encode() if body is not None else b""
+            connection.putheader("Content-Length", str(len(data)))
+            connection.endheaders(data)
+            return Reply(connection.getresponse())
+        finally:
+            connection.close()
+
+    @unittest.skipIf(NGINX is None, "nginx is not installed (apt-get install nginx-light)")
+    def test_a_forged_header_passed_by_the_proxy_charges_the_real_client(self):
+        """A real nginx writes Forwarded and passes X-Forwarded-For: the outsider's guesses stay the outsider's."""
+        # Scope internal: the login is open to everyone; the office network is a rule (allowed networks).
+        self.behind_proxy(rules=[OFFICE_NETWORK], scope="internal", autoban_failed_logins=3, autoban_refusals=3)
+        forged = [("X-Forwarded-For", OFFICE), ("Content-Type", "text/xml")]
+        with NginxProxy("", self.http_port(), proxy_bind=PROXY, forwarding=WRITES_FORWARDED) as nginx:
+            for attempt in range(4):
+                body = xmlrpc.client.dumps((self.env.cr.dbname, "nobody", f"guess-{attempt}"), "login")
+                reply = self.through(nginx, "POST", "/xmlrpc/2/common", source=OUTSIDE, headers=forged, body=body)
+                self.assertEqual(reply.status, 200, reply)
+                self.assertIs(xmlrpc.client.loads(reply.body)[0][0], False)
+            self.flush()
+            self.assertFalse(self.bans(f"{OFFICE}/32"), "the office address, forged, is not banned")
+            self.assertEqual({hit.ip for _db, hit in self.hits if hit.reason == "failed_login"}, {OUTSIDE})
+            self.assertIn("4 failed logins", self.bans(f"{OUTSIDE}/32").reason)
+            self.assertEqual(self.through(nginx, "GET", "/web/login", source=OUTSIDE, headers=forged).status, 403)
+            # Refusals too: in scope all, the refusal of the forged request is the outsider's.
+            self.set_policy(scope="all")
+            self.hits.clear()
+            reply = self.through(nginx, "GET", "/odoo", source="127.0.0.4", headers=forged)
+            self.assertEqual(reply.status, 403)
+        self.assertEqual({hit.ip for _db, hit in self.hits}, {"127.0.0.4"})

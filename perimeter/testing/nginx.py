@@ -36,12 +36,16 @@ http {{
             proxy_pass http://backend;
             {bind}
             proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
+            {forwarding}
         }}
     }}
 }}
 """
+
+
+# What nginx tells the backend about the client: appends it to X-Forwarded-For, passes the rest as received.
+FORWARDING = """proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;"""
 
 
 def _free_port():
@@ -54,14 +58,16 @@ class NginxProxy:
     """nginx on ``127.0.0.1:port`` proxying to ``backend_port``, with ``allowlist`` (an nginx export) included.
 
     ``proxy_bind``: the loopback address nginx connects to the backend from (so that
-    the backend can trust it as a proxy). ``__enter__`` checks the configuration
-    with ``nginx -t`` and raises ``RuntimeError`` with nginx's message if it fails.
+    the backend can trust it as a proxy). ``forwarding``: the ``proxy_set_header`` lines
+    that tell the backend who the client is (default ``FORWARDING``). ``__enter__`` checks
+    the configuration with ``nginx -t`` and raises ``RuntimeError`` with nginx's message if it fails.
     """
 
-    def __init__(self, allowlist, backend_port, *, proxy_bind=None, workers=1):
+    def __init__(self, allowlist, backend_port, *, proxy_bind=None, workers=1, forwarding=FORWARDING):
         if NGINX is None:
             raise RuntimeError("nginx is not installed")
         self.allowlist, self.backend_port, self.proxy_bind, self.workers = allowlist, backend_port, proxy_bind, workers
+        self.forwarding = forwarding
         self.port = None
         self._dir = None
         self._process = None
@@ -73,7 +79,7 @@ class NginxProxy:
         (folder / "odoo-allowlist.conf").write_text(self.allowlist)
         (folder / "nginx.conf").write_text(_CONFIG.format(
             workers=self.workers, dir=folder, backend_port=self.backend_port, port=self.port,
-            bind=f"proxy_bind {self.proxy_bind};" if self.proxy_bind else ""))
+            bind=f"proxy_bind {self.proxy_bind};" if self.proxy_bind else "", forwarding=self.forwarding))
         command = [NGINX, "-p", str(folder), "-c", str(folder / "nginx.conf")]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
         if checked.returncode:
