@@ -12,9 +12,6 @@ from ..perimeter.blocklist import ban_counts, ban_minutes, ban_reason, check_blo
 
 _logger = logging.getLogger(__name__)
 
-# An address an administrator worked from within this many days is never banned automatically.
-ADMIN_ADDRESS_DAYS = 30
-
 
 class PerimeterAutobanCounter(models.Model):
     """Refused requests and failed logins per client and alert window, summed across workers and servers.
@@ -103,7 +100,7 @@ class PerimeterBlocklist(models.Model):
             network = check_blockable(network_to_admit(ip))
         except ValueError:
             return "protected"  # this server's loopback, or not an address
-        if self._perimeter_admin_address(ip):
+        if self._perimeter_admin_address(network):
             _logger.warning("perimeter: %s is not banned automatically (%s): an administrator worked from it "
                             "recently", ip, why)
             return "administrator"
@@ -137,12 +134,14 @@ class PerimeterBlocklist(models.Model):
         return "banned"
 
     @api.model
-    def _perimeter_admin_address(self, ip):
-        """Whether an administrator was active from ``ip`` lately (Odoo's device log): never ban them."""
-        since = fields.Datetime.now() - timedelta(days=ADMIN_ADDRESS_DAYS)
+    def _perimeter_admin_address(self, network):
+        """Whether an administrator worked from an address in ``network`` lately: never ban them.
+
+        The addresses the perimeter resolved for their requests (``perimeter.admin.address``: the
+        client behind a trusted proxy), and Odoo's device log (the TCP peer) for the rest.
+        """
         admins = self.env.ref("base.group_system").sudo().users
-        return bool(self.env["res.device.log"].sudo().search_count([
-            ("ip_address", "=", ip), ("user_id", "in", admins.ids), ("last_activity", ">=", since)], limit=1))
+        return self.env["perimeter.admin.address"]._perimeter_worked_from(network, admins)
 
     @api.model
     def _perimeter_tell_alert(self, ip, window_start, text):

@@ -25,6 +25,7 @@ LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_autoban", "odoo.addo
 OFFICE_NETWORK = "203.0.113.0/24"
 OFFICE = "203.0.113.10"  # an employee's address, behind the proxy
 ATTACKER = "198.51.100.66"  # an outsider, behind the same proxy
+ADMIN_HOME = "203.0.113.9"
 
 # A proxy that writes RFC 7239 Forwarded and passes the client's X-Forwarded-For through as received.
 WRITES_FORWARDED = 'proxy_set_header Forwarded "for=$remote_addr";'
@@ -133,3 +134,29 @@ class TestAutobanTrust(PerimeterHttpCase):
             reply = self.through(nginx, "GET", "/odoo", source="127.0.0.4", headers=forged)
             self.assertEqual(reply.status, 403)
         self.assertEqual({hit.ip for _db, hit in self.hits}, {"127.0.0.4"})
+
+    # -- the administrator's own address, behind a proxy -----------------------------------------
+
+    def login(self, password, forwarded_for, login="admin"):
+        """XML-RPC ``common.login`` through the trusted proxy (Odoo has no cooldown there): the uid, or False."""
+        reply = self.xml_rpc("/xmlrpc/2/common", "login", [self.env.cr.dbname, login, password], source=PROXY,
+                             headers=[("X-Forwarded-For", forwarded_for)])
+        self.assertEqual(reply.status, 200, reply)
+        return xmlrpc.client.loads(reply.body)[0][0]
+
+    def test_the_administrators_address_behind_a_proxy_is_never_banned(self):
+        """The administrator works through the proxy, then mistypes their password: not banned."""
+        self.behind_proxy(rules=[OFFICE_NETWORK], autoban_failed_logins=3)
+        session = self.authenticate("admin", "admin").sid
+        reply = self.json_rpc("/web/session/get_session_info", source=PROXY, cookies={"session_id": session},
+                              headers=[("X-Forwarded-For", ADMIN_HOME)])
+        self.assertEqual(reply.json()["result"]["uid"], self.env.ref("base.user_admin").id, reply)
+        noted = self.env["perimeter.admin.address"].search([("user_id", "=", self.env.ref("base.user_admin").id)])
+        self.assertIn(ADMIN_HOME, noted.mapped("ip"), "the address the module resolved, not the proxy's")
+        self.assertNotIn(PROXY, noted.mapped("ip"))
+        for attempt in range(4):
+            self.assertIs(self.login(f"typo-{attempt}", ADMIN_HOME), False)
+        self.flush()
+        self.assertEqual(len([hit for _db, hit in self.hits if hit.ip == ADMIN_HOME]), 4, "counted, ...")
+        self.assertFalse(self.bans(f"{ADMIN_HOME}/32"), "... but an administrator's address is never banned")
+        self.assertEqual(self.login("admin", ADMIN_HOME), self.env.ref("base.user_admin").id)
