@@ -95,7 +95,11 @@ class PerimeterBlocklist(models.Model):
 
     @api.model
     def _perimeter_autoban(self, ip, window_start, why, base_minutes):
-        """Ban client ``ip`` (or, in monitor mode, say it would be); returns what was done, for the log."""
+        """Ban client ``ip`` (or, in monitor mode, say it would be); returns what was done, for the log.
+
+        ``ip`` is the key the access log counted the client under: an address, or an IPv6 prefix
+        (``2001:db8:1:2::/64``), banned as a whole.
+        """
         try:
             network = check_blockable(network_to_admit(ip))
         except ValueError:
@@ -105,7 +109,7 @@ class PerimeterBlocklist(models.Model):
                             "recently", ip, why)
             return "administrator"
         policy = self.env["perimeter.policy"]._perimeter_policy()
-        if ip in policy.blocklist:
+        if network.partition("/")[0] in policy.blocklist:
             return "already"
         existing = self.with_context(active_test=False).search([("network", "=", network)], limit=1)
         minutes = ban_minutes(base_minutes, existing.ban_count if existing else 0)

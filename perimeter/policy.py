@@ -53,6 +53,7 @@ class Policy:
     # from web.base.url (see ``https_origin``); "" refuses them instead. Never the client's Host header.
     https_origin: str = ""
     blocklist: NetworkSet = NetworkSet()  # refused before any other rule (perimeter/blocklist.py)
+    ipv6_prefix: int = _DEFAULTS["ipv6_prefix"]  # an IPv6 client is counted, logged and banned per this prefix
 
     @classmethod
     def from_settings(cls, values, allowlist, disabled=False, https_origin="",
@@ -70,6 +71,7 @@ class Policy:
             disabled=disabled,
             scope=values.get("scope", "all"),
             https_origin=https_origin,
+            ipv6_prefix=values.get("ipv6_prefix", _DEFAULTS["ipv6_prefix"]),
         )
 
     @classmethod

@@ -59,6 +59,17 @@ def _minutes(text):
     return value
 
 
+def _ipv6_prefix(text):
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(_("%(value)r is not a whole number", value=text)) from None
+    if not 48 <= value <= 128:
+        raise ValueError(_("%(value)r is not a prefix length between 48 and 128 (64: one client is one /64, "
+                           "what every home line has; 128: one address)", value=text))
+    return value
+
+
 def _networks(text):
     return tuple(normalize_network_list(text))
 
@@ -117,6 +128,7 @@ SETTINGS = {
         Setting("autoban_refusals", "0", _seconds_or_days, _("Automatic ban after refused requests (0 = off)")),
         Setting("autoban_failed_logins", "0", _seconds_or_days, _("Automatic ban after failed logins (0 = off)")),
         Setting("autoban_minutes", "0", _seconds_or_days, _("Automatic ban duration (minutes, 0 = off)")),
+        Setting("ipv6_prefix", "64", _ipv6_prefix, _("IPv6 prefix of one client")),
     )
 }
 KEYS = {setting.key: setting for setting in SETTINGS.values()}

@@ -11,6 +11,7 @@ import http.client
 import unittest
 import xmlrpc.client
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 from odoo.tools import mute_logger
@@ -29,7 +30,6 @@ ADMIN_HOME = "203.0.113.9"
 
 # A proxy that writes RFC 7239 Forwarded and passes the client's X-Forwarded-For through as received.
 WRITES_FORWARDED = 'proxy_set_header Forwarded "for=$remote_addr";'
-
 
 
 @tagged("post_install", "-at_install")
@@ -160,3 +160,55 @@ class TestAutobanTrust(PerimeterHttpCase):
         self.assertEqual(len([hit for _db, hit in self.hits if hit.ip == ADMIN_HOME]), 4, "counted, ...")
         self.assertFalse(self.bans(f"{ADMIN_HOME}/32"), "... but an administrator's address is never banned")
         self.assertEqual(self.login("admin", ADMIN_HOME), self.env.ref("base.user_admin").id)
+
+    # -- IPv6: one client is one prefix ----------------------------------------------------------
+
+    def ipv6_flood(self, prefix_hosts):
+        for host in prefix_hosts:
+            self.get("/odoo", source=PROXY, headers=[("X-Forwarded-For", host)])
+
+    def test_an_ipv6_client_walking_its_64_is_one_client(self):
+        self.behind_proxy(rules=[OFFICE_NETWORK], autoban_refusals=5, alert_threshold=5)
+        walk = [f"2001:db8:1:2::{n:x}" for n in range(1, 13)] + ["2001:db8:1:2:ffff:ffff:ffff:fffe"]
+        self.ipv6_flood(walk)
+        self.assertEqual({hit.ip for _db, hit in self.hits}, set(walk), "judged and refused address by address")
+        self.flush()
+        rows = self.env["perimeter.access.log"].search([("ip", "=like", "2001:db8:1:2:%")])
+        self.assertEqual([(row.ip, row.reason, row.hits) for row in rows],
+                         [("2001:db8:1:2::/64", "not_allowlisted", 13)], "one row for the /64")
+        alert = self.env["perimeter.access.alert"].search([("ip", "=like", "2001:db8:1:2:%")])
+        self.assertEqual(alert.mapped("ip"), ["2001:db8:1:2::/64"])
+        ban = self.Blocklist.search([("network", "=like", "2001:db8:1:2:%")])
+        self.assertEqual(ban.mapped("network"), ["2001:db8:1:2::/64"])
+        self.assertIn("13 refused requests", ban.reason)
+        # A fresh address of the same /64 meets the ban; the next /64 is another client.
+        self.hits.clear()
+        self.ipv6_flood(["2001:db8:1:2:abcd::1", "2001:db8:1:3::1"])
+        self.assertEqual([(hit.ip, hit.reason) for _db, hit in self.hits],
+                         [("2001:db8:1:2:abcd::1", "blocklisted"), ("2001:db8:1:3::1", "not_allowlisted")])
+
+    def test_the_ipv6_prefix_is_a_setting(self):
+        self.behind_proxy(rules=[OFFICE_NETWORK], autoban_refusals=3, ipv6_prefix=128)
+        self.ipv6_flood([f"2001:db8:5:6::{n}" for n in range(1, 5)])
+        self.flush()
+        rows = self.env["perimeter.access.log"].search([("ip", "=like", "2001:db8:5:6:%")])
+        self.assertEqual(sorted(rows.mapped("ip")), [f"2001:db8:5:6::{n}" for n in range(1, 5)])
+        self.assertFalse(self.Blocklist.search([("network", "=like", "2001:db8:5:6:%")]), "1 each: nobody over 3")
+        self.set_policy(ipv6_prefix=48)
+        self.ipv6_flood([f"2001:db8:7:{n:x}::1" for n in range(1, 5)])
+        self.flush()
+        self.assertEqual(self.Blocklist.search([("network", "=like", "2001:db8:7:%")]).mapped("network"),
+                         ["2001:db8:7::/48"])
+
+    def test_the_ipv6_prefix_setting_is_validated(self):
+        settings = self.env["res.config.settings"]
+        self.assertEqual(settings.create({}).perimeter_ipv6_prefix, 64)
+        for bad in (47, 129, 0):
+            with self.assertRaisesRegex(ValidationError, rf"IPv6 client prefix: '{bad}' is not a prefix length "
+                                                         r"between 48 and 128"):
+                settings.create({"perimeter_ipv6_prefix": bad}).execute()
+        settings.create({"perimeter_ipv6_prefix": 56}).execute()
+        params = self.env["ir.config_parameter"].sudo()
+        self.assertEqual(params.get_param("perimeter_security.ipv6_prefix"), "56")
+        with self.assertRaisesRegex(ValidationError, r"perimeter_security.ipv6_prefix.*'/64' is not a whole number"):
+            params.set_param("perimeter_security.ipv6_prefix", "/64")
