@@ -42,7 +42,7 @@ def _naive_utc(at):
 
 @dataclass(frozen=True)
 class Hit:
-    ip: str  # the resolved client address
+    ip: str  # the address the verdict judged (counted under its prefix when IPv6: charge.py)
     reason: str  # a key of REASONS
     blocked: bool  # False when only monitored
     peer: str = ""  # the TCP peer, when it differs from ip (a proxy)

@@ -7,6 +7,7 @@ wherever it comes from. Values are stored as text (``ir.config_parameter``).
 
 from dataclasses import dataclass
 
+from .charge import MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from .networks import normalize_network_list
 from .wording import _
 
@@ -64,7 +65,7 @@ def _ipv6_prefix(text):
         value = int(text.strip())
     except ValueError:
         raise ValueError(_("%(value)r is not a whole number", value=text)) from None
-    if not 48 <= value <= 128:
+    if not MIN_IPV6_PREFIX <= value <= MAX_IPV6_PREFIX:
         raise ValueError(_("%(value)r is not a prefix length between 48 and 128 (64: one client is one /64, "
                            "what every home line has; 128: one address)", value=text))
     return value
