@@ -65,6 +65,10 @@ OVERFLOW_IP = "*"  # the client of the row that counts addresses beyond MAX_KEYS
 # the others of that window are counted in the OVERFLOW_IP row: a flood from many addresses adds at most
 # this many log rows, alert and ban counters (and so bans) per window and process.
 MAX_WINDOW_CLIENTS = 1_000
+# Past that cap a client still gets a row of its own once it has this many hits in the window (in one
+# process): filling the cap with junk addresses must not hide a password guesser from the bans.
+PROMOTE_HITS = 10
+MAX_TRACKED = 100_000  # clients past the cap whose hits are tracked per window; started over when full
 UNKNOWN_IP = "unknown"  # a hit whose client could not be resolved
 
 # Longest text kept from a hit: a client chooses its path and user agent, and
@@ -192,7 +196,9 @@ class Aggregator:
     overflow room too, hits are only counted in ``lost`` (reported, never
     silently dropped). Rows are bounded too: past ``max_window_clients``
     distinct clients of one database in one window (across flushes), the
-    next ones go to that window's ``OVERFLOW_IP`` bucket, with their count.
+    next ones go to that window's ``OVERFLOW_IP`` bucket, with their count,
+    until one of them has ``PROMOTE_HITS`` hits in the window: from then on
+    it has a row of its own (so it can be alerted on and banned).
     """
 
     def __init__(self, window=LOG_WINDOW, max_keys=MAX_KEYS, overflow_keys=OVERFLOW_KEYS,
@@ -203,7 +209,8 @@ class Aggregator:
         self.max_window_clients = max_window_clients
         self._lock = threading.Lock()
         self._buckets = {}
-        self._window_clients = {}  # (dbname, window) -> clients with rows of their own in that window
+        # (dbname, window) -> (clients with rows of their own, {client past the cap: hits so far})
+        self._window_clients = {}
         self.ipv6_prefixes = {}  # dbname -> the prefix an IPv6 client is counted by (the policy's ipv6_prefix)
         self._current = (_EPOCH, _EPOCH, 0)  # the window of the latest hit: (start, end, index)
         self.lost = 0  # hits that found no room at all since the last take_lost()
@@ -275,20 +282,31 @@ class Aggregator:
         return bucket, ip != OVERFLOW_IP
 
     def _own_row(self, dbname, ip, window):
-        """Whether ``ip`` gets a row of its own in ``window`` (lock held): it has one, or there is room."""
-        clients = self._window_clients.get((dbname, window))
-        if clients is None:
+        """Whether ``ip`` gets a row of its own in ``window`` (lock held).
+
+        Yes when it has one, when there is room, or once it has ``PROMOTE_HITS`` hits past the cap.
+        """
+        entry = self._window_clients.get((dbname, window))
+        if entry is None:
             # A new window: the clients of windows before the previous one are no longer needed.
             stale = [key for key in self._window_clients if key[1] < window - 1]
             for key in stale:
                 del self._window_clients[key]
-            clients = self._window_clients[dbname, window] = set()
+            entry = self._window_clients[dbname, window] = (set(), {})
+        clients, past_cap = entry
         if ip in clients or ip == OVERFLOW_IP:
             return True
-        if len(clients) >= self.max_window_clients:
-            return False
-        clients.add(ip)
-        return True
+        if len(clients) < self.max_window_clients:
+            clients.add(ip)
+            return True
+        hits = past_cap.pop(ip, 0) + 1
+        if hits >= PROMOTE_HITS:
+            clients.add(ip)
+            return True
+        if len(past_cap) >= MAX_TRACKED:
+            past_cap.clear()
+        past_cap[ip] = hits
+        return False
 
     def drain(self, select=None):
         """Remove and return the pending buckets, grouped ``{dbname: [Bucket]}``.

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perimeter.accesslog import OVERFLOW_IP, Aggregator, Hit, network_to_admit, refused_per_client
+from perimeter.accesslog import OVERFLOW_IP, PROMOTE_HITS, Aggregator, Hit, network_to_admit, refused_per_client
 from perimeter.blocklist import ban_counts
 from perimeter.charge import charged_address, prefix_key
 from perimeter.client import resolve_client
@@ -158,3 +158,14 @@ def test_the_clients_of_one_window_are_capped_and_the_rest_keeps_its_count():
     assert {bucket.ip for buckets in aggregator.drain().values() for bucket in buckets} == {"198.51.100.9"}
     # The overflow row never alerts nor bans.
     assert set(ban_counts(first + second, 10)) == {(f"198.51.100.{n}", T0) for n in range(3)}
+
+
+def test_junk_filling_the_cap_does_not_hide_a_repeat_offender():
+    aggregator = Aggregator(max_window_clients=3)
+    for n in range(3):
+        aggregator.add("db", Hit(ip=f"2001:db8:1:{n}::1", reason="not_allowlisted", blocked=True, at=T0))
+    for _ in range(PROMOTE_HITS + 5):  # a password guesser, after the cap is full
+        aggregator.add("db", Hit(ip="198.51.100.7", reason="failed_login", blocked=True, at=T0))
+    rows = {(bucket.ip, bucket.reason): bucket.hits for bucket in aggregator.drain()["db"]}
+    assert rows[OVERFLOW_IP, "failed_login"] == PROMOTE_HITS - 1, "its first hits stay in the * row ..."
+    assert rows["198.51.100.7", "failed_login"] == 6, "... then it is counted as itself, and can be banned"
