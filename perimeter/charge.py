@@ -49,15 +49,18 @@ def charged_address(client, allowlist, blocklist=None):
 def prefix_key(address, prefix=DEFAULT_IPV6_PREFIX):
     """The key ``address`` (canonical text) is counted under: itself, or for IPv6 its ``/prefix`` network.
 
-    ``2001:db8:1:2::5`` → ``2001:db8:1:2::/64``; IPv4, a /128 prefix and
-    what is not an IPv6 address (``unknown``, ``*``, an unreadable hop) are
-    returned as they are.
+    ``2001:db8:1:2::5`` → ``2001:db8:1:2::/64``; an IPv4-mapped address is
+    its IPv4 address; IPv4, a /128 prefix and what is not an IPv6 address
+    (``unknown``, ``*``, an unreadable hop) are returned as they are.
     """
     if prefix >= MAX_IPV6_PREFIX or address.__class__ is not str or ":" not in address or "/" in address:
         return address
     try:
-        packed = int(ipaddress.IPv6Address(address))
+        parsed = ipaddress.IPv6Address(address)
     except ValueError:
         return address
+    if parsed.ipv4_mapped:
+        return str(parsed.ipv4_mapped)  # an IPv4 client, as rules match it
+    packed = int(parsed)
     mask = _ALL_ONES ^ (_ALL_ONES >> prefix)
     return f"{ipaddress.IPv6Address(packed & mask)}/{prefix}"

@@ -72,6 +72,7 @@ def test_an_allowed_address_is_charged_only_when_every_candidate_is_allowed(addr
         ("2001:db8:1:2:3:4:5:6", 56, "2001:db8:1::/56"),
         ("2001:db8:1:2::5", 128, "2001:db8:1:2::5"),
         ("::1", 64, "::/64"),
+        ("::ffff:192.0.2.33", 64, "192.0.2.33"),
         ("203.0.113.9", 64, "203.0.113.9"),
         ("unknown", 64, "unknown"),
         (OVERFLOW_IP, 64, OVERFLOW_IP),
