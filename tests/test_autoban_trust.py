@@ -25,7 +25,7 @@ LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_autoban", "odoo.addo
 
 OFFICE_NETWORK = "203.0.113.0/24"
 OFFICE = "203.0.113.10"  # an employee's address, behind the proxy
-ATTACKER = "198.51.100.66"  # an outsider, behind the same proxy
+ATTACKER = "192.0.2.66"  # an outsider, behind the same proxy (outside the demo data's networks)
 ADMIN_HOME = "203.0.113.9"
 
 # A proxy that writes RFC 7239 Forwarded and passes the client's X-Forwarded-For through as received.
@@ -51,7 +51,7 @@ class TestAutobanTrust(PerimeterHttpCase):
 
     def behind_proxy(self, **values):
         """Scope all, enforce; the office and the attacker's networks allowed; 127.0.0.3 a trusted proxy."""
-        self.set_policy(rules=values.pop("rules", [OFFICE_NETWORK, "198.51.100.0/24"]), mode="enforce",
+        self.set_policy(rules=values.pop("rules", [OFFICE_NETWORK, "192.0.2.0/26"]), mode="enforce",
                         allow_loopback=False, trusted_proxies=f"{PROXY}/32", autoban_minutes=10, **values)
 
     def flush(self):
