@@ -51,7 +51,7 @@ class TestAutobanTrust(PerimeterHttpCase):
 
     def behind_proxy(self, **values):
         """Scope all, enforce; the office and the attacker's networks allowed; 127.0.0.3 a trusted proxy."""
-        self.set_policy(rules=values.pop("rules", [OFFICE_NETWORK, "192.0.2.0/26"]), mode="enforce",
+        self.set_policy(rules=values.pop("rules", [OFFICE_NETWORK, "192.0.2.0/25"]), mode="enforce",
                         allow_loopback=False, trusted_proxies=f"{PROXY}/32", autoban_minutes=10, **values)
 
     def flush(self):
