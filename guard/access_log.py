@@ -85,6 +85,7 @@ def discard_pending():
     with _flush_lock:
         _aggregator.drain()
         _aggregator.take_lost()
+        _aggregator.forget_windows()
 
 
 def pending_hits(dbname=...):

@@ -343,6 +343,11 @@ class Aggregator:
                         self.overflowed += bucket.hits
                 existing.merge(bucket)
 
+    def forget_windows(self):
+        """Forget which clients had rows in the current windows (a clean slate for tests and benchmarks)."""
+        with self._lock:
+            self._window_clients = {}
+
     def take_lost(self):
         """Return and reset ``(lost, overflowed)`` hit counts."""
         with self._lock:

@@ -170,3 +170,6 @@ def test_junk_filling_the_cap_does_not_hide_a_repeat_offender():
     rows = {(bucket.ip, bucket.reason): bucket.hits for bucket in aggregator.drain()["db"]}
     assert rows[OVERFLOW_IP, "failed_login"] == PROMOTE_HITS - 1, "its first hits stay in the * row ..."
     assert rows["198.51.100.7", "failed_login"] == 6, "... then it is counted as itself, and can be banned"
+    aggregator.forget_windows()  # a clean slate (tests, benchmarks): the next client has a row at once
+    aggregator.add("db", Hit(ip="198.51.100.8", reason="failed_login", blocked=True, at=T0))
+    assert [bucket.ip for bucket in aggregator.drain()["db"]] == ["198.51.100.8"]
