@@ -24,6 +24,8 @@ from collections import Counter
 
 from odoo_server import admin_rpc, bench_environment, free_port, odoo_server, timed_request
 
+SNAPSHOT_TTL = 5  # seconds: guard/server_tier.py's copy of a database's policy
+
 DBNAME = "bench_flood_ban"
 FLOODER = "127.0.0.250"
 PATHS = ("/web/login", "/wp-login.php", "/odoo", "/xmlrpc/2/common")
@@ -38,6 +40,10 @@ def configure(port, ban_after, ipv6_walk=0):
         settings.append(("trusted_proxies", f"{FLOODER}/32"))
     for key, value in settings:
         call("ir.config_parameter", "set_param", f"perimeter_security.{key}", value)
+    if ipv6_walk:
+        # Each worker's door keeps a copy of the policy for a few seconds: until it has the trusted
+        # proxy, it would take the flooder's headers for forged ones (untrusted_proxy_headers).
+        time.sleep(SNAPSHOT_TTL + 1)
 
 
 def ipv6_addresses(networks):
