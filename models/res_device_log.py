@@ -16,8 +16,9 @@ class ResDeviceLog(models.Model):
     def _update_device(self, request):
         # Odoo calls this for every request of a logged-in session (and its websocket): its own device
         # log records the TCP peer; the perimeter notes the client it resolves, for administrators only.
-        super()._update_device(request)
+        result = super()._update_device(request)
         self._perimeter_note_administrator(request)
+        return result
 
     @api.model
     def _perimeter_note_administrator(self, request):
