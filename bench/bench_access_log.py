@@ -75,6 +75,7 @@ class EngineSink:
     def discard_pending(self):
         self._aggregator.drain()
         self._aggregator.take_lost()
+        self._aggregator.forget_windows()
 
 
 def time_sink(sink, hits, threads):

@@ -431,14 +431,15 @@ def main():
                         help="put a real nginx with the exported allowlist in front of Odoo")
     parser.add_argument("--costs-only", action="store_true",
                         help="measure only the cost of one request, allowed and refused (no flood)")
-    args = parser.parse_args()
-    if args.costs_only:
-        args.rounds = 0
     parser.add_argument("--until-banned", action="store_true",
                         help="one client floods until the automatic ban stops it (bench_flood_ban.py)")
     parser.add_argument("--ban-after", type=int, default=200, help="with --until-banned: refusals before a ban")
     parser.add_argument("--after-seconds", type=float, default=10, help="with --until-banned: flood on, banned")
+    parser.add_argument("--ipv6-walk", type=int, default=0, metavar="N",
+                        help="with --until-banned: a new IPv6 address per request over N /64s (via a trusted proxy)")
     args = parser.parse_args()
+    if args.costs_only:
+        args.rounds = 0
     if args.until_banned:
         import bench_flood_ban  # noqa: PLC0415 -- its own scenario, in its own file
 

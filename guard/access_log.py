@@ -64,6 +64,11 @@ def record_hit(dbname, hit):
         _warn("record", "could not record a refused request; it is not in the access log", exc_info=True)
 
 
+def use_ipv6_prefix(dbname, prefix):
+    """Count the IPv6 clients of database ``dbname`` per ``prefix`` (its policy's ``ipv6_prefix``)."""
+    _aggregator.ipv6_prefixes[dbname] = prefix
+
+
 def flush_now(dbname=None):
     """Write the pending hits now and return how many were written.
 
@@ -80,6 +85,7 @@ def discard_pending():
     with _flush_lock:
         _aggregator.drain()
         _aggregator.take_lost()
+        _aggregator.forget_windows()
 
 
 def pending_hits(dbname=...):

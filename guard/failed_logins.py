@@ -10,6 +10,7 @@ writes them, and the automatic bans count them there, across every worker.
 import logging
 
 from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
+from ..perimeter.charge import charged_address
 from ..perimeter.client import resolve_client
 from . import access_log, server_tier, verdicts
 
@@ -25,10 +26,13 @@ def record(dbname):
         decider = server_tier.database_decider(dbname)
         if decider is None or decider.policy.mode == "off" or decider.policy.disabled:
             return  # the module does nothing here: nothing logged, nothing banned
-        client = resolve_client(facts.connection, decider.policy.trusted_proxies)
+        policy = decider.policy
+        client = resolve_client(facts.connection, policy.trusted_proxies)
+        # Charged to the address the policy judges, never to a candidate a client chose (charge.py).
+        address = charged_address(client, policy.allowlist, policy.blocklist)
         access_log.record_hit(dbname, Hit(
-            ip=client.ip, reason="failed_login", blocked=True,
-            peer=client.peer if client.peer != client.ip else "",
+            ip=address, reason="failed_login", blocked=True,
+            peer=client.peer if client.peer != address else "",
             path=facts.path[:MAX_PATH], method=facts.method[:MAX_METHOD], user_agent=facts.user_agent[:MAX_USER_AGENT],
         ))
     except Exception:

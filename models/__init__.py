@@ -32,6 +32,8 @@ from . import mail_mail
 from . import perimeter_connected_system
 from . import perimeter_allowlist_checks
 from . import perimeter_edge_sync
+from . import perimeter_admin_address
 from . import perimeter_autoban
+from . import res_device_log
 from . import res_users_failed_login
 from . import res_config_settings_autoban

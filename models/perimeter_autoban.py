@@ -12,9 +12,6 @@ from ..perimeter.blocklist import ban_counts, ban_minutes, ban_reason, check_blo
 
 _logger = logging.getLogger(__name__)
 
-# An address an administrator worked from within this many days is never banned automatically.
-ADMIN_ADDRESS_DAYS = 30
-
 
 class PerimeterAutobanCounter(models.Model):
     """Refused requests and failed logins per client and alert window, summed across workers and servers.
@@ -98,17 +95,21 @@ class PerimeterBlocklist(models.Model):
 
     @api.model
     def _perimeter_autoban(self, ip, window_start, why, base_minutes):
-        """Ban client ``ip`` (or, in monitor mode, say it would be); returns what was done, for the log."""
+        """Ban client ``ip`` (or, in monitor mode, say it would be); returns what was done, for the log.
+
+        ``ip`` is the key the access log counted the client under: an address, or an IPv6 prefix
+        (``2001:db8:1:2::/64``), banned as a whole.
+        """
         try:
             network = check_blockable(network_to_admit(ip))
         except ValueError:
             return "protected"  # this server's loopback, or not an address
-        if self._perimeter_admin_address(ip):
+        if self._perimeter_admin_address(network):
             _logger.warning("perimeter: %s is not banned automatically (%s): an administrator worked from it "
                             "recently", ip, why)
             return "administrator"
         policy = self.env["perimeter.policy"]._perimeter_policy()
-        if ip in policy.blocklist:
+        if network.partition("/")[0] in policy.blocklist:
             return "already"
         existing = self.with_context(active_test=False).search([("network", "=", network)], limit=1)
         minutes = ban_minutes(base_minutes, existing.ban_count if existing else 0)
@@ -137,12 +138,14 @@ class PerimeterBlocklist(models.Model):
         return "banned"
 
     @api.model
-    def _perimeter_admin_address(self, ip):
-        """Whether an administrator was active from ``ip`` lately (Odoo's device log): never ban them."""
-        since = fields.Datetime.now() - timedelta(days=ADMIN_ADDRESS_DAYS)
+    def _perimeter_admin_address(self, network):
+        """Whether an administrator worked from an address in ``network`` lately: never ban them.
+
+        The addresses the perimeter resolved for their requests (``perimeter.admin.address``: the
+        client behind a trusted proxy), and Odoo's device log (the TCP peer) for the rest.
+        """
         admins = self.env.ref("base.group_system").sudo().users
-        return bool(self.env["res.device.log"].sudo().search_count([
-            ("ip_address", "=", ip), ("user_id", "in", admins.ids), ("last_activity", ">=", since)], limit=1))
+        return self.env["perimeter.admin.address"]._perimeter_worked_from(network, admins)
 
     @api.model
     def _perimeter_tell_alert(self, ip, window_start, text):

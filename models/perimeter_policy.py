@@ -8,7 +8,7 @@ from typing import NamedTuple
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
-from ..guard import server_config, server_tier, verdicts
+from ..guard import access_log, server_config, server_tier, verdicts
 from ..perimeter import settings
 from ..perimeter.policy import REDIRECT, Decider, Policy, decide
 
@@ -139,6 +139,7 @@ class PerimeterPolicy(models.AbstractModel):
             registry.clear_cache()
             return self._perimeter_decider()
         decider = Decider(policy)
+        access_log.use_ipv6_prefix(self.env.cr.dbname, policy.ipv6_prefix)
         registry._perimeter_fast_policy = _FastPolicy(disabled, token, decider, next_expiry,
                                                       time.monotonic() + VERIFY_INTERVAL)
         return decider

@@ -29,6 +29,7 @@ _FIELD_SETTINGS = {
     "perimeter_autoban_refusals": "autoban_refusals",  # fields in res_config_settings_autoban.py
     "perimeter_autoban_failed_logins": "autoban_failed_logins",
     "perimeter_autoban_minutes": "autoban_minutes",
+    "perimeter_ipv6_prefix": "ipv6_prefix",
 }
 
 

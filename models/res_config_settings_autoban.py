@@ -18,3 +18,9 @@ class ResConfigSettings(models.TransientModel):
         help="How long an automatic ban lasts; doubled for each earlier ban of the same client (at most 30 days). "
         "0 turns automatic bans off.",
     )
+    perimeter_ipv6_prefix = fields.Integer(
+        string="IPv6 client prefix",
+        help="An IPv6 client is counted, logged, alerted and banned per network of this prefix length "
+        "(48 to 128): 64, the network every home line and server has, so that walking through its addresses "
+        "changes nothing; 128 counts each address apart.",
+    )

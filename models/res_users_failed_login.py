@@ -1,3 +1,5 @@
+import contextlib
+
 from odoo import models
 from odoo.exceptions import AccessDenied
 
@@ -9,20 +11,16 @@ class ResUsers(models.Model):
 
     _inherit = "res.users"
 
-    @classmethod
-    def _login(cls, db, credential, user_agent_env):
-        # The login form, /web/session/authenticate, and RPC common.login / common.authenticate.
-        try:
-            return super()._login(db, credential, user_agent_env)
-        except AccessDenied:
-            failed_logins.record(db)
-            raise
-
-    @classmethod
-    def check(cls, db, uid, passwd):
-        # The password sent with every XML-RPC / JSON-RPC execute_kw.
-        try:
-            return super().check(db, uid, passwd)
-        except AccessDenied:
-            failed_logins.record(db)
-            raise
+    @contextlib.contextmanager
+    def _assert_can_auth(self, user=None):
+        # Odoo checks every password inside this block: the login form, /web/session/authenticate,
+        # RPC common.login / common.authenticate and the password of every execute_kw. Its own
+        # cooldown ("Too many login failures") refuses before the block runs: that answer is not a
+        # failed login of the client (Odoo keys it on the TCP peer, a proxy's address behind one, so
+        # an attacker's guesses would be charged to everyone behind the same proxy).
+        with super()._assert_can_auth(user=user):
+            try:
+                yield
+            except AccessDenied:
+                failed_logins.record(self.env.cr.dbname)
+                raise

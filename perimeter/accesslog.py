@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from .charge import DEFAULT_IPV6_PREFIX, prefix_key
 from .flusher import call_after_fork
 from .wording import _
 
@@ -41,7 +42,7 @@ def _naive_utc(at):
 
 @dataclass(frozen=True)
 class Hit:
-    ip: str  # the resolved client address
+    ip: str  # the address the verdict judged (counted under its prefix when IPv6: charge.py)
     reason: str  # a key of REASONS
     blocked: bool  # False when only monitored
     peer: str = ""  # the TCP peer, when it differs from ip (a proxy)
@@ -59,7 +60,15 @@ class Hit:
 LOG_WINDOW = timedelta(hours=1)  # one log row per client, reason, verdict and hour
 MAX_KEYS = 10_000  # distinct (database, client, reason, verdict, window) kept in memory
 OVERFLOW_KEYS = 1_000  # extra room for the per-database "other addresses" keys
-OVERFLOW_IP = "*"  # the client of the row that counts addresses beyond MAX_KEYS
+OVERFLOW_IP = "*"  # the client of the row that counts addresses beyond MAX_KEYS or MAX_WINDOW_CLIENTS
+# Distinct clients (addresses, IPv6 prefixes) one process gives rows of their own per database and window;
+# the others of that window are counted in the OVERFLOW_IP row: a flood from many addresses adds at most
+# this many log rows, alert and ban counters (and so bans) per window and process.
+MAX_WINDOW_CLIENTS = 1_000
+# Past that cap a client still gets a row of its own once it has this many hits in the window (in one
+# process): filling the cap with junk addresses must not hide a password guesser from the bans.
+PROMOTE_HITS = 10
+MAX_TRACKED = 100_000  # clients past the cap whose hits are tracked per window; started over when full
 UNKNOWN_IP = "unknown"  # a hit whose client could not be resolved
 
 # Longest text kept from a hit: a client chooses its path and user agent, and
@@ -185,15 +194,24 @@ class Aggregator:
     bounded: past ``max_keys`` distinct keys, new clients are counted in the
     ``OVERFLOW_IP`` bucket of their database, reason and window; past the
     overflow room too, hits are only counted in ``lost`` (reported, never
-    silently dropped).
+    silently dropped). Rows are bounded too: past ``max_window_clients``
+    distinct clients of one database in one window (across flushes), the
+    next ones go to that window's ``OVERFLOW_IP`` bucket, with their count,
+    until one of them has ``PROMOTE_HITS`` hits in the window: from then on
+    it has a row of its own (so it can be alerted on and banned).
     """
 
-    def __init__(self, window=LOG_WINDOW, max_keys=MAX_KEYS, overflow_keys=OVERFLOW_KEYS):
+    def __init__(self, window=LOG_WINDOW, max_keys=MAX_KEYS, overflow_keys=OVERFLOW_KEYS,
+                 max_window_clients=MAX_WINDOW_CLIENTS):
         self.window = window
         self.max_keys = max_keys
         self.overflow_keys = overflow_keys
+        self.max_window_clients = max_window_clients
         self._lock = threading.Lock()
         self._buckets = {}
+        # (dbname, window) -> (clients with rows of their own, {client past the cap: hits so far})
+        self._window_clients = {}
+        self.ipv6_prefixes = {}  # dbname -> the prefix an IPv6 client is counted by (the policy's ipv6_prefix)
         self._current = (_EPOCH, _EPOCH, 0)  # the window of the latest hit: (start, end, index)
         self.lost = 0  # hits that found no room at all since the last take_lost()
         self.overflowed = 0  # hits counted in OVERFLOW_IP buckets since the last take_lost()
@@ -204,6 +222,7 @@ class Aggregator:
         # child forever; the parent's pending hits are the parent's to write.
         self._lock = threading.Lock()
         self._buckets = {}
+        self._window_clients = {}
         self.lost = self.overflowed = 0
 
     def add(self, dbname, hit):
@@ -215,6 +234,8 @@ class Aggregator:
         ip = hit.ip or UNKNOWN_IP
         if ip.__class__ is not str or len(ip) > MAX_ADDRESS or _UNSTORABLE.search(ip):
             ip = storable(ip, MAX_ADDRESS)  # an unreadable hop a trusted proxy forwarded is kept as text
+        elif ":" in ip:
+            ip = prefix_key(ip, self.ipv6_prefixes.get(dbname, DEFAULT_IPV6_PREFIX))  # one client: one prefix
         start, end, window = self._current
         if not start <= at < end:
             window = (at - _EPOCH) // self.window
@@ -248,10 +269,10 @@ class Aggregator:
         database, reason, verdict and window; past the overflow room, None.
         """
         buckets = self._buckets
-        if len(buckets) < self.max_keys:
+        dbname, ip, reason, blocked, window = key
+        if len(buckets) < self.max_keys and self._own_row(dbname, ip, window):
             bucket = buckets[key] = Bucket(*key)
             return bucket, False
-        dbname, ip, reason, blocked, window = key
         overflow_key = (dbname, OVERFLOW_IP, reason, blocked, window)
         bucket = buckets.get(overflow_key)
         if bucket is None:
@@ -259,6 +280,33 @@ class Aggregator:
                 return None, False
             bucket = buckets[overflow_key] = Bucket(*overflow_key)
         return bucket, ip != OVERFLOW_IP
+
+    def _own_row(self, dbname, ip, window):
+        """Whether ``ip`` gets a row of its own in ``window`` (lock held).
+
+        Yes when it has one, when there is room, or once it has ``PROMOTE_HITS`` hits past the cap.
+        """
+        entry = self._window_clients.get((dbname, window))
+        if entry is None:
+            # A new window: the clients of windows before the previous one are no longer needed.
+            stale = [key for key in self._window_clients if key[1] < window - 1]
+            for key in stale:
+                del self._window_clients[key]
+            entry = self._window_clients[dbname, window] = (set(), {})
+        clients, past_cap = entry
+        if ip in clients or ip == OVERFLOW_IP:
+            return True
+        if len(clients) < self.max_window_clients:
+            clients.add(ip)
+            return True
+        hits = past_cap.pop(ip, 0) + 1
+        if hits >= PROMOTE_HITS:
+            clients.add(ip)
+            return True
+        if len(past_cap) >= MAX_TRACKED:
+            past_cap.clear()
+        past_cap[ip] = hits
+        return False
 
     def drain(self, select=None):
         """Remove and return the pending buckets, grouped ``{dbname: [Bucket]}``.
@@ -294,6 +342,11 @@ class Aggregator:
                     if overflowed:
                         self.overflowed += bucket.hits
                 existing.merge(bucket)
+
+    def forget_windows(self):
+        """Forget which clients had rows in the current windows (a clean slate for tests and benchmarks)."""
+        with self._lock:
+            self._window_clients = {}
 
     def take_lost(self):
         """Return and reset ``(lost, overflowed)`` hit counts."""
@@ -398,10 +451,18 @@ WIDE_PREFIX = {4: 24, 6: 64}
 def network_to_admit(address, widen=False):
     """Canonical CIDR that admits ``address``: the host, or its /24 (IPv4) or /64 (IPv6).
 
-    IPv4-mapped IPv6 addresses are admitted as IPv4 (rules match them so).
-    Raises ``ValueError`` naming the value when it is not an address.
+    ``address`` may be the IPv6 prefix a client is logged under (``2001:db8:1:2::/64``): that
+    network (or, widened, its /64 when narrower). IPv4-mapped IPv6 addresses are admitted as
+    IPv4 (rules match them so). Raises ``ValueError`` naming the value when it is not an address.
     """
     text = address.strip() if isinstance(address, str) else address
+    if isinstance(text, str) and "/" in text:
+        try:
+            network = ipaddress.ip_network(text)
+        except ValueError:
+            raise ValueError(_("%(value)r is not an IP address", value=address)) from None
+        wide = WIDE_PREFIX[network.version]
+        return str(network.supernet(new_prefix=wide) if widen and network.prefixlen > wide else network)
     try:
         ip = ipaddress.ip_address(text.partition("%")[0] if isinstance(text, str) else text)
     except ValueError:

@@ -56,6 +56,7 @@ class Policy:
     # X-Forwarded-Host, else Host) when it is one of them, else ``https_origin``. Empty: (https_origin,).
     canonical_hosts: tuple = ()
     blocklist: NetworkSet = NetworkSet()  # refused before any other rule (perimeter/blocklist.py)
+    ipv6_prefix: int = _DEFAULTS["ipv6_prefix"]  # an IPv6 client is counted, logged and banned per this prefix
 
     @classmethod
     def from_settings(cls, values, allowlist, disabled=False, https_origin="",
@@ -79,6 +80,7 @@ class Policy:
             scope=values.get("scope", "all"),
             https_origin=hosts[0] if hosts else https_origin,
             canonical_hosts=hosts or ((https_origin,) if https_origin else ()),
+            ipv6_prefix=values.get("ipv6_prefix", _DEFAULTS["ipv6_prefix"]),
         )
 
     @classmethod

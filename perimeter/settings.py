@@ -8,6 +8,7 @@ wherever it comes from. Values are stored as text (``ir.config_parameter``).
 import re
 from dataclasses import dataclass
 
+from .charge import MAX_IPV6_PREFIX, MIN_IPV6_PREFIX
 from .networks import canonical_address, normalize_network_list
 from .wording import _
 
@@ -57,6 +58,17 @@ def _minutes(text):
     value = _seconds_or_days(text)
     if not 1 <= value <= 1440:
         raise ValueError(_("%(value)r is not between 1 and 1440 minutes (one day)", value=text))
+    return value
+
+
+def _ipv6_prefix(text):
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(_("%(value)r is not a whole number", value=text)) from None
+    if not MIN_IPV6_PREFIX <= value <= MAX_IPV6_PREFIX:
+        raise ValueError(_("%(value)r is not a prefix length between 48 and 128 (64: one client is one /64, "
+                           "what every home line has; 128: one address)", value=text))
     return value
 
 
@@ -157,6 +169,7 @@ SETTINGS = {
         Setting("autoban_refusals", "0", _seconds_or_days, _("Automatic ban after refused requests (0 = off)")),
         Setting("autoban_failed_logins", "0", _seconds_or_days, _("Automatic ban after failed logins (0 = off)")),
         Setting("autoban_minutes", "0", _seconds_or_days, _("Automatic ban duration (minutes, 0 = off)")),
+        Setting("ipv6_prefix", "64", _ipv6_prefix, _("IPv6 prefix of one client")),
     )
 }
 KEYS = {setting.key: setting for setting in SETTINGS.values()}

@@ -43,12 +43,16 @@ _PROXY_BLOCKS = """\
             proxy_pass http://backend;
             {bind}
             proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
+            {forwarding}
             {location_directives}
         }}
     }}
 """
+
+
+# What nginx tells the backend about the client: appends it to X-Forwarded-For, passes the rest as received.
+FORWARDING = """proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;"""
 
 
 def free_port():
@@ -121,24 +125,28 @@ class NginxProxy(NginxServers):
     """nginx on ``127.0.0.1:port`` proxying to ``backend_port``, with ``allowlist`` (an nginx export) included.
 
     ``proxy_bind``: the loopback address nginx connects to the backend from (so that
-    the backend can trust it as a proxy). It writes ``Host``, ``X-Forwarded-For``
-    (appending the peer) and ``X-Forwarded-Proto`` and passes every other header
-    on as received; ``server_directives`` and ``location_directives`` add to its
-    ``server`` and ``location /`` blocks (``underscores_in_headers on;``...).
+    the backend can trust it as a proxy). It writes ``Host`` and ``forwarding``, the
+    ``proxy_set_header`` lines that tell the backend who the client is (default
+    ``FORWARDING``: ``X-Forwarded-For`` appending the peer, ``X-Forwarded-Proto``), and
+    passes every other header on as received; ``server_directives`` and
+    ``location_directives`` add to its ``server`` and ``location /`` blocks
+    (``underscores_in_headers on;``...).
     """
 
-    def __init__(self, allowlist, backend_port, *, proxy_bind=None, workers=1, server_directives="",
-                 location_directives=""):
+    def __init__(self, allowlist, backend_port, *, proxy_bind=None, workers=1, server_directives="",  # noqa: PLR0913
+                 location_directives="", forwarding=FORWARDING):
         super().__init__(workers=workers)
         self.allowlist, self.backend_port, self.proxy_bind = allowlist, backend_port, proxy_bind
         self.server_directives, self.location_directives = server_directives, location_directives
+        self.forwarding = forwarding
 
     def _blocks(self, folder):
         (folder / "odoo-allowlist.conf").write_text(self.allowlist)
         return _PROXY_BLOCKS.format(
             dir=folder, backend_port=self.backend_port, port=self.port,
             bind=f"proxy_bind {self.proxy_bind};" if self.proxy_bind else "",
-            server_directives=self.server_directives, location_directives=self.location_directives)
+            server_directives=self.server_directives, location_directives=self.location_directives,
+            forwarding=self.forwarding)
 
     def __enter__(self):
         self.port = free_port()

@@ -66,9 +66,10 @@ class CommittedLogCase(TransactionCase):
 
 @tagged("post_install", "-at_install")
 class TestAccessLogFlush(CommittedLogCase):
-    # Not the addresses of the demo data's rows (198.51.100.23, 203.0.113.66, 2001:db8:beef::7).
-    clients = tuple(f"198.51.100.{n}" for n in range(101, 141)) + ("2001:db8::7", "192.0.2.50", "192.0.2.51",
-                                                                     "192.0.2.52")
+    # Not the addresses of the demo data's rows (198.51.100.23, 203.0.113.66, 2001:db8:beef::7);
+    # 2001:db8::7 is counted under its /64 (perimeter_security.ipv6_prefix).
+    clients = (*(f"198.51.100.{n}" for n in range(101, 141)), "2001:db8::/64", "192.0.2.50", "192.0.2.51",
+               "192.0.2.52")
 
     def test_a_flood_from_threads_yields_one_row_per_client_and_reason_with_exact_counts(self):
         clients = self.clients[:40]
@@ -438,6 +439,7 @@ class TestAdmitFromTheLog(TransactionCase):
         super().setUpClass()
         cls.Allowlist = cls.env["perimeter.allowlist"]
         aggregator = Aggregator()
+        aggregator.ipv6_prefixes["db"] = 128  # a database counting each IPv6 address apart: rows of addresses
         at = fields.Datetime.now()
         for ip, count in (("203.0.113.9", 3), ("203.0.113.10", 1), ("2001:db8:5:6:7::9", 2), ("2001:db8:7::7", 1),
                           ("::ffff:192.0.2.33", 1)):
