@@ -8,6 +8,7 @@ the server tier reads them too, before sending notifications).
 from odoo.addons.bus.websocket import wsrequest
 
 from ..perimeter.policy import RequestFacts
+from . import peer
 
 
 def current_websocket_request():
@@ -19,6 +20,6 @@ def current_websocket_facts():
     """The facts of the current websocket's handshake, taken at its first message and kept with it."""
     facts = getattr(wsrequest.ws, "_perimeter_facts", None)
     if facts is None:
-        facts = RequestFacts.from_environ(wsrequest.httprequest.environ)
+        facts = RequestFacts.from_environ(peer.keep_real_peer(wsrequest.httprequest.environ))
         wsrequest.ws._perimeter_facts = facts
     return facts
