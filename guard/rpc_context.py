@@ -17,6 +17,7 @@ import dataclasses
 import odoo.http
 
 from ..perimeter.policy import RequestFacts
+from . import peer
 
 _BORROWED = contextvars.ContextVar("perimeter_security_rpc_request", default=None)
 
@@ -33,7 +34,7 @@ class RequestInfo:
 
     @classmethod
     def from_environ(cls, environ, rpc=False):
-        facts = RequestFacts.from_environ(environ)
+        facts = RequestFacts.from_environ(peer.keep_real_peer(environ))
         return cls(
             connection=facts.connection,
             path=facts.path[:512],

@@ -49,7 +49,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.http import Application, Request, Session
 from odoo.modules.registry import Registry
 
-from . import refusal, server_config, verdicts
+from . import peer, refusal, server_config, verdicts
 
 _logger = logging.getLogger(__name__)
 
@@ -193,6 +193,7 @@ def _guard_make_environ(original):
 def _guard_call(original):
     @functools.wraps(original)
     def __call__(self, environ, start_response):
+        peer.keep_real_peer(environ)  # before Odoo's ProxyFix rewrites it
         token = verdicts.begin(environ)
         state = verdicts.current_state()
 

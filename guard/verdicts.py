@@ -15,7 +15,7 @@ import logging
 
 from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
 from ..perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict, decide
-from . import access_log, refusal
+from . import access_log, peer, refusal
 
 _logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class RequestState:
     __slots__ = ("_facts", "environ", "response_verdict", "verdicts")
 
     def __init__(self, environ):
-        self.environ = environ  # the WSGI environ (ProxyFix may rewrite it in place; facts undo that)
+        self.environ = environ  # the WSGI environ (ProxyFix may rewrite it in place; facts undo that: guard/peer.py)
         self.verdicts = {}  # database name (None: the server policy) -> Verdict
         self.response_verdict = None  # the verdict whose HSTS and Secure cookie flag the response gets
         self._facts = None
@@ -66,7 +66,7 @@ def current_facts():
     from odoo.http import request  # noqa: PLC0415 -- unbound outside requests
 
     if request and getattr(request, "httprequest", None) is not None:
-        return RequestFacts.from_environ(request.httprequest.environ)
+        return RequestFacts.from_environ(peer.keep_real_peer(request.httprequest.environ))
     return None
 
 
@@ -76,6 +76,7 @@ def decide_once(decider, dbname, environ, state=None):
     ``environ`` is the request's WSGI environ. Decided and reported to the
     access log once per request and policy.
     """
+    peer.keep_real_peer(environ)
     state = state if state is not None else _STATE.get()
     if state is not None and dbname in state.verdicts:
         return state.verdicts[dbname]
@@ -93,7 +94,7 @@ def refuse_early(decider, dbname, environ):
     state = _STATE.get()
     if state is None or dbname in state.verdicts or not decider.policy.active:
         return
-    verdict = decider(environ)
+    verdict = decider(peer.keep_real_peer(environ))
     if not verdict.allowed:
         raise_for(_settle(verdict, dbname, environ, state), environ)
 

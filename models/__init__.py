@@ -8,22 +8,20 @@ from . import perimeter_access_log
 from . import perimeter_access_alert
 from . import perimeter_rpc_caller
 from . import perimeter_posture_finding
-from . import res_users_system_fence
 from . import perimeter_policy
 from . import perimeter_lockout
 from . import ir_http
 from . import ir_websocket
 from . import perimeter_allowlist_audience
 from . import perimeter_audience_holder
-from . import res_groups
-from . import res_users
-from . import perimeter_policy_audience
 from . import perimeter_access_log_login
-from . import ir_http_audience
-from . import ir_websocket_audience
 from . import perimeter_setting
 from . import perimeter_change_log
 from . import perimeter_change_tracking
+# After the mixins they inherit: perimeter.audience.holder and perimeter.change.tracked.
+from . import res_groups
+from . import res_users
+from . import res_users_apikeys
 # After the mixins they inherit: perimeter.change.tracked (perimeter_change_tracking) and perimeter.mail.tls.mixin.
 from . import perimeter_mail_tls_mixin
 from . import ir_mail_server
@@ -35,5 +33,4 @@ from . import perimeter_edge_sync
 from . import perimeter_admin_address
 from . import perimeter_autoban
 from . import res_device_log
-from . import res_users_failed_login
 from . import res_config_settings_autoban

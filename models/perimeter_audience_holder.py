@@ -1,3 +1,5 @@
+"""``perimeter.audience.holder``: what users and groups share as holders of allowed networks."""
+
 from odoo import api, models
 
 from ..guard import signaling

@@ -150,22 +150,6 @@ class PerimeterBlocklist(models.Model):
     _perimeter_tracked_fields = ("network", "active", "expires_at", "reason")
 
 
-class ResUsers(models.Model):
-    _name = "res.users"
-    _inherit = ["res.users", "perimeter.change.tracked"]
-
-    # A user's own networks, given from the user form (the rule's side is tracked on the rule).
-    _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
-
-
-class ResGroups(models.Model):
-    _name = "res.groups"
-    _inherit = ["res.groups", "perimeter.change.tracked"]
-
-    # A group's networks, given from the group form.
-    _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
-
-
 class IrConfigParameter(models.Model):
     """The ``perimeter_security.*`` parameters: one history row per key whose value changes."""
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.tools import SQL, config
-from odoo.tools.config import crypt_context
 from odoo.tools.sql import column_exists
 
 from ..guard import server_config
+from ..guard.master_password import master_password_is
 from ..guard.wording import word_stored
 from ..perimeter import posture
 from ..perimeter.wording import to_json
@@ -120,7 +120,7 @@ class PerimeterPostureFinding(models.Model):
             posture.listening_sockets(),
             base_url=self.env["ir.config_parameter"].sudo().get_param("web.base.url") or "",
             break_glass=server_config.break_glass(),
-            master_password_is=_master_password_is,
+            master_password_is=master_password_is,
             proxy_peers=self._perimeter_proxy_peers(),
             allowlist=self.env["perimeter.allowlist"]._read_rules_in_force()[0],
             server_section=server_config.options(),
@@ -171,12 +171,3 @@ class PerimeterPostureFinding(models.Model):
     @api.model
     def _cron_review(self):
         self._perimeter_review()
-
-
-def _master_password_is(word):
-    """Whether the master password is ``word``; never rewrites the stored value as Odoo's check does."""
-    stored = config.get("admin_passwd") or ""
-    try:
-        return bool(stored) and crypt_context.verify(word, stored)
-    except ValueError:  # not a hash passlib knows: compare as text
-        return stored == word

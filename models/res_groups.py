@@ -1,11 +1,15 @@
+"""``res.groups``: the networks a group's members may come from, and their change history."""
+
 from odoo import fields, models
 
 
 class ResGroups(models.Model):
     _name = "res.groups"
-    _inherit = ["res.groups", "perimeter.audience.holder"]
+    _inherit = ["res.groups", "perimeter.audience.holder", "perimeter.change.tracked"]
     # Fields of a group whose change moves somebody's networks.
     _perimeter_audience_fields = ("perimeter_allowlist_ids", "implied_ids", "users")
+    # A group's networks, given from the group form, go to the change history.
+    _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
 
     perimeter_allowlist_ids = fields.Many2many(
         "perimeter.allowlist", "perimeter_allowlist_res_groups_rel", "group_id", "rule_id",
@@ -17,7 +21,7 @@ class ResGroups(models.Model):
 
     def unlink(self):
         named = any(group.perimeter_allowlist_ids for group in self)
-        result = super().unlink()
+        result = super().unlink()  # the change history's rows are written in there (perimeter.change.tracked)
         if named:
             self._perimeter_audience_changed()
         return result

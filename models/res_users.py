@@ -1,38 +1,64 @@
-"""Users held to their networks: the fields, and every place a credential of theirs is checked.
+"""``res.users``: every field and override this module adds to users.
+
+Users held to their networks (the audience), the connected-systems fence and
+the RPC caller record, failed logins for the automatic bans, and the change
+history of a user's own networks. Where a credential of a user is checked:
 
 - ``_check_credentials``: every login (web form, ``/web/session/authenticate``,
   XML-RPC/JSON-RPC ``common.login``/``authenticate``, API keys, and the
-  methods OAuth, LDAP and TOTP plug in there), judged before the password is:
-  an outsider's password is never checked, so the answer is the same
-  ``AccessDenied`` whether it was right or wrong, as for an unknown login;
-- ``authenticate``: judged again with the uid that logged in (an override that
-  catches ``AccessDenied`` and logs in by other means, as LDAP does, cannot
-  slip past); every failed login leaves it with the same traceback;
-- ``check``: every ``execute``/``execute_kw`` call, before Odoo's cached
-  password check, from the cached audience (no SQL per call);
-- ``res.users.apikeys._check_credentials``: bearer authentication of HTTP
-  routes, answered like a wrong key (401).
+  methods OAuth, LDAP and TOTP plug in there). The audience judges it before
+  the password is looked at: an outsider's password is never checked, so the
+  answer is the same ``AccessDenied`` whether it was right or wrong, as for an
+  unknown login. Once the password is accepted, the fence of the connected
+  systems applies to it;
+- ``authenticate``: the RPC caller is recorded (``common.login`` /
+  ``common.authenticate`` of a script), and the audience judges again with
+  the uid that logged in (an override that catches ``AccessDenied`` and logs
+  in by other means, as LDAP does, cannot slip past); every failed login
+  leaves it with the same traceback;
+- ``check``: every ``execute``/``execute_kw`` call: the audience first (from
+  its cache, no SQL per call), then Odoo's cached password check, then the
+  fence and the RPC caller record (from the compiled fence: no SQL per call);
+- ``_assert_can_auth``: the block Odoo checks every password in: a refused
+  password (or an unknown login) counts as a failed login (``failed_login``
+  in the access log, for the automatic bans); Odoo's own cooldown answers
+  before it, and is nobody's failed login.
 
-Refusals are reported to the access log once per request, reason
-``user_network``, with the login.
+Refusals are reported to the access log once per request: reason
+``user_network`` (audience, with the login) or ``system_network`` (fence).
+``res.users.apikeys`` (bearer authentication of HTTP routes) is in
+``res_users_apikeys.py``.
 """
 
 import contextlib
+import logging
 
-from odoo import SUPERUSER_ID, api, fields, models
+import werkzeug.exceptions
+
+from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import AccessDenied
 
+from ..guard import access_log, api_keys, failed_logins, rpc_callers, rpc_context
 from ..guard import audience as audience_guard
-from ..guard import rpc_context
+from ..guard.registry_cache import cached_decider
+from ..perimeter.accesslog import Hit
 from ..perimeter.audience import SOURCES
-from .perimeter_policy import cached_decider
+from ..perimeter.client import resolve_client
+
+_logger = logging.getLogger(__name__)
+
+# RPC calls hide the request from the code that authenticates them; remember it (see rpc_context).
+rpc_context.install()
 
 
 class ResUsers(models.Model):
     _name = "res.users"
-    _inherit = ["res.users", "perimeter.audience.holder"]
+    _inherit = ["res.users", "perimeter.audience.holder", "perimeter.change.tracked"]
     # Fields of a user whose change moves their networks.
     _perimeter_audience_fields = ("perimeter_allowlist_ids", "groups_id", "share", "login", "active")
+    # A user's own networks, given from the user form, go to the change history (the rule's side is
+    # tracked on the rule).
+    _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
 
     perimeter_allowlist_ids = fields.Many2many(
         "perimeter.allowlist", "perimeter_allowlist_res_users_rel", "user_id", "rule_id",
@@ -84,16 +110,20 @@ class ResUsers(models.Model):
             user.perimeter_effective_networks = "\n".join(holding.networks) or self.env._(
                 "None in force: refused everywhere (but loopback, while allowed)")
 
-    # -- credentials -----------------------------------------------------------------------------
+    # -- credentials: each override runs its steps top to bottom ------------------------------------
 
     def _check_credentials(self, credential, env):
-        self._perimeter_hold(self.env.uid)  # before the password is looked at: no oracle
-        return super()._check_credentials(credential, env)
+        self._perimeter_hold(self.env.uid)  # audience, before the password is looked at: no oracle
+        auth_info = super()._check_credentials(credential, env)
+        if credential.get("type") == "password":  # the fence of the connected systems
+            self._perimeter_guard(auth_info.get("uid") or self.env.user.id, credential.get("password"))
+        return auth_info
 
     @classmethod
     def authenticate(cls, db, credential, user_agent_env):
         try:
             auth_info = super().authenticate(db, credential, user_agent_env)
+            cls._perimeter_record_rpc_login(credential, auth_info)
             cls._perimeter_hold_uid(auth_info.get("uid"))
         except AccessDenied as denied:
             failed = denied
@@ -106,8 +136,31 @@ class ResUsers(models.Model):
 
     @classmethod
     def check(cls, db, uid, passwd):
+        # The password sent with every XML-RPC / JSON-RPC execute_kw.
         cls._perimeter_hold_uid(uid)
-        return super().check(db, uid, passwd)
+        result = super().check(db, uid, passwd)
+        with contextlib.closing(cls.pool.cursor()) as cr:
+            call = api.Environment(cr, SUPERUSER_ID, {})["res.users"]._perimeter_guard(uid, passwd, record=True)
+        if call:
+            rpc_callers.record_call(*call)
+        return result
+
+    @contextlib.contextmanager
+    def _assert_can_auth(self, user=None):
+        # Odoo checks every password inside this block: the login form, /web/session/authenticate,
+        # RPC common.login / common.authenticate and the password of every execute_kw: a refused one is a
+        # failed login (``failed_login`` in the access log, for the automatic bans). Its own cooldown
+        # ("Too many login failures") refuses before the block runs: that answer is not a failed login of
+        # the client (Odoo keys it on the TCP peer, a proxy's address behind one, so an attacker's guesses
+        # would be charged to everyone behind the same proxy).
+        with super()._assert_can_auth(user=user):
+            try:
+                yield
+            except AccessDenied:
+                failed_logins.record(self.env.cr.dbname)
+                raise
+
+    # -- audience: users held to their networks --------------------------------------------------
 
     @classmethod
     def _perimeter_hold_uid(cls, uid):
@@ -144,17 +197,68 @@ class ResUsers(models.Model):
         if not verdict.allowed:
             raise AccessDenied()
 
+    # -- connected systems: the fence, and the RPC caller record ----------------------------------
 
-class ResUsersApikeys(models.Model):
-    _inherit = "res.users.apikeys"
+    @classmethod
+    def _perimeter_record_rpc_login(cls, credential, auth_info):
+        """common.login / common.authenticate: record a script starting its RPC session."""
+        request = rpc_context.current_request()
+        if request is not None and request.rpc and credential.get("type") == "password":
+            with contextlib.closing(cls.pool.cursor()) as cr:
+                users = api.Environment(cr, SUPERUSER_ID, {})["res.users"]
+                call = users._perimeter_guard(auth_info["uid"], credential.get("password"), fence=False, record=True)
+            if call:
+                rpc_callers.record_call(*call)
 
-    def _check_credentials(self, *, scope, key):
-        uid = super()._check_credentials(scope=scope, key=key)
-        info = rpc_context.current_request()
-        # RPC is judged by res.users; here: bearer authentication of HTTP routes, refused like a wrong key.
-        if uid and info is not None and not info.rpc:
-            try:
-                self.env["res.users"].sudo()._perimeter_hold(uid)
-            except AccessDenied:
-                return None
-        return uid
+    @api.model
+    @tools.ormcache("uid", "secret")
+    def _perimeter_apikey_of(self, uid, secret):
+        """Id of the API key of user ``uid`` that ``secret`` is, or 0 (a password).
+
+        Cached like ``check``: its query and hash run once per credential and process.
+        """
+        index = api_keys.key_index(secret)
+        if index is None:
+            return 0
+        self.env.cr.execute("SELECT id, key FROM res_users_apikeys WHERE user_id = %s AND index = %s", [uid, index])
+        for key_id, hashed in self.env.cr.fetchall():
+            if api_keys.key_matches(secret, hashed):
+                return key_id
+        return 0
+
+    @api.model
+    def _perimeter_guard(self, uid, secret, *, fence=True, record=False, http_error=False):
+        """Apply the fence to a credential that just authenticated; return the RPC call to record, if any.
+
+        Refusal raises ``AccessDenied`` (``Forbidden`` with ``http_error``), after
+        handing the refused request to the access log with reason ``system_network``.
+        """
+        snapshot = self.env["perimeter.connected.system"].sudo()._fence_snapshot()
+        bound = fence and bool(snapshot)
+        if not (bound or record):
+            return None
+        apikey_id = self._perimeter_apikey_of(uid, secret) if (record or snapshot.keys) else 0
+        request = rpc_context.current_request()
+        client = resolve_client(request.connection, snapshot.trusted_proxies) if request is not None else None
+        if bound and snapshot.binds(uid, apikey_id):
+            refused = snapshot.refused_address(uid, apikey_id, client)
+            if refused:
+                self._perimeter_refuse(uid, apikey_id, refused, client=client, request=request, http_error=http_error)
+        if record and client is not None:
+            return (self.env.cr.dbname, uid, apikey_id, client.ip, client.scheme)
+        return None
+
+    @api.model
+    def _perimeter_refuse(self, uid, apikey_id, address, *, client, request, http_error):
+        what = f"API key {apikey_id} of user {uid}" if apikey_id else f"user {uid}"
+        _logger.info("perimeter: refused %s from %s: outside the allowed networks of its connected system",
+                     what, address)
+        peer = client.peer if client is not None and client.peer != address else ""
+        access_log.record_hit(self.env.cr.dbname, Hit(
+            ip=address, reason="system_network", blocked=True, peer=peer,
+            path=request.path if request else "", method=request.method if request else "",
+            user_agent=request.user_agent if request else "",
+        ))
+        if http_error:
+            raise werkzeug.exceptions.Forbidden()
+        raise AccessDenied()

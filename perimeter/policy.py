@@ -98,6 +98,9 @@ class Policy:
 
 # The WSGI keys a decision reads; everything else of the request is irrelevant to it.
 _FACT_KEYS = ("REMOTE_ADDR", "wsgi.url_scheme", *PROXY_HEADERS)
+# The connection as received (REMOTE_ADDR: the real TCP peer, wsgi.url_scheme, HTTP_HOST), kept by the
+# server (guard/peer.py) under this key of ours before a middleware such as a proxy fix rewrote them.
+ORIGINAL_CONNECTION = "perimeter_security.original"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ class RequestFacts:
     @classmethod
     def from_environ(cls, environ):
         """Facts of a WSGI request, read before any middleware (such as ProxyFix) rewrote it."""
-        original = environ.get("werkzeug.proxy_fix.orig") or {}
+        original = environ.get(ORIGINAL_CONNECTION) or {}
         connection = {key: environ[key] for key in _FACT_KEYS if environ.get(key)}
         if original.get("REMOTE_ADDR"):
             connection["REMOTE_ADDR"] = original["REMOTE_ADDR"]
@@ -293,7 +296,7 @@ class Decider:
         """The verdict on the WSGI request ``environ``: always ``decide(RequestFacts.from_environ(environ))``."""
         if is_exempt(environ.get("PATH_INFO", "/") or "/", self.policy.exempt_paths):
             return decide(RequestFacts.from_environ(environ), self.policy)  # exempt paths: never remembered
-        original = environ.get("werkzeug.proxy_fix.orig")
+        original = environ.get(ORIGINAL_CONNECTION)
         key = tuple(map(environ.get, _FACT_KEYS))
         if original:
             key += (original.get("REMOTE_ADDR"), original.get("wsgi.url_scheme"))

@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from perimeter.networks import NetworkSet
 from perimeter.policy import (
     DENY,
+    ORIGINAL_CONNECTION,
     REDIRECT,
     Decider,
     Policy,
@@ -245,13 +246,14 @@ def test_outsiders_never_get_in(peer, headers, path, method):
 
 
 def test_odoo_proxy_mode_rewrite_is_undone():
-    """With proxy_mode, ProxyFix rewrites REMOTE_ADDR from X-Forwarded-For; the real peer is kept aside."""
+    """With proxy_mode, ProxyFix rewrites REMOTE_ADDR from X-Forwarded-For; the real peer is kept aside
+    (by guard/peer.py, under ORIGINAL_CONNECTION)."""
     environ = {
         "REMOTE_ADDR": "192.0.2.44",  # what ProxyFix believed from the header
         "HTTP_X_FORWARDED_FOR": "192.0.2.44",
         "HTTP_X_FORWARDED_HOST": "erp.example.com",
         "wsgi.url_scheme": "http",
-        "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "203.0.113.9", "wsgi.url_scheme": "http"},
+        ORIGINAL_CONNECTION: {"REMOTE_ADDR": "203.0.113.9", "wsgi.url_scheme": "http"},
         "PATH_INFO": "/odoo",
     }
     verdict = decide(RequestFacts.from_environ(environ), policy())
@@ -313,7 +315,7 @@ def environ_of(*, peer="203.0.113.9", method="GET", path="/odoo", scheme="http",
                "QUERY_STRING": query, "HTTP_HOST": host}
     environ.update({f"HTTP_{name.upper()}": value for name, value in headers.items()})
     if orig:
-        environ["werkzeug.proxy_fix.orig"] = orig
+        environ[ORIGINAL_CONNECTION] = orig
     return environ
 
 
