@@ -19,6 +19,18 @@ class ResGroups(models.Model):
         "another, the more specific group decides (Settings before Internal User).",
     )
 
+    def _perimeter_touches(self, vals):
+        return super()._perimeter_touches(vals) or "users" in vals
+
+    def _perimeter_snapshot(self):
+        """Also the members of a group that names networks (joining or leaving it moves where they may
+        come from); the members of other groups are not the perimeter's history."""
+        snapshot = super()._perimeter_snapshot()
+        for group in self.sudo().with_context(active_test=False):
+            members = group.users if group.perimeter_allowlist_ids else group.users.browse()
+            snapshot[group.id][1]["users"] = ", ".join(sorted(members.mapped("login"))) or False
+        return snapshot
+
     def unlink(self):
         named = any(group.perimeter_allowlist_ids for group in self)
         result = super().unlink()  # the change history's rows are written in there (perimeter.change.tracked)

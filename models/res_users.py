@@ -57,7 +57,7 @@ class ResUsers(models.Model):
     # Fields of a user whose change moves their networks.
     _perimeter_audience_fields = ("perimeter_allowlist_ids", "groups_id", "share", "login", "active")
     # A user's own networks, given from the user form, go to the change history (the rule's side is
-    # tracked on the rule).
+    # tracked on the rule); so does joining or leaving a group that names networks (see _perimeter_snapshot).
     _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
 
     perimeter_allowlist_ids = fields.Many2many(
@@ -109,6 +109,20 @@ class ResUsers(models.Model):
                 continue
             user.perimeter_effective_networks = "\n".join(holding.networks) or self.env._(
                 "None in force: refused everywhere (but loopback, while allowed)")
+
+    # -- change history: membership of the groups that name networks ------------------------------
+
+    def _perimeter_touches(self, vals):
+        return super()._perimeter_touches(vals) or "groups_id" in vals
+
+    def _perimeter_snapshot(self):
+        """Also the groups naming networks the user belongs to (implied ones included): joining or leaving
+        one moves where the user may come from; other group changes are not the perimeter's history."""
+        snapshot = super()._perimeter_snapshot()
+        for user in self.sudo().with_context(active_test=False):
+            held_by = user.groups_id.filtered("perimeter_allowlist_ids")
+            snapshot[user.id][1]["groups_id"] = ", ".join(sorted(held_by.mapped("full_name"))) or False
+        return snapshot
 
     # -- credentials: each override runs its steps top to bottom ------------------------------------
 

@@ -195,6 +195,22 @@ class TestChangeLogWhoFromWhere(ChangeLogAssertions, TransactionCase):
         self.assertChange(self.changes(res_model="res.users", res_id=created.id), old=False, new="Shop floor",
                           operation="create")
 
+    def test_joining_or_leaving_a_group_that_names_networks(self):
+        self.group.write({"perimeter_allowlist_ids": [Command.link(self.rule.id)]})
+        # From the user's side...
+        self.user.write({"groups_id": [Command.link(self.group.id)]})
+        self.assertChange(self.changes(res_model="res.users", res_id=self.user.id, field_name="groups_id"),
+                          old=False, new=self.group.full_name)
+        # ...and from the group's.
+        self.group.write({"users": [Command.unlink(self.user.id)]})
+        self.assertChange(self.changes(res_model="res.groups", res_id=self.group.id, field_name="users"),
+                          old=self.user.login, new=False)
+        # A group that names no networks is not the perimeter's business.
+        other = self.env["res.groups"].create({"name": "Plain group of the history test"})
+        self.user.write({"groups_id": [Command.link(other.id)]})
+        self.assertFalse(self.changes(res_model="res.users", res_id=self.user.id, field_name="groups_id")
+                         .filtered(lambda change: other.full_name in (change.new_value or "")))
+
     def test_reserving_a_rule(self):
         rule = self.env["perimeter.allowlist"].create({"name": "Partner", "network": "203.0.113.0/24"})
         self.assertFalse(self.changes(res_id=rule.id, res_model="perimeter.allowlist", field_name="reserved"),
