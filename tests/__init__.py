@@ -44,3 +44,4 @@ from . import test_underscore_headers
 from . import test_canonical_hosts
 from . import test_spec_rpc
 from . import test_autoban_trust
+from . import test_auditor_tour
