@@ -17,7 +17,9 @@ class TestAuditorTour(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.auditor = new_test_user(cls.env, "perimeter_tour_auditor", groups=f"base.group_user,{AUDITOR}")
+        # Allowed to export, as an auditor may be: the gear menu then has something in it.
+        cls.auditor = new_test_user(cls.env, "perimeter_tour_auditor",
+                                    groups=f"base.group_user,base.group_allow_export,{AUDITOR}")
         cls.manager = new_test_user(cls.env, "perimeter_tour_manager", groups=f"base.group_user,{MANAGER}")
 
     def test_rules_cannot_be_archived_by_who_only_reads(self):

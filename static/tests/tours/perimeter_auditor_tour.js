@@ -73,16 +73,16 @@ registry.category("web_tour.tours").add("perimeter_security_auditor_tour", {
         },
         {
             content: "Open the gear menu of the selection",
-            trigger: ".o_control_panel .o_cp_action_menus button.dropdown-toggle",
+            trigger: ".o_control_panel .o_cp_action_menus button:has(.fa-cog)",
             run: "click",
         },
         {
             content: "The menu is open (Export is reading)",
-            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Export')",
+            trigger: ".o-dropdown--menu .o_menu_item:contains('Export')",
         },
         {
             content: "The gear menu offers no Archive",
-            trigger: "body:not(:has(.o-dropdown--menu .o-dropdown-item:contains('Archive')))",
+            trigger: "body:not(:has(.o-dropdown--menu .o_menu_item:contains('Archive')))",
         },
         {
             content: "Open the rule",
