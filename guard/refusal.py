@@ -30,6 +30,7 @@ HTTPS_ONLY = _lt("This server accepts secure (HTTPS) connections only.")
 YOUR_ADDRESS = _lt("Your address, as this server sees it:")
 ASK_ADMINISTRATOR = _lt("If you should have access, give this address to your administrator.")
 USE_HTTPS = _lt("Connect with an https:// address instead.")
+FORBIDDEN = _lt("403: Forbidden")  # the refusal page's title and heading, as on Odoo's own 403 page
 
 # Languages this module has translations for: only these are looked up, so that a client's
 # Accept-Language cannot make the server load (and cache) arbitrary translation files.
@@ -46,12 +47,29 @@ _COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+# The look of Odoo's own 403/404 pages (http_routing's ``http_error``: Bootstrap's typography, the status as
+# a heading in a container), self-contained: served before any database is opened, so no asset bundle, no
+# menu, no footer, no company name, nothing that tells which site this is.
 _HTML = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>403 Forbidden</title>
-<style>body{{font-family:system-ui,sans-serif;color:#222;max-width:36em;margin:15vh auto;padding:0 1em;line-height:1.5}}
-code{{background:#eee;padding:.1em .4em;border-radius:3px}}</style></head>
-<body><h1>{headline}</h1><p>{your_address} <code>{address}</code></p><p>{advice}</p></body></html>
+<meta name="robots" content="noindex"><title>{forbidden}</title>
+<style>*,::before,::after{{box-sizing:border-box}}
+body{{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue","Noto Sans","Liberation Sans",\
+Arial,sans-serif;font-size:1rem;font-weight:400;line-height:1.5;color:#212529;background-color:#fff;\
+-webkit-text-size-adjust:100%}}
+h1{{margin-top:0;margin-bottom:.5rem;font-weight:500;line-height:1.2;font-size:calc(1.375rem + 1.5vw)}}
+p{{margin-top:0;margin-bottom:1rem}}
+.container{{width:100%;padding-right:.75rem;padding-left:.75rem;margin-right:auto;margin-left:auto}}
+@media (min-width:576px){{.container{{max-width:540px}}}}@media (min-width:768px){{.container{{max-width:720px}}}}
+@media (min-width:992px){{.container{{max-width:960px}}}}
+@media (min-width:1200px){{.container{{max-width:1140px}}h1{{font-size:2.5rem}}}}
+@media (min-width:1400px){{.container{{max-width:1320px}}}}
+.mt32{{margin-top:32px}}.mb32{{margin-bottom:32px}}.lead{{font-size:1.25rem;font-weight:300}}
+code{{font-family:SFMono-Regular,Menlo,Monaco,Consolas,"Liberation Mono","Courier New",monospace;font-size:.875em;\
+color:#d63384;word-wrap:break-word}}</style></head>
+<body><div id="wrap"><div class="oe_structure"><h1 class="container mt32">{forbidden}</h1></div>
+<div class="container mb32"><p class="lead">{headline}</p><p>{your_address} <code>{address}</code></p>
+<p>{advice}</p></div></div></body></html>
 """
 
 
@@ -196,7 +214,8 @@ def refusal_response(verdict, path, content_type="", lang="en_US", upgrade=False
         return _response(body, "text/xml; charset=utf-8")
     headline, advice = texts(verdict, lang)
     body = _HTML.format(
-        lang=escape(lang.replace("_", "-")), headline=escape(headline), address=escape(verdict.client_ip),
+        lang=escape(lang.replace("_", "-")), forbidden=escape(FORBIDDEN._translate(lang)),
+        headline=escape(headline), address=escape(verdict.client_ip),
         your_address=escape(YOUR_ADDRESS._translate(lang)), advice=escape(advice),
     )
     return _response(body, "text/html; charset=utf-8",

@@ -34,3 +34,4 @@ from . import perimeter_admin_address
 from . import perimeter_autoban
 from . import res_device_log
 from . import res_config_settings_autoban
+from . import perimeter_read_only_archive

@@ -14,6 +14,13 @@ def administrators(env):
     return env.ref("base.group_system").sudo().users.filtered(lambda user: user.active and not user.share)
 
 
+def administrators_language(env):
+    """The language most administrators read (else ``env``'s): what is said to all of them is worded in it,
+    not in the language of whoever happened to trigger it."""
+    langs = [lang for lang in administrators(env).mapped("lang") if lang]
+    return max(sorted(set(langs)), key=langs.count) if langs else env.lang
+
+
 def post_to_administrators(env, body, subject):
     """Post ``body`` (markup) in the #Administrators channel, else notify the administrators' inboxes.
 

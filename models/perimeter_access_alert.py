@@ -7,7 +7,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..perimeter.accesslog import REASONS, refused_per_client
-from .admin_notice import administrators, mail_server_configured, post_to_administrators
+from .admin_notice import administrators, administrators_language, mail_server_configured, post_to_administrators
 
 
 class PerimeterAccessAlert(models.Model):
@@ -109,7 +109,7 @@ class PerimeterAccessAlert(models.Model):
             ))
             notified = self.browse(row[0] for row in self.env.cr.fetchall())
         self.invalidate_model()
-        notified._perimeter_notify(threshold)
+        notified.with_context(lang=administrators_language(self.env))._perimeter_notify(threshold)
         return notified
 
     def _perimeter_notify(self, threshold):

@@ -21,7 +21,7 @@ from ..guard.wording import message_of, word, word_stored
 from ..perimeter import mailtls, tls_contexts, tls_report, tlscheck
 from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
 from ..perimeter.wording import Text, from_json, to_json
-from .admin_notice import post_to_administrators
+from .admin_notice import administrators_language, post_to_administrators
 
 # One check must not hold a cron worker or a user's request for long; each model
 # uses the timeout of its own connections instead when it has one.
@@ -409,7 +409,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         own cron failures do; the admins' inboxes when that channel is gone)."""
         if not events:
             return
-        texts = [self._perimeter_event_text(kind, server, report, policy) for kind, server, report in events]
+        lang = administrators_language(self.env)  # theirs, not the language of whoever ran the check
+        theirs = self.with_context(lang=lang)
+        texts = [theirs._perimeter_event_text(kind, server.with_context(lang=lang), report, policy)
+                 for kind, server, report in events]
         body = texts[0] if len(texts) == 1 else Markup("<ul>%s</ul>") % Markup().join(
             Markup("<li>%s</li>") % text for text in texts)
-        post_to_administrators(self.env, body, self.env._("Mail server TLS"))
+        post_to_administrators(self.env, body, theirs.env._("Mail server TLS"))

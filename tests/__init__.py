@@ -45,3 +45,4 @@ from . import test_canonical_hosts
 from . import test_spec_rpc
 from . import test_autoban_trust
 from . import test_layers
+from . import test_auditor_tour

@@ -287,6 +287,12 @@ class TestAccessLogRows(TransactionCase):
         cls.second_admin = new_test_user(cls.env, "perimeter_admin2", groups="base.group_system,base.group_user")
         cls.user = new_test_user(cls.env, "perimeter_user", groups="base.group_user")
 
+    def store_buckets(self, *hits, dbname="db"):
+        aggregator = Aggregator()
+        for hit in hits:
+            aggregator.add(dbname, hit)
+        return aggregator.drain().get(dbname, [])
+
     def store(self, *hits, dbname="db"):
         aggregator = Aggregator()
         for hit in hits:
@@ -368,6 +374,16 @@ class TestAccessLogRows(TransactionCase):
         self.assertIn("203.0.113.60 was refused 5 times", str(chatter.body))
         self.assertFalse(notifications, "no e-mail left to rot in the queue")
         self.assertFalse(self.env["mail.mail"].search([("model", "=", alert._name), ("res_id", "=", alert.id)]))
+
+    def test_alerts_are_worded_in_the_administrators_language_not_the_triggering_users(self):
+        """Issue 21 #3: French administrators read a French alert, whoever's request brought it."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.env.ref("base.group_system").users.write({"lang": "fr_FR"})
+        self.params.set_param("perimeter_security.alert_threshold", "5")
+        self.Log.with_context(lang="en_US")._perimeter_store_buckets(self.store_buckets(*[_hit("203.0.113.61")] * 5))
+        (post,) = self.channel_posts("203.0.113.61")
+        self.assertIn("203.0.113.61 a été refusé 5 fois", str(post.body))
+        self.assertNotIn("was refused", str(post.body))
 
     def test_alerts_are_also_mailed_when_a_mail_server_is_configured(self):
         self.env["ir.mail_server"].create({"name": "Relay", "smtp_host": "127.0.0.1", "smtp_port": 2525})

@@ -72,6 +72,22 @@ class TestServerTierDoor(PerimeterHttpCase):
             self.assertEqual(self.get("/web/login").status, 200)
             self.assertTrue(built, "an allowed client goes on to Odoo")
 
+    def test_the_refusal_page_looks_like_odoos_own_403_in_the_browsers_language(self):
+        """Issue 21 items 3 and 8: Odoo's 403 layout (heading in a container), French without English left over."""
+        self.strict_policy()
+        english = self.get("/odoo", source=OUTSIDE)
+        self.assertIn("<title>403: Forbidden</title>", english.text)
+        self.assertIn('<h1 class="container mt32">403: Forbidden</h1>', english.text)
+        self.assertIn('<p class="lead">Access from this network is not allowed.</p>', english.text)
+        french = self.get("/odoo", source=OUTSIDE, headers=[("Accept-Language", "fr-FR,fr;q=0.9")])
+        self.assertIn("<title>403 : Accès refusé</title>", french.text)
+        self.assertIn('<h1 class="container mt32">403 : Accès refusé</h1>', french.text)
+        self.assertIn("Si vous pensez devoir y avoir accès, communiquez cette adresse", french.text)
+        for english_word in ("Forbidden", "devriez", "address", "Access"):
+            self.assertNotIn(english_word, french.text)
+        for revealing in ("<nav", "<header", "<footer", "href=", "<script", "<link"):
+            self.assertNotIn(revealing, french.text, "no menu, no link, nothing that reveals the site")
+
     def test_the_door_stands_aside_when_a_policy_that_could_apply_admits_the_client(self):
         self.strict_policy()
         with no_database_selected():
