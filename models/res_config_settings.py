@@ -1,8 +1,18 @@
+"""``res.config.settings``: the Settings screen's perimeter fields, and what saving them runs.
+
+Saving runs, top to bottom: every value is validated (errors name the
+field) and stored as its parameter, and the lockout check
+is deferred until all of them are saved; then the policy they make together
+is judged once. Choosing Enforce for the mail TLS policy warns first when a
+mail server fails its check.
+"""
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..guard import wording
 from ..perimeter import settings
+from .perimeter_policy import lockout_check_deferred
 
 # Fields of the settings screen and the setting each one edits. They are not
 # plain ``config_parameter`` fields: Odoo deletes a parameter saved as False
@@ -26,7 +36,7 @@ _FIELD_SETTINGS = {
     "perimeter_mail_tls_min_version": "mail_tls_min_version",
     "perimeter_alert_threshold": "alert_threshold",
     "perimeter_alert_window_minutes": "alert_window_minutes",
-    "perimeter_autoban_refusals": "autoban_refusals",  # fields in res_config_settings_autoban.py
+    "perimeter_autoban_refusals": "autoban_refusals",
     "perimeter_autoban_failed_logins": "autoban_failed_logins",
     "perimeter_autoban_minutes": "autoban_minutes",
     "perimeter_ipv6_prefix": "ipv6_prefix",
@@ -91,6 +101,28 @@ class ResConfigSettings(models.TransientModel):
     )
     perimeter_alert_window_minutes = fields.Integer(string="Alert window (minutes)",
                                                     default=lambda self: _default("alert_window_minutes"))
+    perimeter_autoban_refusals = fields.Integer(
+        string="Ban after refused requests",
+        help="A client refused more than this many times within the alert window is blocked. 0: never.",
+    )
+    perimeter_autoban_failed_logins = fields.Integer(
+        string="Ban after failed logins",
+        help="A client failing more than this many logins (any login path, any user) within the alert window "
+        "is blocked. 0: never.",
+    )
+    perimeter_autoban_minutes = fields.Integer(
+        string="Ban duration (minutes)",
+        help="How long an automatic ban lasts; doubled for each earlier ban of the same client (at most 30 days). "
+        "0 turns automatic bans off.",
+    )
+    perimeter_ipv6_prefix = fields.Integer(
+        string="IPv6 client prefix",
+        help="An IPv6 client is counted, logged, alerted and banned per network of this prefix length "
+        "(48 to 128): 64, the network every home line and server has, so that walking through its addresses "
+        "changes nothing; 128 counts each address apart.",
+    )
+
+    # -- reading and saving: top to bottom, what runs ----------------------------------------------
 
     @api.model
     def get_values(self):
@@ -127,9 +159,36 @@ class ResConfigSettings(models.TransientModel):
         return label
 
     def set_values(self):
-        res = super().set_values()
-        params = self.env["ir.config_parameter"].sudo()
-        for key, text in self._perimeter_texts().items():
-            if params._get_param(key) != text:
-                params.set_param(key, text)
+        # The screen saves its parameters one by one: judge the policy they make together, once.
+        # The marker is Python's, not the context's: an RPC caller cannot send it.
+        with lockout_check_deferred():
+            res = super().set_values()
+            params = self.env["ir.config_parameter"].sudo()
+            for key, text in self._perimeter_texts().items():
+                if params._get_param(key) != text:
+                    params.set_param(key, text)
+        self.env["perimeter.policy"]._perimeter_policy_changed()
         return res
+
+    # -- warnings while editing --------------------------------------------------------------------
+    # Under ``enforce`` a failing mail server gets no mail at all (refused mail waits in the queue,
+    # incoming mail waits on the server): switching should not be a surprise.
+
+    @api.onchange("perimeter_mail_tls_policy")
+    def _onchange_perimeter_mail_tls_policy(self):
+        if self.perimeter_mail_tls_policy != "enforce":
+            return None
+        current = self.env["ir.config_parameter"].sudo()._perimeter_settings()["mail_tls_policy"]
+        if current == "enforce":
+            return None
+        blocked = self.env["ir.mail_server"]._perimeter_blocked_under_enforce()
+        if not blocked:
+            return None
+        return {"warning": {
+            "title": self.env._("Mail would stop"),
+            "message": self.env._(
+                "Under Enforce, these servers fail their TLS check and would get no mail:\n%(servers)s\n\n"
+                "Outgoing mail through them would wait in the queue (Delivery Failed) and incoming mail on the "
+                "server, until each is fixed (see its TLS Trust tab and Check TLS). Save to switch anyway.",
+                servers="\n".join(f"- {line}" for line in blocked)),
+        }}

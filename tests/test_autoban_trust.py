@@ -20,7 +20,7 @@ from ..guard import access_log, server_tier
 from ..testing.nginx import NGINX, NginxProxy
 from .common import OUTSIDE, PROXY, PerimeterHttpCase, Reply
 
-LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_autoban", "odoo.addons.base.models.res_users",
+LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_blocklist", "odoo.addons.base.models.res_users",
            "odoo.http")
 
 OFFICE_NETWORK = "203.0.113.0/24"
