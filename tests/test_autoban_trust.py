@@ -204,7 +204,7 @@ class TestAutobanTrust(PerimeterHttpCase):
         settings = self.env["res.config.settings"]
         self.assertEqual(settings.create({}).perimeter_ipv6_prefix, 64)
         for bad in (47, 129, 0):
-            with self.assertRaisesRegex(ValidationError, rf"IPv6 client prefix: '{bad}' is not a prefix length "
+            with self.assertRaisesRegex(ValidationError, rf"IPv6 prefix of one client: '{bad}' is not a prefix length "
                                                          r"between 48 and 128"):
                 settings.create({"perimeter_ipv6_prefix": bad}).execute()
         settings.create({"perimeter_ipv6_prefix": 56}).execute()
