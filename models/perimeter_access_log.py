@@ -1,3 +1,10 @@
+"""``perimeter.access.log``: refused requests, one row per client, reason and hour, with the login concerned.
+
+Written by the access log's flush (``guard/access_log.py``), never by a
+request. A flush runs, top to bottom: the upsert of the rows, the alerts, the
+automatic bans' counters, then the login of the rows about a user.
+"""
+
 import logging
 from datetime import timedelta
 
@@ -47,6 +54,9 @@ class PerimeterAccessLog(models.Model):
     first_seen = fields.Datetime(readonly=True)
     last_seen = fields.Datetime(readonly=True, index=True)
     window_start = fields.Datetime(string="Hour", readonly=True, help="Rows aggregate one client per hour.")
+    # The login concerned by a refusal that is about a user (reason ``user_network``).
+    login = fields.Char(readonly=True, index="btree_not_null",
+                        help="The user the refused request was made as (latest request of this row).")
 
     _sql_constraints = [
         # The target of the flush's upsert: two workers never make two rows for one hour.
@@ -115,6 +125,17 @@ class PerimeterAccessLog(models.Model):
                 self.env["perimeter.autoban.counter"]._perimeter_count(buckets)
         except Exception:
             _logger.warning("perimeter: could not count or apply automatic bans", exc_info=True)
+        for bucket in buckets:
+            if not bucket.login:
+                continue
+            # The row's latest details are the latest bucket's: so is its login.
+            self.env.cr.execute(SQL(
+                "UPDATE perimeter_access_log SET login = %s WHERE ip = %s AND reason = %s AND blocked = %s "
+                "AND window_start = %s AND last_seen <= %s",
+                bucket.login, bucket.ip, bucket.reason, bool(bucket.blocked), bucket.window_start(),
+                bucket.last_seen.replace(microsecond=0),
+            ))
+        self.invalidate_model(["login"])
         return len(rows)
 
     def action_perimeter_admit(self):

@@ -1,12 +1,31 @@
+"""``perimeter.blocklist``: networks refused everywhere, blocked by hand or banned automatically.
+
+Fields, validation and the compiled rules, the change history, the lockout
+check after every change, and the automatic bans that the access log's
+counters (``perimeter.autoban.counter``) ask for. A write runs, top to bottom:
+the network's normalisation (this server's loopback is never blockable), the
+write itself (``perimeter.expiring.rule``, then the change history); then the
+policy cache is cleared, a block of the saving administrator's own address is
+refused, and the lockout check runs.
+"""
+
+import logging
 from dataclasses import replace
+from datetime import timedelta
+
+from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..guard import verdicts, wording
-from ..perimeter.blocklist import check_blockable
+from ..perimeter.accesslog import network_to_admit
+from ..perimeter.blocklist import ban_minutes, check_blockable
 from ..perimeter.networks import NetworkSet
 from ..perimeter.policy import decide
+from .roles import archive_offered_to_writers_only
+
+_logger = logging.getLogger(__name__)
 
 
 class PerimeterBlocklist(models.Model):
@@ -18,10 +37,13 @@ class PerimeterBlocklist(models.Model):
     """
 
     _name = "perimeter.blocklist"
-    _inherit = ["perimeter.expiring.rule"]
+    _inherit = ["perimeter.expiring.rule", "perimeter.change.tracked"]
     _description = "IP Blocklist"
     _order = "active desc, create_date desc, id desc"
     _rec_name = "network"
+
+    # Blocking (by hand, the Block wizard, or automatically), renewing and unblocking a client.
+    _perimeter_tracked_fields = ("network", "active", "expires_at", "reason")
 
     network = fields.Char(
         required=True,
@@ -94,6 +116,10 @@ class PerimeterBlocklist(models.Model):
 
     # -- writes ----------------------------------------------------------------------------------
 
+    @api.model
+    def fields_get(self, allfields=None, attributes=None):
+        return archive_offered_to_writers_only(self, super().fields_get(allfields, attributes))
+
     @api.model_create_multi
     def create(self, vals_list):
         rules = super().create([self._normalize_network_vals(dict(vals)) for vals in vals_list])
@@ -139,3 +165,68 @@ class PerimeterBlocklist(models.Model):
             ["|", ("expires_at", "=", False), ("expires_at", ">", now)], ["network", "expires_at"]
         )
         return NetworkSet(rules.mapped("network")), min(filter(None, rules.mapped("expires_at")), default=None)
+
+    # -- automatic bans --------------------------------------------------------------------------
+
+    @api.model
+    def _perimeter_autoban(self, ip, window_start, why, base_minutes):
+        """Ban client ``ip`` (or, in monitor mode, say it would be); returns what was done, for the log.
+
+        ``ip`` is the key the access log counted the client under: an address, or an IPv6 prefix
+        (``2001:db8:1:2::/64``), banned as a whole.
+        """
+        try:
+            network = check_blockable(network_to_admit(ip))
+        except ValueError:
+            return "protected"  # this server's loopback, or not an address
+        if self._perimeter_admin_address(network):
+            _logger.warning("perimeter: %s is not banned automatically (%s): an administrator worked from it "
+                            "recently", ip, why)
+            return "administrator"
+        policy = self.env["perimeter.policy"]._perimeter_policy()
+        if network.partition("/")[0] in policy.blocklist:
+            return "already"
+        existing = self.with_context(active_test=False).search([("network", "=", network)], limit=1)
+        minutes = ban_minutes(base_minutes, existing.ban_count if existing else 0)
+        until = fields.Datetime.now() + timedelta(minutes=minutes)
+        # ``why`` is English for the log; the rule's reason (an editable text, like a hand-written one) and
+        # the alert's message are written in the language of the one writing them, as Odoo's chatter is.
+        said = wording.word(self.env, why)
+        reason = self.env._("Automatic ban: %s", said)
+        if policy.mode != "enforce":
+            _logger.warning("perimeter: monitor mode: %s would be banned for %s minutes (%s)", ip, minutes, why)
+            self._perimeter_tell_alert(ip, window_start, self.env._(
+                "Monitor mode: %(client)s would be banned for %(minutes)s minutes: %(why)s.",
+                client=ip, minutes=minutes, why=said))
+            return "monitored"
+        values = {"reason": reason, "expires_at": until, "active": True, "source": "automatic"}
+        rule = self.with_context(perimeter_skip_lockout_check=True)
+        if existing:
+            existing.with_context(perimeter_skip_lockout_check=True).write(
+                {**values, "ban_count": existing.ban_count + 1})
+        else:
+            rule.create({**values, "network": network})
+        _logger.warning("perimeter: %s banned until %s UTC (%s)", ip, fields.Datetime.to_string(until), why)
+        self._perimeter_tell_alert(ip, window_start, self.env._(
+            "%(client)s is banned until %(until)s (UTC): %(why)s.",
+            client=ip, until=fields.Datetime.to_string(until)[:16], why=said))
+        return "banned"
+
+    @api.model
+    def _perimeter_admin_address(self, network):
+        """Whether an administrator worked from an address in ``network`` lately: never ban them.
+
+        The addresses the perimeter resolved for their requests (``perimeter.admin.address``: the
+        client behind a trusted proxy), and Odoo's device log (the TCP peer) for the rest.
+        """
+        admins = self.env.ref("base.group_system").sudo().users
+        return self.env["perimeter.admin.address"]._perimeter_worked_from(network, admins)
+
+    @api.model
+    def _perimeter_tell_alert(self, ip, window_start, text):
+        """Write the ban (or would-be ban) in the client's alert of that window, if there is one."""
+        alert = self.env["perimeter.access.alert"].sudo().search(
+            [("ip", "=", ip), ("window_start", "<=", window_start), ("window_end", ">", window_start)], limit=1)
+        if alert:
+            alert.message_post(body=Markup("<p>%s</p>") % text, author_id=self.env.ref("base.partner_root").id,
+                               subtype_xmlid="mail.mt_note")

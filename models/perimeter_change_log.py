@@ -2,7 +2,7 @@
 
 Rules, perimeter parameters, connected systems' fences and mail servers'
 trust all end up here through ``perimeter.change.tracked`` (see
-``perimeter_change_tracking.py``). Rows are append-only: only the superuser
+``perimeter_change_tracked.py``). Rows are append-only: only the superuser
 (code running with ``sudo()``, such as the retention job) may alter or remove
 them.
 """

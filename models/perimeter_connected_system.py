@@ -25,7 +25,7 @@ from ..perimeter.tls_contexts import build_client_context
 from ..perimeter.tls_report import DASHBOARD_STATES
 from ..perimeter.wording import to_json
 from . import connected_system_providers as providers
-from .roles import require_manager
+from .roles import archive_offered_to_writers_only, require_manager
 
 # Fields that discovery fills; once an administrator edits one, discovery leaves it alone.
 DISCOVERED_FIELDS = ("name", "kind", "direction", "endpoint", "probe_protocol")
@@ -231,6 +231,10 @@ class PerimeterConnectedSystem(models.Model):
             ))
 
     # -- CRUD ------------------------------------------------------------------------------------
+
+    @api.model
+    def fields_get(self, allfields=None, attributes=None):
+        return archive_offered_to_writers_only(self, super().fields_get(allfields, attributes))
 
     @api.model_create_multi
     def create(self, vals_list):

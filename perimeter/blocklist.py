@@ -5,7 +5,7 @@ every scope and on exempt paths too. What can never be blocked is this
 machine talking to itself (``127.0.0.1``, ``::1``: scripts, health checks, the
 cron's own calls): a rule that covers one of them is refused here. The other
 guard, "not the administrator's own address", needs the request and is the
-lockout check's (models/perimeter_lockout.py).
+lockout check's (``perimeter.policy``, models/perimeter_policy.py).
 
 Nothing here imports Odoo.
 """

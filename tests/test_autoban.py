@@ -10,7 +10,7 @@ from odoo.tools import mute_logger
 from ..guard import access_log, server_tier
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
 
-LOGGER = "odoo.addons.perimeter_security.models.perimeter_autoban"
+LOGGER = "odoo.addons.perimeter_security.models.perimeter_blocklist"
 
 
 @tagged("post_install", "-at_install")

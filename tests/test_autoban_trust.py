@@ -20,7 +20,7 @@ from ..guard import access_log, server_tier
 from ..testing.nginx import NGINX, NginxProxy
 from .common import OUTSIDE, PROXY, PerimeterHttpCase, Reply
 
-LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_autoban", "odoo.addons.base.models.res_users",
+LOGGERS = ("odoo.addons.perimeter_security.models.perimeter_blocklist", "odoo.addons.base.models.res_users",
            "odoo.http")
 
 OFFICE_NETWORK = "203.0.113.0/24"
@@ -204,7 +204,7 @@ class TestAutobanTrust(PerimeterHttpCase):
         settings = self.env["res.config.settings"]
         self.assertEqual(settings.create({}).perimeter_ipv6_prefix, 64)
         for bad in (47, 129, 0):
-            with self.assertRaisesRegex(ValidationError, rf"IPv6 client prefix: '{bad}' is not a prefix length "
+            with self.assertRaisesRegex(ValidationError, rf"IPv6 prefix of one client: '{bad}' is not a prefix length "
                                                          r"between 48 and 128"):
                 settings.create({"perimeter_ipv6_prefix": bad}).execute()
         settings.create({"perimeter_ipv6_prefix": 56}).execute()

@@ -52,7 +52,7 @@ class TestSettings(TransactionCase):
         with self.assertRaisesRegex(ValidationError, r"'-5' is negative") as error:
             self._settings(perimeter_log_retention_days=-5).execute()
         # The screen names the field as it shows it, not the parameter's technical key.
-        self.assertIn("Keep access log (days)", str(error.exception))
+        self.assertIn("Access log retention (days)", str(error.exception))
         self.assertNotIn("perimeter_security.", str(error.exception))
         self.assertFalse(self._param("trusted_proxies"))
 

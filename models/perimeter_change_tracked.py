@@ -1,15 +1,12 @@
-"""What goes to the change history, model by model.
+"""``perimeter.change.tracked``: the abstract model behind the change history.
 
-``perimeter.change.tracked`` compares the tracked values of the records
-before and after each create, write and unlink, and appends one
-``perimeter.change.log`` row per value that changed. The models below only
-name what they track: a rule's network, activity, expiry, note and audience
-(who names it, whether it is reserved), the networks of users and groups
-however they are given (the user or group form, the rule, RPC, ``odoo
-shell``), blocks, the ``perimeter_security.*`` parameters (which Odoo does not
-track, however they are written: Settings, ``set_param`` over RPC, ``odoo
-shell``). The mail servers and the connected systems name theirs (trust,
-fence) in their own files.
+It compares the tracked values of the records before and after each create,
+write and unlink, and appends one ``perimeter.change.log`` row per value that
+changed. Each model that inherits it names what it tracks in its own file
+(``_perimeter_tracked_fields``): the allowlist and blocklist rules, the
+networks of users and groups, the ``perimeter_security.*`` parameters (which
+Odoo does not track, however they are written), the mail servers and the
+connected systems.
 
 Every row of one request carries the same client address: the one the
 module resolved for it, taken before the request's first change (which may
@@ -18,7 +15,6 @@ be to the trusted proxies themselves).
 
 from odoo import api, fields, models
 
-from ..perimeter import settings
 from .perimeter_change_log import client_address
 
 # Context key set while a tracked write runs, so that writes it makes on the same records
@@ -125,54 +121,3 @@ class PerimeterChangeTracked(models.AbstractModel):
         result = super().unlink()
         self._perimeter_log("unlink", before, {})  # uses only the model and environment of ``self``
         return result
-
-
-class PerimeterAllowlist(models.Model):
-    _name = "perimeter.allowlist"
-    _inherit = ["perimeter.allowlist", "mail.thread", "perimeter.change.tracked"]
-
-    # "group_ids", "user_ids" and "reserved": who the rule is for, when the model has them.
-    _perimeter_tracked_fields = ("name", "network", "active", "expires_at", "note", "group_ids", "user_ids",
-                                 "reserved")
-
-    name = fields.Char(tracking=True)
-    network = fields.Char(tracking=True)
-    active = fields.Boolean(tracking=True)
-    expires_at = fields.Datetime(tracking=True)
-    note = fields.Text(tracking=True)
-
-
-class PerimeterBlocklist(models.Model):
-    _name = "perimeter.blocklist"
-    _inherit = ["perimeter.blocklist", "perimeter.change.tracked"]
-
-    # Blocking (by hand, the Block wizard, or automatically), renewing and unblocking a client.
-    _perimeter_tracked_fields = ("network", "active", "expires_at", "reason")
-
-
-class IrConfigParameter(models.Model):
-    """The ``perimeter_security.*`` parameters: one history row per key whose value changes."""
-
-    _name = "ir.config_parameter"
-    _inherit = ["ir.config_parameter", "perimeter.change.tracked"]
-
-    def _perimeter_touches(self, vals):
-        return "value" in vals or "key" in vals
-
-    def _perimeter_snapshot(self):
-        return {
-            param.id: (param.key, {param.key: param.value or False})
-            for param in self.sudo()
-            if param.key in settings.KEYS
-        }
-
-    def _perimeter_entries(self, operation, before, after):
-        # A parameter that is not stored holds its default: say so rather than leave "before" empty.
-        entries = super()._perimeter_entries(operation, before, after)
-        for entry in entries:
-            default = settings.KEYS[entry["field_name"]].default or False
-            if operation == "create" and entry["old_value"] is False:
-                entry["old_value"] = default
-            if operation == "unlink" and entry["new_value"] is False:
-                entry["new_value"] = default
-        return [entry for entry in entries if entry["old_value"] != entry["new_value"]]
