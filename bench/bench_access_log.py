@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from perimeter.accesslog import MAX_KEYS, Aggregator, Hit  # noqa: E402
+from perimeter.access_log import MAX_KEYS, Aggregator, Hit  # noqa: E402
 
 REASONS = ("not_allowlisted", "not_https")
 

@@ -32,7 +32,7 @@ from _endpoints import EXPECTED, KINDS, add_arguments, per_kind, served  # same 
 
 from perimeter.client import resolve_client
 from perimeter.fence import Fence
-from perimeter.rpccallers import CallerKey, CallerTally
+from perimeter.rpc_callers import CallerKey, CallerTally
 from perimeter.systems import MAX_WORKERS, CheckJob, check_endpoints
 from perimeter.tls_report import DASHBOARD_STATES
 

@@ -36,7 +36,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tools import config
 
-from ..perimeter.accesslog import Aggregator, summarize
+from ..perimeter.access_log import Aggregator, summarize
 from ..perimeter.flusher import PeriodicFlusher
 from . import background
 
@@ -55,7 +55,7 @@ _last_warnings = {}
 
 
 def record_hit(dbname, hit):
-    """Record one ``perimeter.accesslog.Hit`` for database ``dbname`` (None: no database)."""
+    """Record one ``perimeter.access_log.Hit`` for database ``dbname`` (None: no database)."""
     try:
         _aggregator.add(dbname or None, hit)
         if not _flusher.started and _automatic_flush_allowed():

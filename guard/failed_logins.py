@@ -9,7 +9,7 @@ writes them, and the automatic bans count them there, across every worker.
 
 import logging
 
-from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
+from ..perimeter.access_log import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
 from ..perimeter.charge import charged_address
 from ..perimeter.client import resolve_client
 from . import access_log, server_tier, verdicts

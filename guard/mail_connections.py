@@ -4,7 +4,7 @@
 (so do the overrides of ``_smtp_login`` and ``_imap_login``: Gmail and Outlook
 OAuth) except for one step: where Odoo creates its ``smtplib``, ``imaplib`` or
 ``poplib`` client, the *attempt* in progress opens it instead, through
-:class:`perimeter.mailtls.MailTls`. The models say which attempt, for the
+:class:`perimeter.mail_tls.MailTls`. The models say which attempt, for the
 duration of one call::
 
     with mail_connections.smtp_connections_verified_by(attempt):

@@ -1,7 +1,7 @@
 """The sink of RPC caller counts: where authentication hooks record who called.
 
 ``record_call`` runs on the request's path: it only updates this process's
-:class:`perimeter.rpccallers.CallerTally`, and never writes: a request may run
+:class:`perimeter.rpc_callers.CallerTally`, and never writes: a request may run
 on a read-only cursor (Odoo 18's ``readonly`` routes), and a write opened from
 there (a read/write cursor, under the test runner the registry's test lock)
 would fail or wait. A daemon thread, started by the first call (outside
@@ -22,7 +22,7 @@ from odoo.modules.registry import Registry
 from odoo.tools import config
 
 from ..perimeter.flusher import PeriodicFlusher
-from ..perimeter.rpccallers import FLUSH_INTERVAL, CallerKey, CallerTally
+from ..perimeter.rpc_callers import FLUSH_INTERVAL, CallerKey, CallerTally
 from . import background
 
 _logger = logging.getLogger(__name__)

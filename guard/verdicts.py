@@ -13,7 +13,7 @@ response which HSTS and cookie flags to add.
 import contextvars
 import logging
 
-from ..perimeter.accesslog import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
+from ..perimeter.access_log import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
 from ..perimeter.policy import ALLOW, DENY, REDIRECT, RequestFacts, Verdict, decide
 from . import access_log, peer, refusal
 

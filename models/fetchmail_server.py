@@ -11,7 +11,7 @@
 The same shape as the outgoing side: Odoo's ``connect()`` runs unchanged (so
 ``_imap_login`` overrides, Gmail and Outlook OAuth, keep working) while an
 attempt opens the IMAP or POP3 client it creates through
-:class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``):
+:class:`perimeter.mail_tls.MailTls` (see ``guard/mail_connections.py``):
 implicit TLS verified, or, under ``enforce`` on a port without it,
 STARTTLS/STLS when the server offers it and a refusal when it does not.
 """
@@ -23,7 +23,7 @@ from odoo import api, fields, models
 from ..guard import mail_connections
 from ..guard.odoo_runtime import in_odoo_test
 from ..guard.wording import message_of
-from ..perimeter import mailtls
+from ..perimeter import mail_tls
 from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
 from .roles import require_manager
 
@@ -35,7 +35,7 @@ class _FetchAttempt:
         self.policy = policy
         self.min_version = min_version
         self.server = server
-        self.mail_tls = mailtls.MailTls(policy, min_version, server.perimeter_ca_bundle or None,
+        self.mail_tls = mail_tls.MailTls(policy, min_version, server.perimeter_ca_bundle or None,
                                         server.perimeter_pinned_sha256 or None)
         self.host = self.port = None
         self.protocol = "plain"
@@ -44,13 +44,13 @@ class _FetchAttempt:
 
     def open_imap(self, host, port, is_ssl, *, timeout, imap_class, imap_ssl_class):
         self.host, self.port = host, port
-        self.protocol = mailtls.fetch_protocol("imap", is_ssl, self.policy)
+        self.protocol = mail_tls.fetch_protocol("imap", is_ssl, self.policy)
         return self.mail_tls.open_imap(host, port, is_ssl, timeout=timeout,
                                        imap_class=imap_class, imap_ssl_class=imap_ssl_class)
 
     def open_pop3(self, host, port, is_ssl, *, timeout, pop_class, pop_ssl_class):
         self.host, self.port = host, port
-        self.protocol = mailtls.fetch_protocol("pop", is_ssl, self.policy)
+        self.protocol = mail_tls.fetch_protocol("pop", is_ssl, self.policy)
         return self.mail_tls.open_pop3(host, port, is_ssl, timeout=timeout,
                                        pop_class=pop_class, pop_ssl_class=pop_ssl_class)
 
@@ -83,13 +83,13 @@ class FetchmailServer(models.Model):
 
     def _perimeter_tls_target(self, policy):
         if self.server_type == "local":
-            return mailtls.NOTHING_TO_CHECK["local"]
+            return mail_tls.NOTHING_TO_CHECK["local"]
         if not self.server:
-            return mailtls.NOTHING_TO_CHECK["no_server_name"]
-        protocol = mailtls.fetch_protocol(self._get_connection_type(), self.is_ssl, policy)
+            return mail_tls.NOTHING_TO_CHECK["no_server_name"]
+        protocol = mail_tls.fetch_protocol(self._get_connection_type(), self.is_ssl, policy)
         if protocol != "plain":
             return CheckTarget(self.server, int(self.port or 0), protocol)
-        notes = (("unencrypted", mailtls.UNENCRYPTED_FETCH),)
+        notes = (("unencrypted", mail_tls.UNENCRYPTED_FETCH),)
         return CheckTarget(self.server, int(self.port or 0), protocol, notes)
 
     def action_perimeter_check(self):
@@ -115,7 +115,7 @@ class FetchmailServer(models.Model):
             with mail_connections.fetch_connections_verified_by(attempt):
                 connection = super().connect(allow_archived=allow_archived)
         except Exception as exc:
-            if not mailtls.is_tls_failure(exc):
+            if not mail_tls.is_tls_failure(exc):
                 if attempt.mail_tls.verified:  # the channel was fine; the login was not
                     server._perimeter_record_connection(attempt.mail_tls.report, policy)
                 raise
@@ -125,7 +125,7 @@ class FetchmailServer(models.Model):
         if failure is None:
             if policy == "enforce" and not attempt.mail_tls.verified:
                 self._perimeter_close(connection)
-                failure = mailtls.MailTlsRefused.not_secured()
+                failure = mail_tls.MailTlsRefused.not_secured()
             else:
                 server._perimeter_record_connection(self._perimeter_session_report(attempt), policy)
                 return connection
@@ -147,7 +147,7 @@ class FetchmailServer(models.Model):
     def _perimeter_session_report(self, attempt):
         if attempt.mail_tls.verified:
             return attempt.mail_tls.report
-        return mailtls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
+        return mail_tls.failed_report(attempt.host, attempt.port, "plain", self._perimeter_tls_target("warn").notes,
                                      min_version=attempt.min_version)
 
     # --- Test & Confirm, fetching, back to draft -----------------------------------------------------------------

@@ -13,7 +13,7 @@ certificate, then creates its SMTP client and calls ``starttls()`` and
 ``_smtp_login()``. All of that is kept: the override only states, for the
 duration of the call, how the connection must be secured (an attempt), and
 the client Odoo creates is opened by the attempt through
-:class:`perimeter.mailtls.MailTls` (see ``guard/mail_connections.py``).
+:class:`perimeter.mail_tls.MailTls` (see ``guard/mail_connections.py``).
 Whatever else overrides ``connect()`` or ``_smtp_login()`` (Gmail and Outlook
 OAuth) runs unchanged, on the verified channel.
 """
@@ -26,7 +26,7 @@ from odoo.exceptions import UserError
 
 from ..guard import mail_connections
 from ..guard.odoo_runtime import in_odoo_test
-from ..perimeter import mailtls
+from ..perimeter import mail_tls
 from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
 from .roles import require_manager
 
@@ -58,14 +58,14 @@ class _SmtpAttempt:
 
     @property
     def protocol(self):
-        return mailtls.smtp_protocol(self.encryption)
+        return mail_tls.smtp_protocol(self.encryption)
 
     def open_smtp(self, host, port, encryption, *, client_cert_requested, timeout):
         """The SMTP client Odoo's connect() asked for, opened through MailTls (see guard/mail_connections.py)."""
         self.host, self.port, self.encryption = host, port, encryption or "none"
         server = self.server
         client_cert = self._client_cert() if client_cert_requested else None
-        self.mail_tls = mailtls.MailTls(
+        self.mail_tls = mail_tls.MailTls(
             self.policy, self.min_version,
             ca_bundle_pem=server.perimeter_ca_bundle if server else None,
             pinned_sha256=server.perimeter_pinned_sha256 if server else None,
@@ -129,13 +129,13 @@ class IrMailServer(models.Model):
     def _perimeter_tls_target(self, policy):
         host, port, encryption = self._perimeter_endpoint()
         if not host:
-            return mailtls.NOTHING_TO_CHECK["no_smtp_host"]
-        protocol = mailtls.smtp_protocol(encryption)
+            return mail_tls.NOTHING_TO_CHECK["no_smtp_host"]
+        protocol = mail_tls.smtp_protocol(encryption)
         if protocol != "plain":
             return CheckTarget(host, port, protocol)
-        notes = (("unencrypted", mailtls.UNENCRYPTED),)
+        notes = (("unencrypted", mail_tls.UNENCRYPTED),)
         if policy == "enforce":
-            notes += (("policy", mailtls.PLAINTEXT_SMTP_REFUSED),)
+            notes += (("policy", mail_tls.PLAINTEXT_SMTP_REFUSED),)
             return CheckTarget(host, port, protocol, notes, connect=False)
         return CheckTarget(host, port, protocol, notes)
 
@@ -160,10 +160,10 @@ class IrMailServer(models.Model):
         try:
             connection = self._perimeter_connect_with(attempt, {"mail_server_id": self.id, "allow_archived": True})
         except Exception as exc:  # noqa: BLE001 - any failure is the check's answer, in words
-            if mailtls.is_tls_failure(exc):
+            if mail_tls.is_tls_failure(exc):
                 return attempt.failure_report(exc)
-            return mailtls.failed_report(*self._perimeter_endpoint()[:2], attempt.protocol,
-                                         [("connect", mailtls.cannot_connect(exc))], min_version=min_version)
+            return mail_tls.failed_report(*self._perimeter_endpoint()[:2], attempt.protocol,
+                                         [("connect", mail_tls.cannot_connect(exc))], min_version=min_version)
         connection.quit()
         return attempt.mail_tls.report
 
@@ -192,15 +192,15 @@ class IrMailServer(models.Model):
         try:
             connection = self._perimeter_connect_with(attempt, kwargs)
         except Exception as exc:
-            if not mailtls.is_tls_failure(exc):
+            if not mail_tls.is_tls_failure(exc):
                 if attempt.mail_tls is not None and attempt.mail_tls.verified and server:
                     server._perimeter_record_connection(attempt.mail_tls.report, policy)  # TLS was fine; AUTH was not
                 raise
             failure = exc
         else:
             if attempt.mail_tls is not None and attempt.mail_tls.plaintext and server:
-                server._perimeter_record_connection(mailtls.failed_report(
-                    attempt.host, attempt.port, "plain", [("unencrypted", mailtls.UNENCRYPTED)],
+                server._perimeter_record_connection(mail_tls.failed_report(
+                    attempt.host, attempt.port, "plain", [("unencrypted", mail_tls.UNENCRYPTED)],
                     min_version=min_version), policy)
             elif attempt.mail_tls is not None and attempt.mail_tls.verified and server:
                 server._perimeter_record_connection(attempt.mail_tls.report, policy)
@@ -224,7 +224,7 @@ class IrMailServer(models.Model):
             # Something skipped starttls(): never hand out an unverified session under enforce.
             if connection is not None:
                 connection.close()
-            raise mailtls.MailTlsRefused.not_secured()
+            raise mail_tls.MailTlsRefused.not_secured()
         return connection
 
     @api.model

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from ..perimeter.mailtls import REASON_PREFIX
+from ..perimeter.mail_tls import REASON_PREFIX
 from .ir_mail_server import take_refusal
 
 

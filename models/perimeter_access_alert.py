@@ -6,7 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..perimeter.accesslog import REASONS, refused_per_client
+from ..perimeter.access_log import REASONS, refused_per_client
 from .admin_notice import administrators, administrators_language, mail_server_configured, post_to_administrators
 
 

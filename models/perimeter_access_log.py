@@ -11,7 +11,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL, split_every
 
-from ..perimeter.accesslog import REASONS
+from ..perimeter.access_log import REASONS
 
 _logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class PerimeterAccessLog(models.Model):
 
     @api.model
     def _perimeter_store_buckets(self, buckets):
-        """Add aggregated hits (``perimeter.accesslog.Bucket``) to their rows, then count alerts.
+        """Add aggregated hits (``perimeter.access_log.Bucket``) to their rows, then count alerts.
 
         One upsert per chunk, rows in key order so that two workers writing
         the same keys lock them in the same order.

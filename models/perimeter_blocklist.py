@@ -19,7 +19,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..guard import verdicts, wording
-from ..perimeter.accesslog import network_to_admit
+from ..perimeter.access_log import network_to_admit
 from ..perimeter.blocklist import ban_minutes, check_blockable
 from ..perimeter.networks import NetworkSet
 from ..perimeter.policy import decide

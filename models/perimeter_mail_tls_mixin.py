@@ -18,7 +18,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.sql import column_exists, rename_column
 
 from ..guard.wording import message_of, word, word_stored
-from ..perimeter import mailtls, tls_contexts, tls_report, tlscheck
+from ..perimeter import mail_tls, tls_contexts, tls_report, tlscheck
 from ..perimeter.certinfo import format_fingerprint, normalize_pin, utcnow
 from ..perimeter.wording import Text, from_json, to_json
 from .admin_notice import administrators_language, post_to_administrators
@@ -183,8 +183,8 @@ class PerimeterMailTlsMixin(models.AbstractModel):
 
     def _perimeter_reason(self, host, port, report, policy):
         """The refusal's sentence, worded now in ``self.env``'s language: what failed, the consequence, and advice
-        fitting the cause. It starts with "Mail TLS (<policy>): " in every language (mailtls.REASON_PREFIX)."""
-        return word(self.env, mailtls.failure_reason(
+        fitting the cause. It starts with "Mail TLS (<policy>): " in every language (mail_tls.REASON_PREFIX)."""
+        return word(self.env, mail_tls.failure_reason(
             host, port, Text.join(report.errors, "; "), policy, report.error_keys,
             outgoing=self._perimeter_is_outgoing(), min_version=report.min_version))
 
@@ -206,7 +206,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
             if isinstance(target, str):
                 results[server] = target
             elif not target.connect:
-                results[server] = mailtls.failed_report(target.host, target.port, target.protocol, target.notes,
+                results[server] = mail_tls.failed_report(target.host, target.port, target.protocol, target.notes,
                                                         min_version=min_version)
             else:
                 probes.append((server, target))
@@ -231,9 +231,9 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         is probed for the facts (expired on which day, issued for which
         names), unless ``warn`` already knows this server fails.
         """
-        key, problem = mailtls.failure_of(failure, host, min_version)
-        quick = mailtls.failed_report(host, port, protocol, [(key, problem)], min_version=min_version)
-        if isinstance(failure, mailtls.MailTlsRefused | tls_report.TlsVerificationError) or host is None:
+        key, problem = mail_tls.failure_of(failure, host, min_version)
+        quick = mail_tls.failed_report(host, port, protocol, [(key, problem)], min_version=min_version)
+        if isinstance(failure, mail_tls.MailTlsRefused | tls_report.TlsVerificationError) or host is None:
             return quick
         if policy == "warn" and self.perimeter_tls_state == "failed":
             return quick  # already known; the daily check refreshes the facts
@@ -321,10 +321,10 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         lines, worst = [], "ok"
         order = ["ok", "warning", "failed"]
         for server, result in results.items():
-            text = word(self.env, result if isinstance(result, str) else mailtls.summary(result))
+            text = word(self.env, result if isinstance(result, str) else mail_tls.summary(result))
             if not isinstance(result, str) and result.state == "failed":
                 # What to do, chosen by the cause, as in refused mail's reason.
-                text += ". " + word(self.env, mailtls.advice(
+                text += ". " + word(self.env, mail_tls.advice(
                     result.error_keys, outgoing=server._perimeter_is_outgoing(), min_version=result.min_version))
             state = "warning" if isinstance(result, str) else result.state
             worst = max(worst, state, key=order.index)
@@ -357,14 +357,14 @@ class PerimeterMailTlsMixin(models.AbstractModel):
             "perimeter_last_check": report.checked_at,
         }
         events = []
-        if mailtls.starts_failing(self.perimeter_tls_state, report.state):
+        if mail_tls.starts_failing(self.perimeter_tls_state, report.state):
             events.append(("failing", self, report))
         if fingerprint:
             # A new certificate starts its own series of expiry notices.
             notice = self.perimeter_expiry_notice_days if fingerprint == self.perimeter_cert_sha256 else 0
             if report.state != "failed" and report.not_after is not None:
                 days_left = (report.not_after - report.checked_at).total_seconds() / 86400
-                due = mailtls.expiry_notice_due(days_left, notice)
+                due = mail_tls.expiry_notice_due(days_left, notice)
                 if due:
                     events.append(("expiring", self, report))
                     notice = due
@@ -391,7 +391,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
         label = escape(server._perimeter_kind())
         if kind == "failing":
             consequence = server._perimeter_refusal_consequence(policy)
-            what_to_do = word(self.env, mailtls.advice(report.error_keys, outgoing=server._perimeter_is_outgoing(),
+            what_to_do = word(self.env, mail_tls.advice(report.error_keys, outgoing=server._perimeter_is_outgoing(),
                                                        min_version=report.min_version))
             return Markup(self.env._(
                 "%(kind)s %(server)s: the TLS check now fails: %(errors)s. %(consequence)s %(advice)s")) % {
@@ -399,7 +399,7 @@ class PerimeterMailTlsMixin(models.AbstractModel):
                 "consequence": consequence, "advice": what_to_do}
         return Markup(self.env._(
             "%(kind)s %(server)s: its TLS certificate expires %(when)s, on %(date)s (UTC). Renew it before then.")) % {
-            "kind": label, "server": link, "when": word(self.env, mailtls.expiry_words(report.not_after,
+            "kind": label, "server": link, "when": word(self.env, mail_tls.expiry_words(report.not_after,
                                                                                       report.checked_at)),
             "date": report.not_after.strftime("%Y-%m-%d %H:%M")}
 

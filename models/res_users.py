@@ -41,7 +41,7 @@ from odoo.exceptions import AccessDenied
 from ..guard import access_log, api_keys, failed_logins, rpc_callers, rpc_context
 from ..guard import audience as audience_guard
 from ..guard.registry_cache import cached_decider
-from ..perimeter.accesslog import Hit
+from ..perimeter.access_log import Hit
 from ..perimeter.audience import SOURCES
 from ..perimeter.client import resolve_client
 

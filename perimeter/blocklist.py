@@ -61,7 +61,7 @@ def ban_counts(buckets, minutes, monitored=False):
     with ``monitored`` (monitor mode, which logs the would-be bans); the
     overflow bucket (many clients) never does.
     """
-    from .accesslog import OVERFLOW_IP, alert_window  # noqa: PLC0415 -- accesslog is the bigger module
+    from .access_log import OVERFLOW_IP, alert_window  # noqa: PLC0415 -- access_log is the bigger module
 
     counts = {}
     for bucket in buckets:

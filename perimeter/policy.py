@@ -139,7 +139,7 @@ class RequestFacts:
 class Verdict:
     action: str  # allow, deny, redirect
     client: Client  # who the request came from, as resolved with the policy's trusted proxies
-    reason: str = ""  # a key of perimeter.accesslog.REASONS when refused or reported
+    reason: str = ""  # a key of perimeter.access_log.REASONS when refused or reported
     report: bool = False  # hand the request to the access log
     blocked: bool = False  # the request is refused (False when only monitored)
     client_ip: str = ""  # the address the verdict is about (the candidate that failed, if any)

@@ -2,7 +2,7 @@
 minimum version, a pin) and how an established channel is checked afterwards.
 
 The same contexts and checks serve the probes (``tlscheck``) and Odoo's mail connections
-(``mailtls``). Nothing here imports Odoo.
+(``mail_tls``). Nothing here imports Odoo.
 """
 
 import contextlib

@@ -1,6 +1,6 @@
 """TLS findings in words: the report of one check, and failures turned into sentences an administrator can act on.
 
-A :class:`TlsReport` is what a probe (``tlscheck``) or a mail connection (``mailtls``) saw; its
+A :class:`TlsReport` is what a probe (``tlscheck``) or a mail connection (``mail_tls``) saw; its
 details and errors are :class:`~perimeter.wording.Text`, English here and worded again in the
 reader's language on the Odoo side. Nothing here imports Odoo.
 """

@@ -32,7 +32,7 @@ DATABASE = "perimeter_screenshots"
 SEED = r'''
 import datetime
 from odoo.addons.perimeter_security.guard import access_log
-from odoo.addons.perimeter_security.perimeter.accesslog import Hit
+from odoo.addons.perimeter_security.perimeter.access_log import Hit
 from odoo.addons.perimeter_security.testing.certs import CertFactory
 from odoo.addons.perimeter_security.testing.servers import HttpServer, HttpsServer, SmtpServer
 

@@ -18,7 +18,7 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.perimeter_security.guard import access_log
-from odoo.addons.perimeter_security.perimeter.accesslog import LOG_WINDOW, Aggregator, Bucket, Hit
+from odoo.addons.perimeter_security.perimeter.access_log import LOG_WINDOW, Aggregator, Bucket, Hit
 
 REFUSED = "not_allowlisted"
 

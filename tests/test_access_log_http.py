@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from odoo.tests import tagged
 
 from ..guard import access_log
-from ..perimeter.accesslog import LOG_WINDOW
+from ..perimeter.access_log import LOG_WINDOW
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
 
 STATIC_FILE = "/web/static/img/favicon.ico"

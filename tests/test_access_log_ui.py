@@ -2,7 +2,7 @@ from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.perimeter_security.guard import access_log
-from odoo.addons.perimeter_security.perimeter.accesslog import Hit
+from odoo.addons.perimeter_security.perimeter.access_log import Hit
 
 
 @tagged("post_install", "-at_install")

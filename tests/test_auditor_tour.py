@@ -4,7 +4,7 @@ from odoo import fields
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 
 from odoo.addons.perimeter_security.guard import access_log
-from odoo.addons.perimeter_security.perimeter.accesslog import Hit
+from odoo.addons.perimeter_security.perimeter.access_log import Hit
 
 AUDITOR = "perimeter_security.group_perimeter_auditor"
 MANAGER = "perimeter_security.group_perimeter_manager"

@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.perimeter_security.guard import rpc_callers
-from odoo.addons.perimeter_security.perimeter.rpccallers import CallerKey, Count
+from odoo.addons.perimeter_security.perimeter.rpc_callers import CallerKey, Count
 from odoo.addons.perimeter_security.testing.certs import CertFactory
 from odoo.addons.perimeter_security.testing.servers import (
     ClosedPort,

@@ -1,7 +1,7 @@
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError
 
-from ..perimeter.accesslog import network_to_admit
+from ..perimeter.access_log import network_to_admit
 from ..perimeter.networks import network_covers, parse_network
 
 ADD, RESTORE, ALLOWED, INVALID = "add", "restore", "allowed", "invalid"

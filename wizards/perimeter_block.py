@@ -4,7 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..guard import wording
-from ..perimeter.accesslog import OVERFLOW_IP, network_to_admit
+from ..perimeter.access_log import OVERFLOW_IP, network_to_admit
 from ..perimeter.networks import split_network_list
 
 DURATIONS = {

@@ -25,7 +25,7 @@ def test_other_loopback_addresses_and_neighbours_can_be_blocked():
 
 from datetime import datetime  # noqa: E402
 
-from perimeter.accesslog import Aggregator, Hit  # noqa: E402
+from perimeter.access_log import Aggregator, Hit  # noqa: E402
 from perimeter.blocklist import MAX_BAN, ban_counts, ban_minutes, ban_reason  # noqa: E402
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perimeter.accesslog import OVERFLOW_IP, PROMOTE_HITS, Aggregator, Hit, network_to_admit, refused_per_client
+from perimeter.access_log import OVERFLOW_IP, PROMOTE_HITS, Aggregator, Hit, network_to_admit, refused_per_client
 from perimeter.blocklist import ban_counts
 from perimeter.charge import charged_address, prefix_key
 from perimeter.client import resolve_client

@@ -12,7 +12,7 @@ import ssl
 
 import pytest
 
-from perimeter.mailtls import MailTls, MailTlsRefused, failure_of
+from perimeter.mail_tls import MailTls, MailTlsRefused, failure_of
 from perimeter.tlscheck import probe
 from testing.certs import tls11_possible
 from testing.dovecot import DOVECOT, DovecotServer

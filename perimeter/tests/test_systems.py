@@ -9,7 +9,7 @@ import pytest
 from perimeter.client import Client, resolve_client
 from perimeter.fence import Fence
 from perimeter.networks import NetworkSet
-from perimeter.rpccallers import CallerKey, CallerTally
+from perimeter.rpc_callers import CallerKey, CallerTally
 from perimeter.systems import (
     CallerSeen,
     CheckJob,

@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from perimeter import mailtls, systems, tls_contexts, tls_report, tlscheck
+from perimeter import mail_tls, systems, tls_contexts, tls_report, tlscheck
 from perimeter.certinfo import normalize_pin
 from perimeter.starttls import MAX_LINE, MAX_LINES, Deadline, StartTlsError, imap_starttls, smtp_starttls
 from perimeter.wording import Text, from_json, to_json
@@ -21,7 +21,7 @@ from testing.servers import TlsServer
 polib = pytest.importorskip("polib")
 
 PACKAGE = pathlib.Path(tlscheck.__file__).resolve().parent
-FILES = ("tlscheck.py", "tls_report.py", "tls_contexts.py", "certinfo.py", "starttls.py", "mailtls.py", "systems.py")
+FILES = ("tlscheck.py", "tls_report.py", "tls_contexts.py", "certinfo.py", "starttls.py", "mail_tls.py", "systems.py")
 FRENCH_PO = PACKAGE.parent / "i18n" / "fr.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)")
 LOCAL = "127.0.0.1"
@@ -95,7 +95,7 @@ def test_a_refusal_reason_starts_with_mail_tls_in_every_language(certs, french):
     expired = certs.expired()
     with TlsServer(expired) as server:
         report = tlscheck.probe(server.host, server.port, "direct", ca_bundle_pem=certs.ca.cert_pem, timeout=3.0)
-    reason = mailtls.failure_reason(server.host, server.port, Text.join(report.errors, "; "), "enforce",
+    reason = mail_tls.failure_reason(server.host, server.port, Text.join(report.errors, "; "), "enforce",
                                     report.error_keys, min_version=report.min_version)
     day = f"{expired.not_after:%Y-%m-%d}"
     assert reason == (f"Mail TLS (enforce): refused to connect to {LOCAL}:{server.port}: certificate has expired on "
@@ -105,8 +105,8 @@ def test_a_refusal_reason_starts_with_mail_tls_in_every_language(certs, french):
     assert worded == (f"Mail TLS (enforce): connexion à {LOCAL}:{server.port} refusée : le certificat a expiré le "
                       f"{day}. Rien n'a été envoyé. Renouvelez le certificat du serveur de courrier (une empreinte "
                       "épinglée ne rend pas valide un certificat expiré). Relancez ensuite l'envoi de ce courrier.")
-    assert worded.startswith(mailtls.REASON_PREFIX)
-    incoming = mailtls.failure_reason(server.host, server.port, report.errors[0], "warn", report.error_keys,
+    assert worded.startswith(mail_tls.REASON_PREFIX)
+    incoming = mail_tls.failure_reason(server.host, server.port, report.errors[0], "warn", report.error_keys,
                                       outgoing=False)
     assert incoming.render(french.get).startswith(f"Mail TLS (warn): connexion à {LOCAL}:{server.port} refusée")
 
@@ -114,9 +114,10 @@ def test_a_refusal_reason_starts_with_mail_tls_in_every_language(certs, french):
 def test_summary_and_advice_in_french(certs, french):
     with TlsServer(certs.self_signed()) as server:
         report = tlscheck.probe(server.host, server.port, "direct", timeout=3.0)
-    assert mailtls.summary(report) == "TLS check failed: " + "; ".join(report.errors)
-    assert mailtls.summary(report).render(french.get).startswith("La vérification TLS a échoué : certificat auto-signé")
-    advice = mailtls.advice(["version"], min_version="TLSv1_3")
+    assert mail_tls.summary(report) == "TLS check failed: " + "; ".join(report.errors)
+    french_summary = mail_tls.summary(report).render(french.get)
+    assert french_summary.startswith("La vérification TLS a échoué : certificat auto-signé")
+    advice = mail_tls.advice(["version"], min_version="TLSv1_3")
     assert advice == ("Have the mail server accept TLS 1.3 or later (it only offers older versions, which are no "
                       "longer safe). Or set the minimum mail TLS version back to TLS 1.2 in Settings.")
     assert advice.render(french.get) == (

@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from perimeter.mailtls import (
+from perimeter.mail_tls import (
     REASON_PREFIX,
     MailTls,
     MailTlsRefused,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perimeter.accesslog import (
+from perimeter.access_log import (
     OVERFLOW_IP,
     Aggregator,
     Hit,
