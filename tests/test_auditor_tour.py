@@ -45,7 +45,7 @@ class TestAuditorTour(HttpCase):
             "ip": "203.0.113.77", "window_start": now - timedelta(hours=2), "window_end": now - timedelta(hours=1),
             "hits": 3, "notified_at": now - timedelta(hours=1),
         })
-        self.env["perimeter.allowlist"].create({"name": "Audited office", "network": "198.51.100.0/24"})
+        self.env["perimeter.allowlist"].create({"name": "Audited office", "network": "10.78.0.0/24"})
         self.start_tour("/odoo", "perimeter_security_auditor_tour", login="perimeter_tour_auditor")
 
 

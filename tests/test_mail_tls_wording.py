@@ -12,7 +12,7 @@ SELF_SIGNED_EN = "self-signed certificate: add its CA to the server's CA bundle 
 @tagged("post_install", "-at_install")
 class TestMailTlsWording(MailTlsCase):
     """What a TLS check saw is stored as facts and read in the reader's language; a refusal is written in the
-    language of whoever sends, and is still known as a Mail TLS refusal."""
+    language of whoever sends, and is still known as a Mail TLS refusal; the administrators are told in theirs."""
 
     @classmethod
     def setUpClass(cls):
@@ -84,8 +84,10 @@ class TestMailTlsWording(MailTlsCase):
             self.assertEqual(mail.failure_type, "mail_smtp")
             self.assertEqual(mail.perimeter_refused_by_id, server)
             self.assertEqual(server.perimeter_refused_mail_count, 1)
-            self.assertTrue(self.channel_messages(f"la vérification TLS échoue désormais : {SELF_SIGNED_FR}"),
-                            "the administrators are told in the language of the send that found it")
+            # The administrators (English here, as most of them read) are told in their language, not the sender's.
+            self.assertTrue(self.channel_messages(f"the TLS check now fails: {SELF_SIGNED_EN}"),
+                            "the administrators are told in their language, not in the language of the send")
+            self.assertFalse(self.channel_messages(f"la vérification TLS échoue désormais : {SELF_SIGNED_FR}"))
             # The stored details stay facts: an English reader reads them in English.
             self.assertIn(f"Errors:\n  - {SELF_SIGNED_EN}\n",
                           self.read_as(self.english_admin, server).perimeter_tls_details)
@@ -99,13 +101,15 @@ class TestMailTlsWording(MailTlsCase):
         self.assertEqual(len(smtp.messages), 1)
         self.assertFalse(mail.perimeter_refused_by_id)
 
-    def test_the_daily_check_tells_the_administrators_in_the_language_of_its_user(self):
+    def test_the_daily_check_tells_the_administrators_in_their_language(self):
         self.set_policy("warn")
+        # Most administrators read French; the cron happens to run as an English user.
+        self.env["res.users"].search([("groups_id", "in", self.env.ref("base.group_system").ids),
+                                      ("id", "!=", self.english_admin.id)]).lang = "fr_FR"
         expiring = self.certs.expiring_in(10)
         with SmtpServer(expiring, mode="starttls") as smtp:
             server = self.smtp_record(smtp.port, perimeter_ca_bundle=self.ca_pem)
-            # A cron's environment has no language: the user it runs as has one.
-            self.env["ir.mail_server"].with_user(self.french_admin)._perimeter_cron_check_mail_tls()
+            self.env["ir.mail_server"].with_user(self.english_admin)._perimeter_cron_check_mail_tls()
         message = self.channel_messages(server.name)
         self.assertEqual(len(message), 1)
         self.assertIn(f": son certificat TLS expire dans 9 jours, le {expiring.not_after:%Y-%m-%d %H:%M} (UTC). "
