@@ -45,7 +45,7 @@ class PerimeterAllowlist(models.Model):
 
     _name = "perimeter.allowlist"
     _inherit = ["perimeter.expiring.rule", "mail.thread", "perimeter.change.tracked"]
-    _description = "IP Allowlist"
+    _description = "Allowlist Rule"
     _order = "name, network, id"
 
     # "group_ids", "user_ids" and "reserved": who the rule is for.

@@ -8,7 +8,7 @@ them.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
@@ -17,7 +17,7 @@ from odoo.tools import SQL
 from ..guard import verdicts
 from ..perimeter.client import resolve_client
 from ..perimeter.networks import NetworkSet
-from .perimeter_setting import setting_label
+from .perimeter_setting import setting_label, setting_value_text, yes_no
 
 _logger = logging.getLogger(__name__)
 
@@ -81,13 +81,17 @@ class PerimeterChangeLog(models.Model):
     res_model = fields.Char(string="Model", required=True, readonly=True, index=True)
     model_description = fields.Char(string="Kind", compute="_compute_descriptions")
     res_id = fields.Integer(string="Record ID", readonly=True, index=True)
-    record_name = fields.Char(string="Record", readonly=True)
+    record_name = fields.Char(string="Record name as stored", readonly=True)
     field_name = fields.Char(string="Field or parameter", required=True, readonly=True, index=True,
                              help="A field name, or an ir.config_parameter key.")
     field_description = fields.Char(string="Field or setting", compute="_compute_descriptions")
     what = fields.Char(compute="_compute_what")
-    old_value = fields.Text(string="Before", readonly=True)
-    new_value = fields.Text(string="After", readonly=True)
+    old_value = fields.Text(string="Stored value before", readonly=True)
+    new_value = fields.Text(string="Stored value after", readonly=True)
+    # The stored facts above, worded when read, in the reader's language and time zone.
+    record_text = fields.Char(string="Record", compute="_compute_texts")
+    old_text = fields.Text(string="Before", compute="_compute_texts")
+    new_text = fields.Text(string="After", compute="_compute_texts")
 
     @api.depends("res_model", "field_name")
     def _compute_descriptions(self):
@@ -109,6 +113,41 @@ class PerimeterChangeLog(models.Model):
             label = change.field_description or change.field_name
             parameter = change.res_model == "ir.config_parameter"
             change.what = f"{change.record_name}: {label}" if change.record_name and not parameter else label
+
+    @api.depends("res_model", "field_name", "record_name", "old_value", "new_value")
+    @api.depends_context("lang", "tz")
+    def _compute_texts(self):
+        for change in self:
+            parameter = change.res_model == "ir.config_parameter"
+            change.record_text = change.field_description if parameter else change.record_name
+            change.old_text = change._perimeter_value_text(change.old_value)
+            change.new_text = change._perimeter_value_text(change.new_value)
+
+    def _perimeter_value_text(self, text):
+        """A stored value as the screens show it: a setting's label, Yes or No, a date in the reader's time zone."""
+        if not text:
+            return text
+        if self.res_model == "ir.config_parameter":
+            return setting_value_text(self.env, self.field_name, text)
+        model = self.env.get(self.res_model)
+        field = model._fields.get(self.field_name) if model is not None else None
+        if field is None:
+            return text
+        if field.type == "boolean" and text in ("True", "False"):
+            return yes_no(self.env, text == "True")
+        if field.type == "datetime":
+            return self._perimeter_datetime_text(text)
+        return text
+
+    def _perimeter_datetime_text(self, text):
+        """A moment stored as ``2026-12-03 18:00:00 UTC``, in the reader's time zone and date format."""
+        try:
+            moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S UTC")
+        except ValueError:
+            return text
+        local = fields.Datetime.context_timestamp(self, moment)
+        lang = self.env["res.lang"]._get_data(code=self.env.lang or "en_US")
+        return local.strftime(f"{lang.date_format} {lang.time_format}")
 
     # -- append-only -----------------------------------------------------------------------------
 

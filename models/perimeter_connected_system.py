@@ -297,7 +297,8 @@ class PerimeterConnectedSystem(models.Model):
             lines.append(self.env._("No longer found (marked Gone): %s.", ", ".join(gone.mapped("name"))))
         mail = (created | updated).filtered(lambda system: system._mail_source() is not None)
         if mail:
-            lines.append(self.env._("%s mail servers show their latest TLS check (Mail TLS).", len(mail)))
+            lines.append(self.env._("1 mail server shows its latest TLS check (Mail TLS).") if len(mail) == 1 else
+                         self.env._("%s mail servers show their latest TLS check (Mail TLS).", len(mail)))
         return _notification(self.env._("Discovery"), "\n".join(lines), "success")
 
     @api.model

@@ -20,6 +20,34 @@ def setting_label(env, key):
     return wording.word(env, setting.label) if setting is not None else key
 
 
+def setting_value_text(env, key, text):
+    """Stored text ``text`` of parameter ``key`` as the Settings screen shows it, in ``env``'s language.
+
+    A choice is worded by its label on the screen ("Enforce", "TLS 1.2"), a
+    flag by Yes or No; any other text (numbers, networks, paths) is shown as stored.
+    """
+    setting = settings.KEYS.get(key)
+    if setting is None or not isinstance(text, str):
+        return text
+    field = env["res.config.settings"]._fields.get(f"perimeter_{setting.name}")
+    if field is None:
+        return text
+    if field.type == "selection":
+        return dict(field._description_selection(env)).get(text.strip(), text)
+    if field.type == "boolean":
+        try:
+            value = setting.parse(text)
+        except ValueError:
+            return text
+        return yes_no(env, value)
+    return text
+
+
+def yes_no(env, value):
+    """A flag in words, in ``env``'s language."""
+    return env._("Yes") if value else env._("No")
+
+
 class PerimeterSetting(models.Model):
     _name = "perimeter.setting"
     _description = "Perimeter Setting"
@@ -30,9 +58,12 @@ class PerimeterSetting(models.Model):
     sequence = fields.Integer(readonly=True)
     key = fields.Char(string="Parameter", readonly=True)
     name = fields.Char(string="Setting", compute="_compute_name")
-    value = fields.Text(string="Value in force", readonly=True)
-    default_value = fields.Text(string="Default", readonly=True)
-    is_default = fields.Boolean(string="Default value", readonly=True)
+    value = fields.Text(string="Stored value in force", readonly=True)
+    default_value = fields.Text(string="Stored default", readonly=True)
+    is_default = fields.Boolean(string="Left at default", readonly=True)
+    # The values as the Settings screen words them, in the reader's language.
+    value_text = fields.Text(string="Value in force", compute="_compute_value_texts")
+    default_text = fields.Text(string="Default", compute="_compute_value_texts")
 
     @property
     def _table_query(self):
@@ -53,3 +84,10 @@ class PerimeterSetting(models.Model):
     def _compute_name(self):
         for setting in self:
             setting.name = setting_label(self.env, setting.key)
+
+    @api.depends("key", "value", "default_value")
+    @api.depends_context("lang")
+    def _compute_value_texts(self):
+        for setting in self:
+            setting.value_text = setting_value_text(self.env, setting.key, setting.value)
+            setting.default_text = setting_value_text(self.env, setting.key, setting.default_value)

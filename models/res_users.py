@@ -44,6 +44,7 @@ from ..guard.registry_cache import cached_decider
 from ..perimeter.access_log import Hit
 from ..perimeter.audience import SOURCES
 from ..perimeter.client import resolve_client
+from .perimeter_edge_sync import SYNC_USER as EDGE_SYNC_USER
 
 _logger = logging.getLogger(__name__)
 
@@ -70,28 +71,54 @@ class ResUsers(models.Model):
     perimeter_held = fields.Boolean(
         string="Held to networks", compute="_compute_perimeter_held", search="_search_perimeter_held",
         groups="base.group_system",
-        help="Networks are named for this user, on the user or on one of their groups.",
+        help="This user may only come from networks: those named on the user or one of their groups, else the "
+        "trusted proxies for the edge sync user, else the IP Allowlist for every user in scope Every request "
+        "and for internal users in scope Internal users.",
     )
     perimeter_networks_source = fields.Selection(
         [("user", "Own networks"), ("groups", "Networks of their groups"), ("proxies", "Trusted proxies"),
          ("allowlist", "IP Allowlist")],
         string="Networks from", compute="_compute_perimeter_networks", groups="base.group_system",
     )
+    perimeter_networks_group_ids = fields.Many2many(
+        "res.groups", string="Of the groups", compute="_compute_perimeter_networks", groups="base.group_system",
+        help="The groups whose networks this user may come from.",
+    )
+    perimeter_is_edge_sync = fields.Boolean(string="Edge sync user", compute="_compute_perimeter_is_edge_sync")
     perimeter_effective_networks = fields.Text(
         string="May come from", compute="_compute_perimeter_networks", groups="base.group_system",
         help="The networks in force for this user now, as the perimeter applies them.",
     )
 
-    @api.depends("perimeter_allowlist_ids", "groups_id.perimeter_allowlist_ids")
+    @api.depends("perimeter_allowlist_ids", "groups_id.perimeter_allowlist_ids", "share")
     def _compute_perimeter_held(self):
+        scope = self.env["ir.config_parameter"].sudo()._perimeter_settings()["scope"]
         for user in self:
-            user.perimeter_held = bool(user.perimeter_allowlist_ids or user.groups_id.perimeter_allowlist_ids)
+            user.perimeter_held = bool(scope == "all" or not user.share or user.perimeter_allowlist_ids
+                                       or user.groups_id.perimeter_allowlist_ids or user._perimeter_is_edge_sync())
 
     def _search_perimeter_held(self, operator, value):
         if operator not in ("=", "!="):
             raise NotImplementedError(operator)
-        domain = ["|", ("perimeter_allowlist_ids", "!=", False), ("groups_id.perimeter_allowlist_ids", "!=", False)]
+        domain = self._perimeter_held_domain()
         return domain if (operator == "=") == bool(value) else ["!", *domain]
+
+    def _perimeter_held_domain(self):
+        """Who is held to networks (perimeter/audience.py): named networks, the edge sync user, then the scope."""
+        if self.env["ir.config_parameter"].sudo()._perimeter_settings()["scope"] == "all":
+            return [(1, "=", 1)]
+        edge = self.env.ref(EDGE_SYNC_USER, raise_if_not_found=False)
+        return ["|", "|", "|", ("perimeter_allowlist_ids", "!=", False),
+                ("groups_id.perimeter_allowlist_ids", "!=", False), ("share", "=", False),
+                ("id", "=", edge.id if edge else 0)]
+
+    def _perimeter_is_edge_sync(self):
+        edge = self.env.ref(EDGE_SYNC_USER, raise_if_not_found=False)
+        return bool(edge) and self.id == edge.id
+
+    def _compute_perimeter_is_edge_sync(self):
+        for user in self:
+            user.perimeter_is_edge_sync = user._perimeter_is_edge_sync()
 
     @api.depends("perimeter_allowlist_ids", "groups_id")
     def _compute_perimeter_networks(self):
@@ -101,9 +128,11 @@ class ResUsers(models.Model):
             holding = Policy._perimeter_holding(policy, user.id) if user.id else None
             if holding is None:
                 user.perimeter_networks_source = False
+                user.perimeter_networks_group_ids = False
                 user.perimeter_effective_networks = False
                 continue
             user.perimeter_networks_source = holding.source if holding.source in SOURCES else False
+            user.perimeter_networks_group_ids = self.env["res.groups"].browse(holding.group_ids)
             if not holding.held:
                 user.perimeter_effective_networks = self.env._("Anywhere: a portal user, with scope Internal users")
                 continue

@@ -284,3 +284,52 @@ class TestChangeLogThroughNginx(ChangeLogAssertions, PerimeterHttpCase):
                           address=self.CLIENT)
         self.assertChange(self.changes(res_model="perimeter.allowlist", res_id=rule.id, field_name="reserved"),
                           old="False", new="True", user=admin, address=self.CLIENT)
+
+
+@tagged("post_install", "-at_install")
+class TestChangeLogWording(ChangeLogAssertions, TransactionCase):
+    """Issue 21 #2: Settings in Force and the Change History word values as the Settings screen does."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fr_FR")
+        cls.env["ir.module.module"]._load_module_terms(["perimeter_security"], ["fr_FR"], overwrite=True)
+        cls.reader = new_test_user(cls.env, "perimeter_wording_reader", groups=f"base.group_user,{MANAGER}",
+                                   tz="Europe/Paris")
+
+    def test_settings_in_force_show_the_screens_labels(self):
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("perimeter_security.mode", "enforce")
+        params.set_param("perimeter_security.require_https", "True")
+        in_force = {setting.key: setting for setting in self.env(user=self.reader)["perimeter.setting"].search([])}
+        mode = in_force["perimeter_security.mode"]
+        self.assertEqual((mode.value_text, mode.default_text, mode.is_default), ("Enforce", "Off", False))
+        self.assertEqual(in_force["perimeter_security.require_https"].value_text, "Yes")
+        self.assertEqual(in_force["perimeter_security.mail_tls_min_version"].value_text, "TLS 1.2")
+        self.assertEqual(in_force["perimeter_security.mail_tls_policy"].value_text, "Warn")
+        self.assertEqual(in_force["perimeter_security.exempt_paths"].value_text, "/web/health", "as stored")
+        french = self.env(user=self.reader, context={"lang": "fr_FR"})["perimeter.setting"]
+        https = french.search([("key", "=", "perimeter_security.require_https")])
+        self.assertEqual(https.value_text, "Oui")
+        self.assertEqual(mode.with_env(french.env).value_text, "Application", "as the French Settings screen says")
+
+    def test_a_setting_change_names_the_setting_and_its_values_in_words(self):
+        self.env["ir.config_parameter"].sudo().set_param("perimeter_security.scope", "internal")
+        change = self.changes(field_name="perimeter_security.scope").with_user(self.reader)
+        self.assertChange(change.sudo(), old="all", new="internal", operation="create")
+        self.assertEqual((change.record_text, change.old_text, change.new_text),
+                         ("Scope", "Every request", "Internal users"))
+        self.env["ir.config_parameter"].sudo().set_param("perimeter_security.allow_loopback", "False")
+        change = self.changes(field_name="perimeter_security.allow_loopback").with_user(self.reader)
+        self.assertEqual((change.old_text, change.new_text), ("Yes", "No"))
+        self.assertEqual(change.with_context(lang="fr_FR").new_text, "Non")
+
+    def test_a_rules_flags_and_dates_in_words_and_the_readers_time_zone(self):
+        rule = self.env["perimeter.allowlist"].create({"name": "Contractor", "network": "192.0.2.0/24"})
+        rule.write({"expires_at": "2026-12-03 18:00:00", "active": False})
+        expires = self.changes(res_id=rule.id, field_name="expires_at").with_user(self.reader)
+        self.assertEqual(expires.sudo().new_value, "2026-12-03 18:00:00 UTC", "the stored fact is kept")
+        self.assertEqual(expires.new_text, "12/03/2026 19:00:00", "in the reader's time zone (Paris) and format")
+        active = self.changes(res_id=rule.id, field_name="active").with_user(self.reader)
+        self.assertEqual((active.old_text, active.new_text, active.record_text), ("Yes", "No", "Contractor"))

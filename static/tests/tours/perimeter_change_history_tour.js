@@ -33,7 +33,7 @@ registry.category("web_tour.tours").add("perimeter_security_change_history_tour"
         },
         {
             content: "The change is listed with its value before and after",
-            trigger: ".o_data_row:has(td[name='field_description']:contains('Trusted proxies')):has(td[name='new_value']:contains('10.0.0.5/32'))",
+            trigger: ".o_data_row:has(td[name='field_description']:contains('Trusted proxies')):has(td[name='new_text']:contains('10.0.0.5/32'))",
         },
         {
             content: "Group the history by user",
