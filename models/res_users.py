@@ -11,12 +11,13 @@ history of a user's own networks. Where a credential of a user is checked:
   answer is the same ``AccessDenied`` whether it was right or wrong, as for an
   unknown login. Once the password is accepted, the fence of the connected
   systems applies to it;
-- ``authenticate``: the RPC caller is recorded (``common.login`` /
+- ``authenticate`` (a class method on 18, a method on 19: both bound by
+  ``guard.odoo_version``, as is ``check``): the RPC caller is recorded (``common.login`` /
   ``common.authenticate`` of a script), and the audience judges again with
   the uid that logged in (an override that catches ``AccessDenied`` and logs
   in by other means, as LDAP does, cannot slip past); every failed login
   leaves it with the same traceback;
-- ``check``: every ``execute``/``execute_kw`` call: the audience first (from
+- ``check`` (Odoo 19: ``_check_uid_passwd``): every ``execute``/``execute_kw`` call: the audience first (from
   its cache, no SQL per call), then Odoo's cached password check, then the
   fence and the RPC caller record (from the compiled fence: no SQL per call);
 - ``_assert_can_auth``: the block Odoo checks every password in: a refused
@@ -38,7 +39,7 @@ import werkzeug.exceptions
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import AccessDenied
 
-from ..guard import access_log, api_keys, failed_logins, rpc_callers, rpc_context
+from ..guard import access_log, api_keys, failed_logins, odoo_version, rpc_callers, rpc_context
 from ..guard import audience as audience_guard
 from ..guard.registry_cache import cached_decider
 from ..perimeter.access_log import Hit
@@ -132,32 +133,6 @@ class ResUsers(models.Model):
         if credential.get("type") == "password":  # the fence of the connected systems
             self._perimeter_guard(auth_info.get("uid") or self.env.user.id, credential.get("password"))
         return auth_info
-
-    @classmethod
-    def authenticate(cls, db, credential, user_agent_env):
-        try:
-            auth_info = super().authenticate(db, credential, user_agent_env)
-            cls._perimeter_record_rpc_login(credential, auth_info)
-            cls._perimeter_hold_uid(auth_info.get("uid"))
-        except AccessDenied as denied:
-            failed = denied
-        else:
-            return auth_info
-        # Raised again from here, its traceback cut: every failed login, whether its login is unknown, its
-        # password wrong or its user held elsewhere, has the same traceback (``error.data.debug`` of a JSON
-        # answer), so where a refusal came from (Odoo's ``_login``, a password check, this module) tells nothing.
-        raise failed.with_traceback(None) from None
-
-    @classmethod
-    def check(cls, db, uid, passwd):
-        # The password sent with every XML-RPC / JSON-RPC execute_kw.
-        cls._perimeter_hold_uid(uid)
-        result = super().check(db, uid, passwd)
-        with contextlib.closing(cls.pool.cursor()) as cr:
-            call = api.Environment(cr, SUPERUSER_ID, {})["res.users"]._perimeter_guard(uid, passwd, record=True)
-        if call:
-            rpc_callers.record_call(*call)
-        return result
 
     @contextlib.contextmanager
     def _assert_can_auth(self, user=None):
@@ -276,3 +251,38 @@ class ResUsers(models.Model):
         if http_error:
             raise werkzeug.exceptions.Forbidden()
         raise AccessDenied()
+
+
+# -- the credential hooks whose signature differs between series (18: classmethods ``authenticate(db, ...)``
+# and ``check(db, uid, passwd)``; 19: instance ``authenticate(credential, ...)`` and ``_check_uid_passwd``).
+# Written once as functions of ``owner`` (the model class on 18, a recordset on 19: both have ``pool`` and the
+# class methods below) and bound by guard/odoo_version.
+
+def _after_authenticate(owner, dbname, credential, user_agent_env, call_next):
+    try:
+        auth_info = call_next()
+        owner._perimeter_record_rpc_login(credential, auth_info)
+        owner._perimeter_hold_uid(auth_info.get("uid"))
+    except AccessDenied as denied:
+        failed = denied
+    else:
+        return auth_info
+    # Raised again from here, its traceback cut: every failed login, whether its login is unknown, its
+    # password wrong or its user held elsewhere, has the same traceback (``error.data.debug`` of a JSON
+    # answer), so where a refusal came from (Odoo's ``_login``, a password check, this module) tells nothing.
+    raise failed.with_traceback(None) from None
+
+
+def _around_check(owner, dbname, uid, passwd, call_next):
+    # The password sent with every XML-RPC / JSON-RPC execute_kw.
+    owner._perimeter_hold_uid(uid)
+    result = call_next()
+    with contextlib.closing(owner.pool.cursor()) as cr:
+        call = api.Environment(cr, SUPERUSER_ID, {})["res.users"]._perimeter_guard(uid, passwd, record=True)
+    if call:
+        rpc_callers.record_call(*call)
+    return result
+
+
+odoo_version.bind_authenticate(ResUsers, _after_authenticate)
+odoo_version.bind_check(ResUsers, _around_check)
