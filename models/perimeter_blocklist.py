@@ -218,7 +218,7 @@ class PerimeterBlocklist(models.Model):
         The addresses the perimeter resolved for their requests (``perimeter.admin.address``: the
         client behind a trusted proxy), and Odoo's device log (the TCP peer) for the rest.
         """
-        admins = self.env.ref("base.group_system").sudo().users
+        admins = self.env.ref("base.group_system").sudo()[odoo_version.GROUP_USERS_FIELD]
         return self.env["perimeter.admin.address"]._perimeter_worked_from(network, admins)
 
     @api.model

@@ -47,6 +47,7 @@ from ..perimeter.audience import SOURCES
 from ..perimeter.client import resolve_client
 
 _logger = logging.getLogger(__name__)
+GROUPS = odoo_version.USER_GROUPS_FIELD  # res.users -> res.groups: groups_id (18), group_ids (19)
 
 # RPC calls hide the request from the code that authenticates them; remember it (see rpc_context).
 rpc_context.install()
@@ -56,7 +57,7 @@ class ResUsers(models.Model):
     _name = "res.users"
     _inherit = ["res.users", "perimeter.audience.holder", "perimeter.change.tracked"]
     # Fields of a user whose change moves their networks.
-    _perimeter_audience_fields = ("perimeter_allowlist_ids", "groups_id", "share", "login", "active")
+    _perimeter_audience_fields = ("perimeter_allowlist_ids", GROUPS, "share", "login", "active")
     # A user's own networks, given from the user form, go to the change history (the rule's side is
     # tracked on the rule); so does joining or leaving a group that names networks (see _perimeter_snapshot).
     _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
@@ -83,18 +84,18 @@ class ResUsers(models.Model):
         help="The networks in force for this user now, as the perimeter applies them.",
     )
 
-    @api.depends("perimeter_allowlist_ids", "groups_id.perimeter_allowlist_ids")
+    @api.depends("perimeter_allowlist_ids", f"{GROUPS}.perimeter_allowlist_ids")
     def _compute_perimeter_held(self):
         for user in self:
-            user.perimeter_held = bool(user.perimeter_allowlist_ids or user.groups_id.perimeter_allowlist_ids)
+            user.perimeter_held = bool(user.perimeter_allowlist_ids or user[GROUPS].perimeter_allowlist_ids)
 
     def _search_perimeter_held(self, operator, value):
         if operator not in ("=", "!="):
             raise NotImplementedError(operator)
-        domain = ["|", ("perimeter_allowlist_ids", "!=", False), ("groups_id.perimeter_allowlist_ids", "!=", False)]
+        domain = ["|", ("perimeter_allowlist_ids", "!=", False), (f"{GROUPS}.perimeter_allowlist_ids", "!=", False)]
         return domain if (operator == "=") == bool(value) else ["!", *domain]
 
-    @api.depends("perimeter_allowlist_ids", "groups_id")
+    @api.depends("perimeter_allowlist_ids", GROUPS)
     def _compute_perimeter_networks(self):
         Policy = self.env["perimeter.policy"].sudo()
         policy = Policy._perimeter_policy()
@@ -114,15 +115,15 @@ class ResUsers(models.Model):
     # -- change history: membership of the groups that name networks ------------------------------
 
     def _perimeter_touches(self, vals):
-        return super()._perimeter_touches(vals) or "groups_id" in vals
+        return super()._perimeter_touches(vals) or GROUPS in vals
 
     def _perimeter_snapshot(self):
         """Also the groups naming networks the user belongs to (implied ones included): joining or leaving
         one moves where the user may come from; other group changes are not the perimeter's history."""
         snapshot = super()._perimeter_snapshot()
         for user in self.sudo().with_context(active_test=False):
-            held_by = user.groups_id.filtered("perimeter_allowlist_ids")
-            snapshot[user.id][1]["groups_id"] = ", ".join(sorted(held_by.mapped("full_name"))) or False
+            held_by = user[GROUPS].filtered("perimeter_allowlist_ids")
+            snapshot[user.id][1][GROUPS] = ", ".join(sorted(held_by.mapped("full_name"))) or False
         return snapshot
 
     # -- credentials: each override runs its steps top to bottom ------------------------------------
