@@ -288,12 +288,12 @@ def bind_check(cls, hook):
             return hook(self, self.env.cr.dbname, uid, passwd,
                         lambda: super(cls, self)._check_uid_passwd(uid, passwd))
 
-        setattr(cls, "_check_uid_passwd", api.model(_check_uid_passwd))
+        cls._check_uid_passwd = api.model(_check_uid_passwd)
     else:
         def check(klass, db, uid, passwd):
             return hook(klass, db, uid, passwd, lambda: super(cls, klass).check(db, uid, passwd))
 
-        setattr(cls, "check", classmethod(check))
+        cls.check = classmethod(check)
 
 
 def bind_authenticate(cls, hook):
@@ -303,13 +303,13 @@ def bind_authenticate(cls, hook):
             return hook(self, self.env.cr.dbname, credential, user_agent_env,
                         lambda: super(cls, self).authenticate(credential, user_agent_env))
 
-        setattr(cls, "authenticate", authenticate)
+        cls.authenticate = authenticate
     else:
         def authenticate(klass, db, credential, user_agent_env):
             return hook(klass, db, credential, user_agent_env,
                         lambda: super(cls, klass).authenticate(db, credential, user_agent_env))
 
-        setattr(cls, "authenticate", classmethod(authenticate))
+        cls.authenticate = classmethod(authenticate)
 
 
 def bind_login(cls, hook):
@@ -319,13 +319,13 @@ def bind_login(cls, hook):
             return hook(self, self.env.cr.dbname, credential, user_agent_env,
                         lambda: super(cls, self)._login(credential, user_agent_env))
 
-        setattr(cls, "_login", _login)
+        cls._login = _login
     else:
         def _login(klass, db, credential, user_agent_env):
             return hook(klass, db, credential, user_agent_env,
                         lambda: super(cls, klass)._login(db, credential, user_agent_env))
 
-        setattr(cls, "_login", classmethod(_login))
+        cls._login = classmethod(_login)
 
 
 def call_check(env, uid, passwd):

@@ -47,7 +47,8 @@ def kept_policy(registry):
     if kept is None:
         return None
     lru = _default_ormcache(registry)
-    if lru is None or odoo_version.lru_get(lru, _SENTINEL) is not kept.token or kept.disabled != server_config.break_glass():
+    if (lru is None or odoo_version.lru_get(lru, _SENTINEL) is not kept.token
+            or kept.disabled != server_config.break_glass()):
         return None
     if kept.next_expiry and fields.Datetime.now() >= kept.next_expiry:
         return None

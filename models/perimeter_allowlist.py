@@ -31,7 +31,8 @@ _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
 @odoo_version.sql_constraints(
-    ("network_unique", "unique(network)", "This network is already in the allowlist (the existing rule may be archived)."),
+    ("network_unique", "unique(network)",
+     "This network is already in the allowlist (the existing rule may be archived)."),
 )
 class PerimeterAllowlist(models.Model):
     """Networks allowed to reach Odoo when enforcement is on.

@@ -52,7 +52,8 @@ class ResGroups(models.Model):
 
     @api.model
     def _perimeter_place_edge_sync(self):
-        odoo_version.place_group(self.env, "perimeter_security.group_perimeter_edge_sync", "base.module_category_hidden")
+        odoo_version.place_group(self.env, "perimeter_security.group_perimeter_edge_sync",
+                                 "base.module_category_hidden")
         odoo_version.set_record_groups(self.env, "perimeter_security.user_perimeter_edge_sync",
                                        ["perimeter_security.group_perimeter_edge_sync"])
 
