@@ -14,6 +14,7 @@ from unittest.mock import patch
 
 from odoo.tests import HttpCase
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
+
 from ..guard import access_log, odoo_version, server_tier
 from ..perimeter.settings import PREFIX
 
