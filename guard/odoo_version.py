@@ -349,7 +349,8 @@ def same_transaction_for_new_cursors(testcase):
     processes messages on ``registry.cursor()``: without this their writes are invisible to the test (and
     committed). 18 runs both on the caller's cursor: nothing to do.
     """
-    if ODOO_19:
+    # An HttpCase (and any case already in registry test mode) is there already: entering again is refused.
+    if ODOO_19 and not getattr(type(testcase), "_registry_patched", False):
         testcase.enterContext(testcase.enter_registry_test_mode())
 
 
