@@ -371,7 +371,7 @@ class TestAudienceLockout(AudienceCase):
         system = self.env.ref("base.group_system")
         vpn = self.rules["vpn"].ids
         self.assertLockout(self.admin_call("res.groups", "write", [system.ids, {
-            "perimeter_allowlist_ids": [Command.set(vpn)]}]), "admin", "Settings")
+            "perimeter_allowlist_ids": [Command.set(vpn)]}]), "admin", system.name)  # 18 Settings, 19 Administrator
         self.assertFalse(system.perimeter_allowlist_ids, "nothing was saved")
         # A group that is not yours, or networks you are on: fine.
         self.assertNotIn("error", self.admin_call("res.groups", "write", [self.cashier_group.ids, {
