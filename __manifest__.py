@@ -2,7 +2,7 @@
     "name": "Perimeter Security",
     "summary": "Who may reach Odoo, over what, and who changed it: IP allowlist, HTTPS only, "
     "blocked-access log, mail TLS, connected systems, posture, audit trail",
-    "version": "18.0.1.0.0",
+    "version": "1.1.0",
     "category": "Administration",
     "author": "Perimeter Security developers",
     "license": "LGPL-3",

@@ -38,7 +38,7 @@ from odoo.tools import config
 
 from ..perimeter.access_log import Aggregator, summarize
 from ..perimeter.flusher import PeriodicFlusher
-from . import background
+from . import background, odoo_version
 
 _logger = logging.getLogger(__name__)
 
@@ -205,10 +205,10 @@ def _write_apart(registry, dbname, buckets):
 def _flush_environment(registry):
     """A superuser environment on a short cursor of its own, committed on success."""
     with registry.cursor() as cr:
-        restore = _limit_statements(cr, registry.in_test_mode())
+        restore = _limit_statements(cr, odoo_version.registry_in_test_mode(registry))
         # The environment is built on the registry in hand: ``api.Environment`` would look it up
         # through ``Registry()``, whose class-wide lock is held while any database loads.
-        cr.transaction = api.Transaction(registry)
+        cr.transaction = odoo_version.new_transaction(registry)
         yield api.Environment(cr, SUPERUSER_ID, {})
         if restore is not None:
             cr.execute("SELECT set_config('statement_timeout', %s, true)", [restore])

@@ -35,6 +35,7 @@ knows it, and :func:`install` puts the one that fits in place, once:
 import contextlib
 import contextvars
 import logging
+import types
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 from odoo.addons.mail.models import fetchmail as odoo_fetchmail
@@ -156,4 +157,85 @@ class _WrapperClasses:
                 setattr(module, name, _opened_by(attempt_of, odoo_class, open_client))
 
 
-_ADAPTERS = (_WrapperClasses,)
+class _ClientFactories:
+    """Odoo 19: ``ir.mail_server._connect__()`` calls ``smtplib.SMTP_SSL``/``smtplib.SMTP`` itself, and
+    ``fetchmail.server._connect__()`` instantiates ``OdooIMAP4(_SSL)``/``OdooPOP3(_SSL)``.
+
+    ``smtplib`` as seen by ``ir_mail_server`` (that module only) becomes a copy of it whose ``SMTP`` and
+    ``SMTP_SSL`` ask the attempt in progress, if any; everything else in it is the real module. Odoo 19's
+    ``smtplib.SMTP()`` call does not say whether STARTTLS follows: the attempt's ``plain_encryption``
+    (``"starttls"`` or ``"none"``, set by the model from the server's settings) does. The four fetchmail
+    classes become subclasses whose ``__new__`` returns, during an attempt, an instance of Odoo's own class
+    opened by it (so ``_fetch_mail`` keeps its helpers; ``__init__`` is not run again on it), else an
+    ordinary instance (Odoo exactly).
+    """
+
+    FETCH_CLASSES = {  # name: (kind, is_ssl)
+        "OdooIMAP4": ("imap", False), "OdooIMAP4_SSL": ("imap", True),
+        "OdooPOP3": ("pop", False), "OdooPOP3_SSL": ("pop", True),
+    }
+
+    @classmethod
+    def fits(cls):
+        return hasattr(odoo_ir_mail_server, "smtplib") and all(
+            hasattr(odoo_fetchmail, name) for name in cls.FETCH_CLASSES)
+
+    @classmethod
+    def install(cls):
+        cls._install_smtp()
+        cls._install_fetch()
+
+    @staticmethod
+    def _install_smtp():
+        real = odoo_ir_mail_server.smtplib
+        if getattr(real, _MARK, False):
+            return
+        facade = types.ModuleType(real.__name__, real.__doc__)
+        facade.__dict__.update(real.__dict__)
+
+        def SMTP(host="", port=0, *args, **kwargs):  # noqa: N802 -- stands for the class
+            attempt = _SMTP_ATTEMPT.get()
+            if attempt is None:
+                return real.SMTP(host, port, *args, **kwargs)
+            return _open_smtp(attempt, host, port, attempt.plain_encryption)
+
+        def SMTP_SSL(host="", port=0, *args, **kwargs):  # noqa: N802
+            attempt = _SMTP_ATTEMPT.get()
+            if attempt is None:
+                return real.SMTP_SSL(host, port, *args, **kwargs)
+            return _open_smtp(attempt, host, port, "ssl", kwargs.get("context"))
+
+        facade.SMTP, facade.SMTP_SSL = SMTP, SMTP_SSL
+        setattr(facade, _MARK, True)
+        odoo_ir_mail_server.smtplib = facade
+
+    @classmethod
+    def _install_fetch(cls):
+        if getattr(odoo_fetchmail.OdooIMAP4, _MARK, False):
+            return
+        originals = {name: getattr(odoo_fetchmail, name) for name in cls.FETCH_CLASSES}
+
+        def routed(name, kind, is_ssl):
+            original = originals[name]
+
+            def __new__(klass, host="", port=None, *args, **kwargs):
+                attempt = _FETCH_ATTEMPT.get()
+                if attempt is None:
+                    return original.__new__(klass)
+                if kind == "imap":
+                    return attempt.open_imap(host, port, is_ssl, timeout=fetch_timeout(),
+                                             imap_class=originals["OdooIMAP4"],
+                                             imap_ssl_class=originals["OdooIMAP4_SSL"])
+                return attempt.open_pop3(host, port, is_ssl, timeout=kwargs.get("timeout") or fetch_timeout(),
+                                         pop_class=originals["OdooPOP3"], pop_ssl_class=originals["OdooPOP3_SSL"])
+
+            return type(name, (original,), {
+                "__new__": __new__, "__module__": __name__, _MARK: True,
+                "__doc__": f"Odoo's {name}; opened by the mail TLS attempt in progress, if any.",
+            })
+
+        for name, (kind, is_ssl) in cls.FETCH_CLASSES.items():
+            setattr(odoo_fetchmail, name, routed(name, kind, is_ssl))
+
+
+_ADAPTERS = (_WrapperClasses, _ClientFactories)

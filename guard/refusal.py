@@ -20,10 +20,13 @@ import werkzeug.wrappers
 from markupsafe import escape
 
 from odoo.exceptions import AccessDenied, AccessError
-from odoo.http import JSON_MIMETYPES, SessionExpiredException
+from odoo.http import SessionExpiredException
 from odoo.tools.translate import LazyTranslate
 
+from . import odoo_version
+
 _lt = LazyTranslate(__name__, default_lang="en_US")
+JSON_MIMETYPES = odoo_version.json_mimetypes()  # what Odoo serves as JSON-RPC (18: odoo.http.JSON_MIMETYPES)
 
 NOT_ALLOWED = _lt("Access from this network is not allowed.")
 HTTPS_ONLY = _lt("This server accepts secure (HTTPS) connections only.")

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from odoo import fields
 
-from . import server_config
+from . import odoo_version, server_config
 
 # A key of ours in the registry's ``default`` ormcache.
 _SENTINEL = ("perimeter.policy", "snapshot sentinel")
@@ -38,7 +38,7 @@ def _default_ormcache(registry):
     """The registry's ``default`` ormcache (an ``odoo.tools.lru.LRU``), or None if Odoo changed it."""
     caches = getattr(registry, "_Registry__caches", None)
     lru = caches.get("default") if isinstance(caches, dict) else None
-    return lru if isinstance(getattr(lru, "d", None), dict) else None
+    return lru if odoo_version.is_lru(lru) else None
 
 
 def kept_policy(registry):
@@ -47,7 +47,8 @@ def kept_policy(registry):
     if kept is None:
         return None
     lru = _default_ormcache(registry)
-    if lru is None or lru.d.get(_SENTINEL) is not kept.token or kept.disabled != server_config.break_glass():
+    if (lru is None or odoo_version.lru_get(lru, _SENTINEL) is not kept.token
+            or kept.disabled != server_config.break_glass()):
         return None
     if kept.next_expiry and fields.Datetime.now() >= kept.next_expiry:
         return None

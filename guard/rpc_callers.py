@@ -23,7 +23,7 @@ from odoo.tools import config
 
 from ..perimeter.flusher import PeriodicFlusher
 from ..perimeter.rpc_callers import FLUSH_INTERVAL, CallerKey, CallerTally
-from . import background
+from . import background, odoo_version
 
 _logger = logging.getLogger(__name__)
 
@@ -59,9 +59,9 @@ def flush(dbname=None, env=None):
                 TALLY.restore(name, counts)  # written once that database is loaded here again
                 continue
             with registry.cursor() as cr:
-                if not registry.in_test_mode():  # a test's cursor is its whole transaction
+                if not odoo_version.registry_in_test_mode(registry):  # a test's cursor is its whole transaction
                     cr.execute("SET LOCAL statement_timeout = 5000")
-                cr.transaction = api.Transaction(registry)  # the registry in hand, not Registry()'s lock
+                cr.transaction = odoo_version.new_transaction(registry)  # the registry in hand, not Registry()'s lock
                 api.Environment(cr, SUPERUSER_ID, {})["perimeter.rpc.caller"]._merge_counts(counts)
         except Exception:
             # Never into a request; the counts wait for the next flush.

@@ -3,9 +3,10 @@
 It holds what must work without any database: the break-glass switch
 (``disabled = True``) and the policy of requests that belong to no database
 (``server_allowlist``, ``trusted_proxies``, ``allow_loopback``,
-``require_https``). Odoo keeps sections other than ``[options]`` in
-``config.misc``; they are read on every call (a dictionary lookup), so a test
-or a reload sees a change at once. :func:`check_section` runs at start (the
+``require_https``). Odoo 18 keeps sections other than ``[options]`` in
+``config.misc``; Odoo 19 reads only ``[options]``, so the file is read again
+whenever it changes (``odoo_version.config_section``). Either way the section is
+read on every call, so a test or a reload sees a change at once. :func:`check_section` runs at start (the
 server tier's install): a mistyped option (``disable = True``) or an
 unreadable value is logged as an ERROR then, not at the first request that
 happens to need the section.
@@ -13,10 +14,9 @@ happens to need the section.
 
 import logging
 
-from odoo.tools import config
-
 from ..perimeter.policy import Decider, server_policy
 from ..perimeter.policy import break_glass as _break_glass
+from . import odoo_version
 
 SECTION = "perimeter_security"
 
@@ -26,7 +26,7 @@ _compiled = (None, None)
 
 
 def options():
-    return config.misc.get(SECTION) or {}
+    return odoo_version.config_section(SECTION)
 
 
 def break_glass():

@@ -44,12 +44,16 @@ from contextlib import closing
 import psycopg2
 import werkzeug.serving
 
-import odoo
+import odoo.http
+import odoo.service.common
+import odoo.service.db
+import odoo.service.model
+import odoo.tools
 from odoo import SUPERUSER_ID, api
 from odoo.http import Application, Request, Session
 from odoo.modules.registry import Registry
 
-from . import peer, refusal, server_config, verdicts
+from . import odoo_version, peer, refusal, server_config, verdicts
 
 _logger = logging.getLogger(__name__)
 
@@ -129,7 +133,7 @@ def database_decider(dbname, fresh=False, load=False):
         return None
     try:
         with closing(registry.cursor()) as cr:
-            if not registry.in_test_mode():
+            if not odoo_version.registry_in_test_mode(registry):
                 registry_sequence, _cache_sequences = registry.get_sequences(cr)
                 if registry_sequence == registry.registry_sequence:
                     # Clear what other workers invalidated; a pending registry reload is left to Odoo.
@@ -362,12 +366,14 @@ def _check_rpc(state, service, method, params):
 
 def _guard_session_authenticate(original):
     @functools.wraps(original)
-    def authenticate(self, dbname, credential):
-        # /web/session/authenticate checks a password in the database its payload names.
+    def authenticate(self, dbname_or_env, credential):
+        # /web/session/authenticate checks a password in the database its payload names
+        # (Odoo 18 passes the database's name, 19 an environment on it).
+        dbname = odoo_version.session_authenticate_dbname(dbname_or_env)
         state = verdicts.current_state()
         if state is not None and isinstance(dbname, str) and dbname:
             _check_target(state, dbname)
-        return original(self, dbname, credential)
+        return original(self, dbname_or_env, credential)
 
     return authenticate
 

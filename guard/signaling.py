@@ -1,7 +1,8 @@
 """Changes to the policy reach every Odoo process, whatever wrote them.
 
 Odoo tells its other workers and servers to clear their caches by bumping a
-sequence (``base_cache_signaling_default``), but only from the code paths that
+signal (18: the sequence ``base_cache_signaling_default``; 19: a row inserted
+in the table ``orm_signaling_default``), but only from the code paths that
 call ``Registry.signal_changes()``: the end of an HTTP request, an RPC call, a
 cron job. A rule fixed in ``odoo shell`` and committed, a script on its own
 cursor, ``psql``: the running servers never hear of it and keep the old
@@ -18,6 +19,7 @@ from odoo.tools import SQL
 
 FUNCTION = "perimeter_security_signal_policy_change"
 SEQUENCE = "base_cache_signaling_default"  # Odoo 18: Registry.setup_signaling, cache "default"
+TABLE = "orm_signaling_default"  # Odoo 19: insert-only table, Registry.setup_signaling, cache "default"
 PARAMETER_PATTERN = "perimeter\\_security.%"  # LIKE: the module's parameters, and nothing else
 # (trigger name, table, event, WHEN condition, each %s standing for PARAMETER_PATTERN; or None)
 TRIGGERS = (
@@ -40,15 +42,19 @@ def install(cr):
         """
         CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $body$
         BEGIN
-            -- The sequence exists once Odoo has set its signaling up (it is absent in a test-only database).
+            -- The signal exists once Odoo has set its signaling up (it is absent in a test-only database).
+            -- Checked when it fires, not when installed: one body for 18 and 19 (and a database upgraded
+            -- from 18 to 19, which may keep the old sequence).
             IF to_regclass(%s) IS NOT NULL THEN
+                INSERT INTO %s DEFAULT VALUES;
+            ELSIF to_regclass(%s) IS NOT NULL THEN
                 PERFORM nextval(%s);
             END IF;
             RETURN NULL;
         END
         $body$
         """,
-        SQL.identifier(FUNCTION), SEQUENCE, SEQUENCE,
+        SQL.identifier(FUNCTION), TABLE, SQL.identifier(TABLE), SEQUENCE, SEQUENCE,
     ))
     for name, table, event, condition in TRIGGERS:
         # Models are initialised one by one: a relation table made by a later model gets its trigger when

@@ -8,10 +8,13 @@ needs no mail server. When that channel has been deleted, their inboxes.
 from odoo import SUPERUSER_ID
 from odoo.tools import config
 
+from ..guard import odoo_version
+
 
 def administrators(env):
     """The active internal users of Settings (``base.group_system``)."""
-    return env.ref("base.group_system").sudo().users.filtered(lambda user: user.active and not user.share)
+    members = env.ref("base.group_system").sudo()[odoo_version.GROUP_USERS_FIELD]
+    return members.filtered(lambda user: user.active and not user.share)
 
 
 def administrators_language(env):

@@ -58,9 +58,10 @@ def outgoing_mail_servers(env):
         if not server.smtp_host:
             continue
         address = host_port(server.smtp_host, server.smtp_port or 25)
-        if server.smtp_encryption == "ssl":
+        encryption = (server.smtp_encryption or "none").removesuffix("_strict")  # Odoo 19: ssl_strict...
+        if encryption == "ssl":
             endpoint, protocol = f"smtps://{address}", "direct"
-        elif server.smtp_encryption == "starttls":
+        elif encryption == "starttls":
             endpoint, protocol = f"smtp://{address}", "smtp"
         else:  # Odoo sends without any encryption
             endpoint, protocol = f"smtp://{address}", "plain"

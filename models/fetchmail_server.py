@@ -20,7 +20,7 @@ import contextlib
 
 from odoo import api, fields, models
 
-from ..guard import mail_connections
+from ..guard import mail_connections, odoo_version
 from ..guard.odoo_runtime import in_odoo_test
 from ..guard.wording import message_of
 from ..perimeter import mail_tls
@@ -98,14 +98,14 @@ class FetchmailServer(models.Model):
 
     # --- connect() -----------------------------------------------------------------------------------------------
 
-    def connect(self, allow_archived=False):
+    def _perimeter_connect(self, allow_archived=False):
         self.ensure_one()
         # Odoo's tests replace imaplib/poplib with mocks: step aside, as the SMTP side does.
-        if in_odoo_test():
-            return super().connect(allow_archived=allow_archived)
+        if in_odoo_test(self.env):
+            return self._perimeter_super_connect(allow_archived)
         policy, min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
-            return super().connect(allow_archived=allow_archived)
+            return self._perimeter_super_connect(allow_archived)
         server = self.sudo()
         try:
             attempt = _FetchAttempt(policy, min_version, server)
@@ -113,7 +113,7 @@ class FetchmailServer(models.Model):
             raise MailTlsError(message_of(self.env, exc)) from None
         try:
             with mail_connections.fetch_connections_verified_by(attempt):
-                connection = super().connect(allow_archived=allow_archived)
+                connection = self._perimeter_super_connect(allow_archived)
         except Exception as exc:
             if not mail_tls.is_tls_failure(exc):
                 if attempt.mail_tls.verified:  # the channel was fine; the login was not
@@ -135,7 +135,11 @@ class FetchmailServer(models.Model):
         if policy == "enforce":
             raise MailTlsError(server._perimeter_reason(
                 attempt.host or self.server, attempt.port or self.port, report, policy)) from failure
-        return super().connect(allow_archived=allow_archived)
+        return self._perimeter_super_connect(allow_archived)
+
+    def _perimeter_super_connect(self, allow_archived):
+        """Odoo's connect() (18) / _connect__() (19), not ours."""
+        return getattr(super(), odoo_version.FETCH_CONNECT)(allow_archived=allow_archived)
 
     def _perimeter_close(self, connection):
         with contextlib.suppress(Exception):
@@ -154,7 +158,7 @@ class FetchmailServer(models.Model):
 
     def button_confirm_login(self):
         require_manager(self.env)
-        if in_odoo_test():
+        if in_odoo_test(self.env):
             return super().button_confirm_login()
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -165,9 +169,10 @@ class FetchmailServer(models.Model):
         super().button_confirm_login()
         return self._perimeter_notification(results, title=self.env._("Connection confirmed"))
 
-    def fetch_mail(self, raise_exception=True):
+    def fetch_mail(self, *args, **kwargs):
+        # 18: fetch_mail(raise_exception=True); 19: fetch_mail() (raises what _fetch_mail() returns).
         require_manager(self.env)
-        return super().fetch_mail(raise_exception=raise_exception)
+        return super().fetch_mail(*args, **kwargs)
 
     def set_draft(self):
         require_manager(self.env)
@@ -176,3 +181,7 @@ class FetchmailServer(models.Model):
     @api.model
     def _perimeter_servers_to_check(self):
         return self.search([("active", "=", True), ("server_type", "!=", "local")])
+
+
+# Odoo's connect() (18) is _connect__() on 19: the override is bound to the name this Odoo calls.
+odoo_version.bind_method(FetchmailServer, odoo_version.FETCH_CONNECT, FetchmailServer._perimeter_connect)

@@ -24,7 +24,7 @@ import contextvars
 from odoo import api, fields, models, tools
 from odoo.exceptions import UserError
 
-from ..guard import mail_connections
+from ..guard import mail_connections, odoo_version
 from ..guard.odoo_runtime import in_odoo_test
 from ..perimeter import mail_tls
 from .perimeter_mail_tls_mixin import CheckTarget, MailTlsError
@@ -44,6 +44,16 @@ def take_refusal(reason):
     return refusal[0]
 
 
+def _plain_encryption(server, encryption):
+    """What a client without implicit TLS is for: ``"starttls"`` or ``"none"`` (Odoo 19 calls ``smtplib.SMTP()``
+    without saying whether STARTTLS follows; 18's SMTPConnection is told the encryption)."""
+    if server and server.smtp_authentication != "cli":
+        value = server.smtp_encryption
+    else:
+        value = encryption or ("starttls" if tools.config.get("smtp_ssl") else "none")
+    return "starttls" if (value or "").startswith("starttls") else "none"
+
+
 class _SmtpAttempt:
     """One ``connect()`` under the policy: settings in, what happened out."""
 
@@ -52,6 +62,7 @@ class _SmtpAttempt:
         self.min_version = min_version
         self.server = server  # the ir.mail_server record; empty with explicit or command-line settings
         self.cli_client_cert = cli_client_cert
+        self.plain_encryption = "none"  # set by connect(): see _plain_encryption
         self.mail_tls = None
         self.host = self.port = None
         self.encryption = None
@@ -85,7 +96,8 @@ class _SmtpAttempt:
         if server and server.smtp_authentication == "certificate":
             return (base64.b64decode(server.smtp_ssl_certificate) + b"\n"
                     + base64.b64decode(server.smtp_ssl_private_key))
-        return self.cli_client_cert
+        cert, key = self.cli_client_cert or (None, None)
+        return (cert, key) if cert and key else None  # 19 passes Odoo's context for every ssl connection
 
 
 class IrMailServer(models.Model):
@@ -157,6 +169,7 @@ class IrMailServer(models.Model):
     def _perimeter_check_by_connecting(self, min_version):
         self.ensure_one()
         attempt = _SmtpAttempt("enforce", min_version, self.sudo(), None)
+        attempt.plain_encryption = _plain_encryption(self.sudo(), None)
         try:
             connection = self._perimeter_connect_with(attempt, {"mail_server_id": self.id, "allow_archived": True})
         except Exception as exc:  # noqa: BLE001 - any failure is the check's answer, in words
@@ -169,7 +182,7 @@ class IrMailServer(models.Model):
 
     # --- connect() -----------------------------------------------------------------------------------------------
 
-    def connect(self, host=None, port=None, user=None, password=None, encryption=None,  # noqa: PLR0917 - Odoo's signature
+    def _perimeter_connect(self, host=None, port=None, user=None, password=None, encryption=None,  # noqa: PLR0917 - Odoo's
                 smtp_from=None, ssl_certificate=None, ssl_private_key=None, smtp_debug=False, mail_server_id=None,
                 allow_archived=False):
         kwargs = {
@@ -178,17 +191,18 @@ class IrMailServer(models.Model):
             "smtp_debug": smtp_debug, "mail_server_id": mail_server_id, "allow_archived": allow_archived,
         }
         # Odoo's test mode connects nowhere; neither do we.
-        if in_odoo_test():
-            return super().connect(**kwargs)
+        if in_odoo_test(self.env):
+            return self._perimeter_super_connect(kwargs)
         policy, min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
-            return super().connect(**kwargs)
+            return self._perimeter_super_connect(kwargs)
         server = self._perimeter_server_for(host, mail_server_id, smtp_from)
         cli_client_cert = (
             ssl_certificate or tools.config.get("smtp_ssl_certificate_filename"),
             ssl_private_key or tools.config.get("smtp_ssl_private_key_filename"),
         )
         attempt = _SmtpAttempt(policy, min_version, server, cli_client_cert)
+        attempt.plain_encryption = _plain_encryption(server, encryption)
         try:
             connection = self._perimeter_connect_with(attempt, kwargs)
         except Exception as exc:
@@ -213,13 +227,17 @@ class IrMailServer(models.Model):
             _LAST_REFUSAL.set((server.id or False, reason))
             raise MailTlsError(reason) from failure
         # warn: the channel could not be verified; connect as Odoo always did.
-        return super().connect(**kwargs)
+        return self._perimeter_super_connect(kwargs)
+
+    def _perimeter_super_connect(self, kwargs):
+        """Odoo's connect() (18) / _connect__() (19), not ours."""
+        return getattr(super(), odoo_version.SMTP_CONNECT)(**kwargs)
 
     def _perimeter_connect_with(self, attempt, kwargs):
         """Odoo's connect() with ``attempt`` deciding how its SMTP client is secured."""
         with mail_connections.smtp_connections_verified_by(attempt):
             # Odoo's connect(), not ours: this method is the core of our override.
-            connection = super().connect(**kwargs)  # pylint: disable=super-method-mismatch
+            connection = self._perimeter_super_connect(kwargs)
         if attempt.policy == "enforce" and (attempt.mail_tls is None or not attempt.mail_tls.verified):
             # Something skipped starttls(): never hand out an unverified session under enforce.
             if connection is not None:
@@ -243,7 +261,7 @@ class IrMailServer(models.Model):
         require_manager(self.env)
         # Odoo's contract, relied on by scripts and other modules: under off and warn this raises
         # UserError exactly when Odoo raises it (with the TLS facts added); only enforce refuses more.
-        if in_odoo_test():
+        if in_odoo_test(self.env):
             return super().test_smtp_connection(autodetect_max_email_size)
         policy, _min_version = self._perimeter_mail_tls_settings()
         if policy == "off":
@@ -313,3 +331,8 @@ class IrMailServer(models.Model):
         _results, outgoing = servers._perimeter_check_all()
         _results, incoming = servers.env["fetchmail.server"]._perimeter_check_all()
         servers._perimeter_notify(outgoing + incoming, policy)
+
+
+# Odoo's connect() (18) is _connect__() on 19: the override is bound to the name this Odoo calls (defined
+# under its own name so that 19 gets no new public, RPC-callable ``connect``).
+odoo_version.bind_method(IrMailServer, odoo_version.SMTP_CONNECT, IrMailServer._perimeter_connect)

@@ -13,7 +13,8 @@ class MailMail(models.Model):
         help="The outgoing mail server whose TLS check refused this mail; its Retry refused mail button "
         "queues it again.")
 
-    def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
+    def _postprocess_sent_message(self, success_pids, *args, failure_reason=False, failure_type=None, **kwargs):
+        # ``*args, **kwargs``: 19 added ``success_emails`` after ``success_pids`` (Odoo's callers use keywords).
         # Odoo marks mail whose server connection failed as "exception" with the
         # reason, but leaves its failure type empty and tells the chatter
         # nothing. For mail refused by the TLS policy, say both, and remember
@@ -36,4 +37,4 @@ class MailMail(models.Model):
                 mail.perimeter_refused_by_id or mail.failure_type == "mail_smtp"))
             sent.write({"failure_type": False, "perimeter_refused_by_id": False})
         return super()._postprocess_sent_message(
-            success_pids=success_pids, failure_reason=failure_reason, failure_type=failure_type)
+            success_pids, *args, failure_reason=failure_reason, failure_type=failure_type, **kwargs)

@@ -6,10 +6,14 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from ..guard import odoo_version
 from ..perimeter.access_log import REASONS, refused_per_client
 from .admin_notice import administrators, administrators_language, mail_server_configured, post_to_administrators
 
 
+@odoo_version.sql_constraints(
+    ("window_unique", "unique(ip, window_start)", "One alert per client and window."),
+)
 class PerimeterAccessAlert(models.Model):
     """Refused requests of one client in one alert window, and whether administrators were told.
 
@@ -36,10 +40,6 @@ class PerimeterAccessAlert(models.Model):
     last_seen = fields.Datetime(readonly=True)
     notified_at = fields.Datetime(string="Administrators notified", readonly=True, index=True)
     log_ids = fields.Many2many("perimeter.access.log", string="Access log", compute="_compute_log_ids")
-
-    _sql_constraints = [
-        ("window_unique", "unique(ip, window_start)", "One alert per client and window."),
-    ]
 
     @api.depends("ip", "window_start", "window_end")
     def _compute_display_name(self):

@@ -11,6 +11,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL, split_every
 
+from ..guard import odoo_version
 from ..perimeter.access_log import REASONS
 
 _logger = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ def _seconds(moment):
     return moment.replace(microsecond=0)
 
 
+@odoo_version.sql_constraints(
+    # The target of the flush's upsert: two workers never make two rows for one hour.
+    ("window_unique", "unique(ip, reason, blocked, window_start)", "One row per client, reason and hour."),
+)
 class PerimeterAccessLog(models.Model):
     """Refused (or, in monitor mode, would-be-refused) requests, one row per client, reason and hour.
 
@@ -57,11 +62,6 @@ class PerimeterAccessLog(models.Model):
     # The login concerned by a refusal that is about a user (reason ``user_network``).
     login = fields.Char(readonly=True, index="btree_not_null",
                         help="The user the refused request was made as (latest request of this row).")
-
-    _sql_constraints = [
-        # The target of the flush's upsert: two workers never make two rows for one hour.
-        ("window_unique", "unique(ip, reason, blocked, window_start)", "One row per client, reason and hour."),
-    ]
 
     @api.depends("ip", "reason")
     def _compute_display_name(self):

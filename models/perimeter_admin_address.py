@@ -7,6 +7,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..guard import odoo_version
 from ..perimeter.networks import network_covers
 
 _logger = logging.getLogger(__name__)
@@ -21,6 +22,9 @@ _noted = {}
 _noted_lock = threading.Lock()
 
 
+@odoo_version.sql_constraints(
+    ("address_unique", "unique(ip, user_id)", "One row per administrator and address."),
+)
 class PerimeterAdminAddress(models.Model):
     """The client addresses administrators worked from, as the perimeter resolved them.
 
@@ -42,8 +46,6 @@ class PerimeterAdminAddress(models.Model):
     user_id = fields.Many2one("res.users", string="Administrator", required=True, readonly=True,
                               ondelete="cascade", index=True)
     last_seen = fields.Datetime(required=True, readonly=True)
-
-    _sql_constraints = [("address_unique", "unique(ip, user_id)", "One row per administrator and address.")]
 
     @api.model
     def _perimeter_note(self, uid, address):

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..guard import wording
+from ..guard import odoo_version, wording
 from ..perimeter.networks import NetworkSet, normalize_network, pack_address, parse_network
 from .roles import archive_offered_to_writers_only
 
@@ -30,6 +30,10 @@ NAMING_FIELDS = ("user_ids", "group_ids")
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
+@odoo_version.sql_constraints(
+    ("network_unique", "unique(network)",
+     "This network is already in the allowlist (the existing rule may be archived)."),
+)
 class PerimeterAllowlist(models.Model):
     """Networks allowed to reach Odoo when enforcement is on.
 
@@ -88,14 +92,6 @@ class PerimeterAllowlist(models.Model):
     )
     note_links = fields.Html(string="Links", compute="_compute_note_links", sanitize=False,
                              help="The links of the note, clickable.")
-
-    _sql_constraints = [
-        (
-            "network_unique",
-            "unique(network)",
-            "This network is already in the allowlist (the existing rule may be archived).",
-        ),
-    ]
 
     def _compute_contains_address(self):
         self.contains_address = False

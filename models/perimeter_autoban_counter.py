@@ -3,9 +3,13 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..guard import odoo_version
 from ..perimeter.blocklist import ban_counts, ban_reason
 
 
+@odoo_version.sql_constraints(
+    ("window_unique", "unique(ip, window_start)", "One counter per client and window."),
+)
 class PerimeterAutobanCounter(models.Model):
     """Refused requests and failed logins per client and alert window, summed across workers and servers.
 
@@ -26,8 +30,6 @@ class PerimeterAutobanCounter(models.Model):
     refusals = fields.Integer(readonly=True)
     failed_logins = fields.Integer(readonly=True)
     banned = fields.Boolean(readonly=True, help="This window's ban (or would-be ban, in monitor mode) is done.")
-
-    _sql_constraints = [("window_unique", "unique(ip, window_start)", "One counter per client and window.")]
 
     @api.model
     def _perimeter_count(self, buckets):

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..guard import verdicts, wording
+from ..guard import odoo_version, verdicts, wording
 from ..perimeter.access_log import network_to_admit
 from ..perimeter.blocklist import ban_minutes, check_blockable
 from ..perimeter.networks import NetworkSet
@@ -28,6 +28,9 @@ from .roles import archive_offered_to_writers_only
 _logger = logging.getLogger(__name__)
 
 
+@odoo_version.sql_constraints(
+    ("network_unique", "unique(network)", "This network is already in the blocklist (perhaps archived)."),
+)
 class PerimeterBlocklist(models.Model):
     """Networks refused everywhere, before any other rule, until they expire.
 
@@ -65,10 +68,6 @@ class PerimeterBlocklist(models.Model):
         help="Requests refused because of this block, from the access log.",
     )
     active = fields.Boolean(default=True)
-
-    _sql_constraints = [
-        ("network_unique", "unique(network)", "This network is already in the blocklist (perhaps archived)."),
-    ]
 
     def _compute_hits(self):
         rows = self.env["perimeter.access.log"].sudo().search_fetch(
@@ -219,7 +218,7 @@ class PerimeterBlocklist(models.Model):
         The addresses the perimeter resolved for their requests (``perimeter.admin.address``: the
         client behind a trusted proxy), and Odoo's device log (the TCP peer) for the rest.
         """
-        admins = self.env.ref("base.group_system").sudo().users
+        admins = self.env.ref("base.group_system").sudo()[odoo_version.GROUP_USERS_FIELD]
         return self.env["perimeter.admin.address"]._perimeter_worked_from(network, admins)
 
     @api.model

@@ -14,7 +14,7 @@ from dataclasses import replace
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError
 
-from ..guard import access_log, registry_cache, server_config, server_tier, verdicts
+from ..guard import access_log, odoo_version, registry_cache, server_config, server_tier, verdicts
 from ..guard import audience as audience_guard
 from ..perimeter import settings
 from ..perimeter.audience import ANYWHERE, Audience, Member, judge, reach
@@ -158,7 +158,7 @@ class PerimeterPolicy(models.AbstractModel):
     @api.model
     def _perimeter_member(self, uid):
         """What the audience needs to know of user ``uid`` (as saved in this transaction), or None."""
-        self.env["res.users"].flush_model(["login", "share", "groups_id", "perimeter_allowlist_ids"])
+        self.env["res.users"].flush_model(["login", "share", odoo_version.USER_GROUPS_FIELD, "perimeter_allowlist_ids"])
         self.env.cr.execute("""
             SELECT u.login, u.share,
                    ARRAY(SELECT rule_id FROM perimeter_allowlist_res_users_rel WHERE user_id = u.id ORDER BY rule_id),
@@ -290,7 +290,7 @@ class PerimeterPolicy(models.AbstractModel):
     def _perimeter_settings_administrators(self):
         """The active internal users of the Settings group: those who decide who is held where."""
         return self.env["res.users"].sudo().search([
-            ("groups_id", "in", self.env.ref("base.group_system").id), ("share", "=", False),
+            (odoo_version.USER_GROUPS_FIELD, "in", self.env.ref("base.group_system").id), ("share", "=", False),
         ], order="id")
 
     @api.model

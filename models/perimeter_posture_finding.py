@@ -11,7 +11,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL, config
 from odoo.tools.sql import column_exists
 
-from ..guard import server_config
+from ..guard import odoo_version, server_config
 from ..guard.master_password import master_password_is
 from ..guard.wording import word_stored
 from ..perimeter import posture
@@ -22,6 +22,9 @@ _RANKS = {severity: rank for rank, severity in enumerate(posture.SEVERITIES)}
 PROXY_PEERS_DAYS = 7  # how far back the access log is read for peers sending proxy headers untrusted
 
 
+@odoo_version.sql_constraints(
+    ("key_host_unique", "unique(key, host)", "One finding per subject and server."),
+)
 class PerimeterPostureFinding(models.Model):
     """Something this Odoo server exposes or allows that weakens the perimeter, and how to fix it.
 
@@ -59,10 +62,6 @@ class PerimeterPostureFinding(models.Model):
                        help="The machine whose ports and configuration were reviewed.")
     first_seen = fields.Datetime(readonly=True)
     last_seen = fields.Datetime(string="Last reviewed", readonly=True)
-
-    _sql_constraints = [
-        ("key_host_unique", "unique(key, host)", "One finding per subject and server."),
-    ]
 
     @api.depends("severity")
     def _compute_severity_rank(self):

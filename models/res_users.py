@@ -11,12 +11,13 @@ history of a user's own networks. Where a credential of a user is checked:
   answer is the same ``AccessDenied`` whether it was right or wrong, as for an
   unknown login. Once the password is accepted, the fence of the connected
   systems applies to it;
-- ``authenticate``: the RPC caller is recorded (``common.login`` /
+- ``authenticate`` (a class method on 18, a method on 19: both bound by
+  ``guard.odoo_version``, as is ``check``): the RPC caller is recorded (``common.login`` /
   ``common.authenticate`` of a script), and the audience judges again with
   the uid that logged in (an override that catches ``AccessDenied`` and logs
   in by other means, as LDAP does, cannot slip past); every failed login
   leaves it with the same traceback;
-- ``check``: every ``execute``/``execute_kw`` call: the audience first (from
+- ``check`` (Odoo 19: ``_check_uid_passwd``): every ``execute``/``execute_kw`` call: the audience first (from
   its cache, no SQL per call), then Odoo's cached password check, then the
   fence and the RPC caller record (from the compiled fence: no SQL per call);
 - ``_assert_can_auth``: the block Odoo checks every password in: a refused
@@ -38,7 +39,7 @@ import werkzeug.exceptions
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import AccessDenied
 
-from ..guard import access_log, api_keys, failed_logins, rpc_callers, rpc_context
+from ..guard import access_log, api_keys, failed_logins, odoo_version, rpc_callers, rpc_context
 from ..guard import audience as audience_guard
 from ..guard.registry_cache import cached_decider
 from ..perimeter.access_log import Hit
@@ -47,6 +48,7 @@ from ..perimeter.client import resolve_client
 from .perimeter_edge_sync import SYNC_USER as EDGE_SYNC_USER
 
 _logger = logging.getLogger(__name__)
+GROUPS = odoo_version.USER_GROUPS_FIELD  # res.users -> res.groups: groups_id (18), group_ids (19)
 
 # RPC calls hide the request from the code that authenticates them; remember it (see rpc_context).
 rpc_context.install()
@@ -56,7 +58,7 @@ class ResUsers(models.Model):
     _name = "res.users"
     _inherit = ["res.users", "perimeter.audience.holder", "perimeter.change.tracked"]
     # Fields of a user whose change moves their networks.
-    _perimeter_audience_fields = ("perimeter_allowlist_ids", "groups_id", "share", "login", "active")
+    _perimeter_audience_fields = ("perimeter_allowlist_ids", GROUPS, "share", "login", "active")
     # A user's own networks, given from the user form, go to the change history (the rule's side is
     # tracked on the rule); so does joining or leaving a group that names networks (see _perimeter_snapshot).
     _perimeter_tracked_fields = ("perimeter_allowlist_ids",)
@@ -90,12 +92,12 @@ class ResUsers(models.Model):
         help="The networks in force for this user now, as the perimeter applies them.",
     )
 
-    @api.depends("perimeter_allowlist_ids", "groups_id.perimeter_allowlist_ids", "share")
+    @api.depends("perimeter_allowlist_ids", f"{GROUPS}.perimeter_allowlist_ids", "share")
     def _compute_perimeter_held(self):
         scope = self.env["ir.config_parameter"].sudo()._perimeter_settings()["scope"]
         for user in self:
             user.perimeter_held = bool(scope == "all" or not user.share or user.perimeter_allowlist_ids
-                                       or user.groups_id.perimeter_allowlist_ids or user._perimeter_is_edge_sync())
+                                       or user[GROUPS].perimeter_allowlist_ids or user._perimeter_is_edge_sync())
 
     def _search_perimeter_held(self, operator, value):
         if operator not in ("=", "!="):
@@ -109,7 +111,7 @@ class ResUsers(models.Model):
             return [(1, "=", 1)]
         edge = self.env.ref(EDGE_SYNC_USER, raise_if_not_found=False)
         return ["|", "|", "|", ("perimeter_allowlist_ids", "!=", False),
-                ("groups_id.perimeter_allowlist_ids", "!=", False), ("share", "=", False),
+                (f"{GROUPS}.perimeter_allowlist_ids", "!=", False), ("share", "=", False),
                 ("id", "=", edge.id if edge else 0)]
 
     def _perimeter_is_edge_sync(self):
@@ -120,7 +122,7 @@ class ResUsers(models.Model):
         for user in self:
             user.perimeter_is_edge_sync = user._perimeter_is_edge_sync()
 
-    @api.depends("perimeter_allowlist_ids", "groups_id")
+    @api.depends("perimeter_allowlist_ids", GROUPS)
     def _compute_perimeter_networks(self):
         Policy = self.env["perimeter.policy"].sudo()
         policy = Policy._perimeter_policy()
@@ -142,15 +144,15 @@ class ResUsers(models.Model):
     # -- change history: membership of the groups that name networks ------------------------------
 
     def _perimeter_touches(self, vals):
-        return super()._perimeter_touches(vals) or "groups_id" in vals
+        return super()._perimeter_touches(vals) or GROUPS in vals
 
     def _perimeter_snapshot(self):
         """Also the groups naming networks the user belongs to (implied ones included): joining or leaving
         one moves where the user may come from; other group changes are not the perimeter's history."""
         snapshot = super()._perimeter_snapshot()
         for user in self.sudo().with_context(active_test=False):
-            held_by = user.groups_id.filtered("perimeter_allowlist_ids")
-            snapshot[user.id][1]["groups_id"] = ", ".join(sorted(held_by.mapped("full_name"))) or False
+            held_by = user[GROUPS].filtered("perimeter_allowlist_ids")
+            snapshot[user.id][1][GROUPS] = ", ".join(sorted(held_by.mapped("full_name"))) or False
         return snapshot
 
     # -- credentials: each override runs its steps top to bottom ------------------------------------
@@ -161,32 +163,6 @@ class ResUsers(models.Model):
         if credential.get("type") == "password":  # the fence of the connected systems
             self._perimeter_guard(auth_info.get("uid") or self.env.user.id, credential.get("password"))
         return auth_info
-
-    @classmethod
-    def authenticate(cls, db, credential, user_agent_env):
-        try:
-            auth_info = super().authenticate(db, credential, user_agent_env)
-            cls._perimeter_record_rpc_login(credential, auth_info)
-            cls._perimeter_hold_uid(auth_info.get("uid"))
-        except AccessDenied as denied:
-            failed = denied
-        else:
-            return auth_info
-        # Raised again from here, its traceback cut: every failed login, whether its login is unknown, its
-        # password wrong or its user held elsewhere, has the same traceback (``error.data.debug`` of a JSON
-        # answer), so where a refusal came from (Odoo's ``_login``, a password check, this module) tells nothing.
-        raise failed.with_traceback(None) from None
-
-    @classmethod
-    def check(cls, db, uid, passwd):
-        # The password sent with every XML-RPC / JSON-RPC execute_kw.
-        cls._perimeter_hold_uid(uid)
-        result = super().check(db, uid, passwd)
-        with contextlib.closing(cls.pool.cursor()) as cr:
-            call = api.Environment(cr, SUPERUSER_ID, {})["res.users"]._perimeter_guard(uid, passwd, record=True)
-        if call:
-            rpc_callers.record_call(*call)
-        return result
 
     @contextlib.contextmanager
     def _assert_can_auth(self, user=None):
@@ -305,3 +281,38 @@ class ResUsers(models.Model):
         if http_error:
             raise werkzeug.exceptions.Forbidden()
         raise AccessDenied()
+
+
+# -- the credential hooks whose signature differs between series (18: classmethods ``authenticate(db, ...)``
+# and ``check(db, uid, passwd)``; 19: instance ``authenticate(credential, ...)`` and ``_check_uid_passwd``).
+# Written once as functions of ``owner`` (the model class on 18, a recordset on 19: both have ``pool`` and the
+# class methods below) and bound by guard/odoo_version.
+
+def _after_authenticate(owner, dbname, credential, user_agent_env, call_next):
+    try:
+        auth_info = call_next()
+        owner._perimeter_record_rpc_login(credential, auth_info)
+        owner._perimeter_hold_uid(auth_info.get("uid"))
+    except AccessDenied as denied:
+        failed = denied
+    else:
+        return auth_info
+    # Raised again from here, its traceback cut: every failed login, whether its login is unknown, its
+    # password wrong or its user held elsewhere, has the same traceback (``error.data.debug`` of a JSON
+    # answer), so where a refusal came from (Odoo's ``_login``, a password check, this module) tells nothing.
+    raise failed.with_traceback(None) from None
+
+
+def _around_check(owner, dbname, uid, passwd, call_next):
+    # The password sent with every XML-RPC / JSON-RPC execute_kw.
+    owner._perimeter_hold_uid(uid)
+    result = call_next()
+    with contextlib.closing(owner.pool.cursor()) as cr:
+        call = api.Environment(cr, SUPERUSER_ID, {})["res.users"]._perimeter_guard(uid, passwd, record=True)
+    if call:
+        rpc_callers.record_call(*call)
+    return result
+
+
+odoo_version.bind_authenticate(ResUsers, _after_authenticate)
+odoo_version.bind_check(ResUsers, _around_check)

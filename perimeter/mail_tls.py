@@ -58,7 +58,10 @@ REASON_PREFIX = "Mail TLS"
 # what follows is worded in the reader's language.
 _REASON_TEMPLATE = REASON_PREFIX + " (%(policy)s): %(refusal)s"
 # Odoo's smtp_encryption values and the probe protocol each one means.
-SMTP_PROTOCOLS = {"ssl": "direct", "starttls": "smtp", "none": "plain"}
+# Odoo 19 adds ``ssl_strict`` / ``starttls_strict`` (Odoo itself verifies): the same channels.
+SMTP_PROTOCOLS = {
+    "ssl": "direct", "starttls": "smtp", "none": "plain", "ssl_strict": "direct", "starttls_strict": "smtp",
+}
 _STARTTLS_BY_MAIL_PROTOCOL = {"imap": "imap", "pop": "pop3"}
 
 
@@ -441,6 +444,7 @@ class MailTls:
         call (Odoo does) before anything else. ``none``: refused under
         ``enforce`` before any socket is opened.
         """
+        encryption = (encryption or "none").removesuffix("_strict")  # Odoo 19's ssl_strict / starttls_strict
         if encryption == "ssl":
             return _VerifyingSMTP_SSL(host, port, mail_tls=self, timeout=timeout)
         if encryption == "starttls":

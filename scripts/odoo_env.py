@@ -100,7 +100,8 @@ def odoo_python(odoo_bin):
 def odoo_addons_paths(python):
     """Odoo's own addons folders (``odoo/addons`` and the ``addons`` beside the package)."""
     code = (
-        "import os, odoo; root = os.path.dirname(os.path.abspath(odoo.__file__)); "
+        # 19: odoo is a namespace package (no odoo.__file__); its one folder is in __path__ on both.
+        "import os, odoo; root = os.path.abspath(list(odoo.__path__)[0]); "
         "print('\\n'.join(p for p in (os.path.join(root, 'addons'), os.path.join(root, '..', 'addons')) "
         "if os.path.isdir(p)))"
     )

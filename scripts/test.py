@@ -132,6 +132,14 @@ def run_engine_tests(python, tally):
         tally.add("engine", total - failed - len(skipped), failed + len(problems), skipped, problems)
 
 
+def demo_options(series, demo):
+    """The command-line options for a run with or without demo data: Odoo 18 loads demo data unless
+    ``--without-demo=all``; 19 loads none unless ``--with-demo`` (and refuses ``--without-demo=all``)."""
+    if series == "18.0":
+        return [] if demo else ["--without-demo=all"]
+    return ["--with-demo"] if demo else []
+
+
 def run_odoo_tests(odoo, addons_dir, tags, tally, *, run="no demo"):
     series, odoo_bin, python = odoo
     label = f"odoo {series} ({run})"
@@ -144,7 +152,7 @@ def run_odoo_tests(odoo, addons_dir, tags, tally, *, run="no demo"):
     given = pgcluster.given_connection()
     beside = RUNS[run]["modules"]
     modules = [odoo_env.MODULE, *_optional_modules(python), *beside]
-    demo = [] if RUNS[run]["demo"] else ["--without-demo=all"]
+    demo = demo_options(series, RUNS[run]["demo"])
     env = dict(os.environ, PERIMETER_TEST_MODULES=",".join(beside))
     with tempfile.TemporaryDirectory(prefix="perimeter-odoo-") as data_dir:
         log_path = os.path.join(data_dir, "odoo.log")

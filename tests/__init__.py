@@ -46,3 +46,4 @@ from . import test_spec_rpc
 from . import test_autoban_trust
 from . import test_layers
 from . import test_auditor_tour
+from . import test_odoo_hooks

@@ -14,9 +14,8 @@ from unittest.mock import patch
 
 from odoo.tests import HttpCase
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
-from odoo.tools import config
 
-from ..guard import access_log, server_tier
+from ..guard import access_log, odoo_version, server_tier
 from ..perimeter.settings import PREFIX
 
 INSIDE, OUTSIDE, PROXY = "127.0.0.1", "127.0.0.2", "127.0.0.3"
@@ -74,15 +73,8 @@ class PerimeterMixin:
             return record_hit(dbname, hit)
 
         self.startPatcher(patch.object(access_log, "record_hit", capture))
-        misc = dict(config.misc.get("perimeter_security", {}))
-        self.addCleanup(self._restore_section, misc)
-
-    @staticmethod
-    def _restore_section(values):
-        if values:
-            config.misc["perimeter_security"] = values
-        else:
-            config.misc.pop("perimeter_security", None)
+        saved = odoo_version.save_config_section("perimeter_security")
+        self.addCleanup(odoo_version.restore_config_section, "perimeter_security", saved)
 
     # -- policy --------------------------------------------------------------------------------
 
@@ -105,7 +97,7 @@ class PerimeterMixin:
 
     def set_server_section(self, **options):
         """The ``[perimeter_security]`` section of the configuration file, for this test only."""
-        config.misc["perimeter_security"] = dict(options)
+        odoo_version.set_config_section("perimeter_security", dict(options))
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -115,6 +107,29 @@ class PerimeterMixin:
 
         ``port``: another server on 127.0.0.1 to send it to (a proxy in front of Odoo's), else Odoo's.
         """
+        # 19: the test lock is held by the test and released only inside HttpCase.allow_requests(), which also
+        # sets the key the test cursor cookie must carry; 18 has no allow_requests (requests always allowed).
+        with self.requests_allowed():
+            return self._call(method, path, source=source, headers=headers, body=body, cookies=cookies, host=host,
+                              timeout=timeout, port=port)
+
+    @contextlib.contextmanager
+    def requests_allowed(self):
+        """Requests may reach the server in this block (19: ``allow_requests()``; 18: always). Reentrant; wrap
+        a block sending from several threads in it once (``allow_requests`` itself is not thread-safe)."""
+        allow = getattr(self, "allow_requests", None)
+        if allow is None or getattr(self, "_perimeter_requests_allowed", False):
+            yield
+            return
+        self.env.flush_all()  # what Opener.request does on both series before a request
+        with allow():
+            self._perimeter_requests_allowed = True
+            try:
+                yield
+            finally:
+                self._perimeter_requests_allowed = False
+
+    def _call(self, method, path, *, source, headers, body, cookies, host, timeout, port):
         connection = http.client.HTTPConnection("127.0.0.1", port or self.http_port(), timeout=timeout,
                                                 source_address=(source, 0))
         try:
@@ -170,7 +185,7 @@ class PerimeterMixin:
             self.assertIn("text/html", reply.header("Content-Type"))
             self.assertIn("Access from this network is not allowed.", reply.text)
             self.assertIn(f"<code>{address}</code>", reply.text)
-        for secret in (self.env.cr.dbname, "odoo", "18.0", "traceback", "werkzeug"):
+        for secret in (self.env.cr.dbname, "odoo", odoo_version.SERIES, "traceback", "werkzeug"):
             self.assertNotIn(secret, reply.text.lower(), "the refusal reveals nothing else")
 
     def assertHit(self, ip, reason, blocked=True, path=None, dbname=None):

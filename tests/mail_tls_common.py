@@ -12,12 +12,12 @@ import contextlib
 import logging
 from unittest.mock import patch
 
-from odoo import modules
 from odoo.tests import TransactionCase
 from odoo.tools import config
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
+from ..guard import odoo_version
 from ..testing.certs import CertFactory
 
 LOCAL = "127.0.0.1"
@@ -47,7 +47,7 @@ class MailTlsCase(TransactionCase):
     def setUp(self):
         super().setUp()
         # Real connections, to the servers this test starts and to nothing else.
-        self.startPatcher(patch.object(modules.module, "current_test", False))
+        odoo_version.allow_real_mail_connections(self)
 
     def set_policy(self, policy, min_version="TLSv1_2"):
         params = self.env["ir.config_parameter"].sudo()
@@ -65,7 +65,7 @@ class MailTlsCase(TransactionCase):
         })
 
     def build_message(self, subject="Invoice INV/2024/0042", body="Please find your invoice attached."):
-        return self.env["ir.mail_server"].build_email(
+        return getattr(self.env["ir.mail_server"], odoo_version.BUILD_EMAIL)(
             email_from="billing@example.com", email_to=["customer@example.com"], subject=subject, body=body)
 
     def send(self, server, **message_values):

@@ -15,7 +15,7 @@ from odoo import Command
 from odoo.tests import new_test_user, tagged
 from odoo.tools import mute_logger
 
-from ..guard import access_log, rpc_callers
+from ..guard import access_log, odoo_version, rpc_callers
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
 VPN, SHOP, PARTNER = "127.0.0.4", "127.0.0.5", "127.0.0.6"
@@ -51,7 +51,7 @@ class AudienceCase(PerimeterHttpCase):
         cls.cashier_group = cls.env["res.groups"].create({
             "name": "Cashier", "implied_ids": [Command.link(cls.env.ref("base.group_user").id)]})
         cls.cashier = new_test_user(cls.env, login="carl", password="carl-password-1", groups="base.group_user")
-        cls.cashier.groups_id = [Command.link(cls.cashier_group.id)]
+        cls.cashier[odoo_version.USER_GROUPS_FIELD] = [Command.link(cls.cashier_group.id)]
         cls.bot = new_test_user(cls.env, login="bot", password="bot-password-1", groups="base.group_user")
         cls.bot_key = cls.env["res.users.apikeys"].with_user(cls.bot).sudo()._generate(None, "Partner sync", None)
         cls.admin = cls.env.ref("base.user_admin")
@@ -252,7 +252,7 @@ class TestScopeInternal(AudienceCase):
         # The RPC caller record flushes on the request path now and then; not what this test is about.
         self.startPatcher(patch.object(rpc_callers, "record_call", lambda *args, **kwargs: None))
         self.env["ir.config_parameter"].set_param("web.json.enabled", "True")
-        self.employee.groups_id = [Command.link(self.env.ref("base.group_allow_export").id)]
+        self.employee[odoo_version.USER_GROUPS_FIELD] = [Command.link(self.env.ref("base.group_allow_export").id)]
         key = self.env["res.users.apikeys"].with_user(self.employee).sudo()._generate(None, "script", None)
         self.env.flush_all()
         path = "/json/1/action-base.action_partner_form?view_type=list"
@@ -371,7 +371,7 @@ class TestAudienceLockout(AudienceCase):
         system = self.env.ref("base.group_system")
         vpn = self.rules["vpn"].ids
         self.assertLockout(self.admin_call("res.groups", "write", [system.ids, {
-            "perimeter_allowlist_ids": [Command.set(vpn)]}]), "admin", "Settings")
+            "perimeter_allowlist_ids": [Command.set(vpn)]}]), "admin", system.name)  # 18 Settings, 19 Administrator
         self.assertFalse(system.perimeter_allowlist_ids, "nothing was saved")
         # A group that is not yours, or networks you are on: fine.
         self.assertNotIn("error", self.admin_call("res.groups", "write", [self.cashier_group.ids, {
@@ -384,9 +384,9 @@ class TestAudienceLockout(AudienceCase):
         self.cashier_group.perimeter_allowlist_ids = [Command.set(self.rules["shop"].ids)]
         self.env.flush_all()
         self.assertLockout(self.admin_call("res.users", "write", [self.admin.ids, {
-            "groups_id": [Command.link(self.cashier_group.id)]}]), "admin", "Cashier")
+            odoo_version.USER_GROUPS_FIELD: [Command.link(self.cashier_group.id)]}]), "admin", "Cashier")
         self.env.invalidate_all()
-        self.assertNotIn(self.cashier_group, self.admin.groups_id)
+        self.assertNotIn(self.cashier_group, self.admin[odoo_version.USER_GROUPS_FIELD])
 
     def test_your_own_user(self):
         self.assertLockout(self.admin_call("res.users", "write", [self.admin.ids, {

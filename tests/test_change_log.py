@@ -6,6 +6,7 @@ from odoo import Command, fields
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 
+from ..guard import odoo_version
 from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
@@ -198,17 +199,18 @@ class TestChangeLogWhoFromWhere(ChangeLogAssertions, TransactionCase):
     def test_joining_or_leaving_a_group_that_names_networks(self):
         self.group.write({"perimeter_allowlist_ids": [Command.link(self.rule.id)]})
         # From the user's side...
-        self.user.write({"groups_id": [Command.link(self.group.id)]})
-        self.assertChange(self.changes(res_model="res.users", res_id=self.user.id, field_name="groups_id"),
+        groups, users = odoo_version.USER_GROUPS_FIELD, odoo_version.GROUP_USERS_FIELD
+        self.user.write({groups: [Command.link(self.group.id)]})
+        self.assertChange(self.changes(res_model="res.users", res_id=self.user.id, field_name=groups),
                           old=False, new=self.group.full_name)
         # ...and from the group's.
-        self.group.write({"users": [Command.unlink(self.user.id)]})
-        self.assertChange(self.changes(res_model="res.groups", res_id=self.group.id, field_name="users"),
+        self.group.write({users: [Command.unlink(self.user.id)]})
+        self.assertChange(self.changes(res_model="res.groups", res_id=self.group.id, field_name=users),
                           old=self.user.login, new=False)
         # A group that names no networks is not the perimeter's business.
         other = self.env["res.groups"].create({"name": "Plain group of the history test"})
-        self.user.write({"groups_id": [Command.link(other.id)]})
-        self.assertFalse(self.changes(res_model="res.users", res_id=self.user.id, field_name="groups_id")
+        self.user.write({groups: [Command.link(other.id)]})
+        self.assertFalse(self.changes(res_model="res.users", res_id=self.user.id, field_name=groups)
                          .filtered(lambda change: other.full_name in (change.new_value or "")))
 
     def test_reserving_a_rule(self):

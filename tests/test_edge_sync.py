@@ -10,7 +10,7 @@ from pathlib import Path
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from ..guard import server_tier
+from ..guard import odoo_version, server_tier
 from ..testing.nginx import NGINX, NginxProxy
 from .common import INSIDE, OUTSIDE, PROXY, PerimeterHttpCase
 
@@ -63,7 +63,7 @@ class TestEdgeSync(PerimeterHttpCase):
     def test_only_the_sync_user_or_an_administrator_with_a_key(self):
         self.assertEqual(self.fetch(key=False).status, 401)
         self.assertEqual(self.fetch(key="not-a-key").status, 401)
-        demo = self.env["res.users"].create({"name": "Clerk", "login": "clerk", "groups_id": [
+        demo = self.env["res.users"].create({"name": "Clerk", "login": "clerk", odoo_version.USER_GROUPS_FIELD: [
             (6, 0, [self.env.ref("base.group_user").id])]})
         clerk_key = self.env["res.users.apikeys"].with_user(demo).sudo()._generate(None, "clerk", None)
         self.assertEqual(self.fetch(key=clerk_key).status, 403)

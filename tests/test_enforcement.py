@@ -1,7 +1,6 @@
 import xmlrpc.client
 from unittest.mock import patch
 
-from odoo.modules.registry import Registry
 from odoo.tests import tagged
 
 from .common import INSIDE, OUTSIDE, PerimeterHttpCase
@@ -141,13 +140,15 @@ class TestEnforcement(PerimeterHttpCase):
         self.strict_policy()
         self.assertEqual(self.get("/web/login", source=OUTSIDE).status, 403)  # the snapshot is now held
         opened = []
-        original = Registry.cursor
+        # The instance: 19's test mode patches the registry instance's cursor, a class patch would be unseen.
+        registry = self.registry
+        original = registry.cursor
 
-        def counting_cursor(registry, *args, **kwargs):
+        def counting_cursor(*args, **kwargs):
             opened.append(registry.db_name)
-            return original(registry, *args, **kwargs)
+            return original(*args, **kwargs)
 
-        with patch.object(Registry, "cursor", counting_cursor):
+        with patch.object(registry, "cursor", counting_cursor):
             for path in ("/web/login", "/odoo", "/no/such/page", "/web/dataset/call_kw") * 5:
                 self.assertEqual(self.get(path, source=OUTSIDE).status, 403, path)
             self.assertEqual(opened, [])

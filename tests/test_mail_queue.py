@@ -61,7 +61,7 @@ class TestMailQueue(MailTlsCase):
             first_id, first_subject = first.message_id, first.subject
             first.action_retry()
             self.assertEqual(first.state, "outgoing")
-            self.env["mail.mail"].process_email_queue(ids=(first | second).ids)
+            self.env["mail.mail"].process_email_queue((first | second).ids)  # 18 ids, 19 email_ids
             self.assertDelivered(smtp, first_id, first_subject)
             self.assertFalse(first.exists(), "delivered, then auto-deleted as Odoo does")
             self.assertEqual(second.state, "exception", "only retried mail is sent again")
@@ -71,7 +71,7 @@ class TestMailQueue(MailTlsCase):
             action = server.action_perimeter_retry_refused()
             self.assertEqual(action["params"]["message"], "1 refused mail(s) queued again.")
             self.assertEqual(second.state, "outgoing")
-            self.env["mail.mail"].process_email_queue(ids=(first | second).ids)
+            self.env["mail.mail"].process_email_queue((first | second).ids)  # 18 ids, 19 email_ids
             self.assertDelivered(smtp, second.message_id, second.subject)
             self.assertEqual(second.state, "sent")
             self.assertFalse(second.failure_reason)
@@ -95,7 +95,7 @@ class TestMailQueue(MailTlsCase):
         with SmtpServer(self.good, mode="starttls") as smtp:
             server.write({"smtp_port": smtp.port, "smtp_encryption": "starttls", "perimeter_ca_bundle": self.ca_pem})
             mail.action_retry()
-            self.env["mail.mail"].process_email_queue(ids=mail.ids)
+            self.env["mail.mail"].process_email_queue(mail.ids)  # 18 ids, 19 email_ids
         self.assertDelivered(smtp, mail.message_id, mail.subject)
         self.assertEqual(mail.state, "sent")
         self.assertFalse(mail.failure_type)
@@ -119,7 +119,7 @@ class TestMailQueue(MailTlsCase):
             server.write({"smtp_port": smtp.port, "smtp_encryption": "ssl", "perimeter_ca_bundle": self.ca_pem})
             action = server.action_perimeter_retry_refused()
             self.assertEqual(action["params"]["message"], "2 refused mail(s) queued again.")
-            self.env["mail.mail"].process_email_queue(ids=mails.ids)
+            self.env["mail.mail"].process_email_queue(mails.ids)  # 18 ids, 19 email_ids
         self.assertEqual(mails.mapped("state"), ["sent", "sent"])
         self.assertEqual(len(smtp.messages), 2, "each once")
         self.assertEqual(mails.mapped("failure_type"), [False, False])

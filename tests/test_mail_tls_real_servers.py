@@ -13,6 +13,7 @@ import unittest
 
 from odoo.tests import tagged
 
+from ..guard import odoo_version
 from ..testing.certs import tls11_possible
 from ..testing.dovecot import DOVECOT, DovecotServer
 from ..testing.postfix import POSTFIX, PostfixServer
@@ -126,7 +127,7 @@ class TestMailTlsPostfix(RealServerCase):
         with PostfixServer(self.good) as postfix:  # the certificate was renewed (and the server moved)
             server.smtp_port = postfix.port
             server.action_perimeter_retry_refused()
-            self.env["mail.mail"].process_email_queue(ids=mails.ids)
+            self.env["mail.mail"].process_email_queue(mails.ids)  # 18 ids, 19 email_ids
             delivered = postfix.wait_for_messages(20)
         self.assertEqual(set(mails.mapped("state")), {"sent"})
         ids = sorted(email.message_from_bytes(raw)["Message-Id"] for raw in delivered)
@@ -160,7 +161,7 @@ class TestMailTlsDovecot(RealServerCase):
                 name, port, server_type, is_ssl = next(w for w in self.ways(dovecot) if w[0] == way)
                 server = self.fetch_record(port, server_type, is_ssl, self.ca_pem)
                 with self.no_commit():
-                    server.fetch_mail(raise_exception=False)
+                    odoo_version.fetch_now(server)
                 self.assertEqual(server.perimeter_tls_state, "ok", name)
                 self.assertEqual(dovecot.logins(), [(USER, True)], name)
                 self.assertTrue(self.env["res.partner"].search([("name", "=", subjects[number].replace(" ", "-"))]),
@@ -195,7 +196,7 @@ class TestMailTlsDovecot(RealServerCase):
                                                (dovecot.pop3_port, "pop", "STLS")):
                 server = self.fetch_record(port, server_type, False, False)
                 with self.no_commit():
-                    server.fetch_mail(raise_exception=False)
+                    odoo_version.fetch_now(server)
                 self.assertEqual(server.perimeter_tls_state, "failed")
                 self.assertIn(f"the server offers neither SSL/TLS on this port nor {command}",
                               server.perimeter_tls_details)

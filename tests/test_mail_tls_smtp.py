@@ -8,6 +8,7 @@ from odoo.tools import config
 
 from odoo.addons.base.models import ir_mail_server as odoo_ir_mail_server
 
+from ..guard import odoo_version
 from ..models.perimeter_mail_tls_mixin import MailTlsError
 from ..testing.servers import SilentServer, SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase, b64
@@ -139,11 +140,11 @@ class TestMailTlsSmtp(MailTlsCase):
                 self.send(server)
             # Odoo's command-line fallback (no record, --smtp-server without --smtp-ssl) too.
             with self.assertRaisesRegex(MailTlsError, "Connection Encryption is None"):
-                self.env["ir.mail_server"].connect(host=LOCAL, port=smtp.port)
+                getattr(self.env["ir.mail_server"], odoo_version.SMTP_CONNECT)(host=LOCAL, port=smtp.port)
             with self.assertRaisesRegex(MailTlsError, "Connection Encryption is None"), \
                  patch.dict(config.options, {"smtp_server": LOCAL, "smtp_port": smtp.port}):
                 self.env["ir.mail_server"].search([]).active = False
-                self.env["ir.mail_server"].connect()
+                getattr(self.env["ir.mail_server"], odoo_version.SMTP_CONNECT)()
             self.assertEqual(smtp.connections, 0, "the server must not even see a connection")
 
     def test_starttls_not_offered_is_refused(self):

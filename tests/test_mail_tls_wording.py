@@ -96,7 +96,7 @@ class TestMailTlsWording(MailTlsCase):
             action = server.action_perimeter_retry_refused()
             self.assertEqual(action["params"]["message"], "1 refused mail(s) queued again.")
             self.assertEqual(mail.state, "outgoing")
-            self.env["mail.mail"].process_email_queue(ids=mail.ids)
+            self.env["mail.mail"].process_email_queue(mail.ids)  # 18 ids, 19 email_ids
         self.assertEqual(mail.state, "sent")
         self.assertEqual(len(smtp.messages), 1)
         self.assertFalse(mail.perimeter_refused_by_id)

@@ -25,6 +25,8 @@ from odoo import sql_db
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import config
 
+from ..guard import odoo_version
+
 CLIENT = "127.0.0.77"  # refused once the shell's change is applied; no other test uses it
 RULE = "Shell-made rule (test_policy_signaling)"
 PARAMS = "perimeter\\_security.%"  # LIKE pattern of the module's parameters
@@ -75,7 +77,8 @@ class TestChangesFromOutsideRequests(TransactionCase):
 
     def _odoo(self, *args):
         """An Odoo command line on this database and database server."""
-        options = [f"--addons-path={config['addons_path']}", f"--data-dir={config['data_dir']}"]
+        addons_path = odoo_version.config_list_option("addons_path")  # 18 a string, 19 a list
+        options = [f"--addons-path={addons_path}", f"--data-dir={config['data_dir']}"]
         for name in ("db_host", "db_port", "db_user", "db_password"):
             if config.get(name):
                 options.append(f"--{name}={config[name]}")

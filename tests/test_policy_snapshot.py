@@ -3,7 +3,8 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import config
+
+from ..guard import odoo_version
 
 
 @tagged("post_install", "-at_install")
@@ -14,9 +15,8 @@ class TestPolicySnapshot(TransactionCase):
         super().setUp()
         self.model = self.env["perimeter.policy"]
         self.params = self.env["ir.config_parameter"].sudo()
-        section = config.misc.get("perimeter_security")
-        self.addCleanup(lambda: config.misc.__setitem__("perimeter_security", section) if section
-                        else config.misc.pop("perimeter_security", None))
+        saved = odoo_version.save_config_section("perimeter_security")
+        self.addCleanup(odoo_version.restore_config_section, "perimeter_security", saved)
 
     def test_cached_without_sql_and_follows_every_change(self):
         first = self.model._perimeter_policy()
@@ -81,10 +81,10 @@ class TestPolicySnapshot(TransactionCase):
     def test_break_glass_is_part_of_the_snapshot(self):
         self.params.set_param("perimeter_security.mode", "enforce")
         self.assertTrue(self.model._perimeter_policy().active)
-        config.misc["perimeter_security"] = {"disabled": "True"}
+        odoo_version.set_config_section("perimeter_security", {"disabled": "True"})
         self.assertTrue(self.model._perimeter_policy().disabled)
         self.assertFalse(self.model._perimeter_policy().active)
-        config.misc["perimeter_security"] = {}
+        odoo_version.set_config_section("perimeter_security", {})
         self.assertFalse(self.model._perimeter_policy().disabled)
 
     def test_unreadable_stored_values_take_their_defaults(self):

@@ -7,6 +7,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import config
 from odoo.tools.config import crypt_context
 
+from ..guard import odoo_version
 from ..perimeter import posture
 
 # A configuration file an administrator would be proud of: nothing here is a finding.
@@ -81,11 +82,12 @@ class TestPosture(TransactionCase):
         self.assertIn("module:mail_tls_policy", findings)
 
     def test_break_glass_is_critical(self):
-        config.misc["perimeter_security"] = {"disabled": "True"}
+        saved = odoo_version.save_config_section("perimeter_security")
+        odoo_version.set_config_section("perimeter_security", {"disabled": "True"})
         try:
             findings = self._open_menu()
         finally:
-            config.misc.pop("perimeter_security", None)
+            odoo_version.restore_config_section("perimeter_security", saved)
         self.assertEqual(findings["module:break_glass"].severity, "critical")
         self.assertNotIn("module:break_glass", self._open_menu())
 

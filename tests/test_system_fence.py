@@ -12,7 +12,7 @@ from odoo.exceptions import AccessDenied
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.perimeter_security.guard import access_log, rpc_callers
+from odoo.addons.perimeter_security.guard import access_log, odoo_version, rpc_callers
 
 from .common import INSIDE, OUTSIDE, PerimeterMixin
 
@@ -135,7 +135,7 @@ class TestSystemFence(FenceCase):
     def test_no_request_no_client_bound_credential_refused(self):
         self._fence_key("127.0.0.1/32")
         with self.assertRaises(AccessDenied):
-            self.registry["res.users"].check(self.env.cr.dbname, self.bot.id, self.key_secret)
+            odoo_version.call_check(self.env, self.bot.id, self.key_secret)
 
     def test_an_administrator_cannot_fence_themselves_out(self):
         login = {"db": self.env.cr.dbname, "login": "admin", "password": "admin"}

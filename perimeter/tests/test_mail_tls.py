@@ -264,6 +264,8 @@ def test_reasons_and_protocols():
     )
     assert "[2001:db8::1]:25" in failure_reason("2001:db8::1", 25, "x")
     assert [smtp_protocol(e) for e in ("ssl", "starttls", "none", False)] == ["direct", "smtp", "plain", "plain"]
+    # Odoo 19's strict variants are the same channels (not "plain").
+    assert [smtp_protocol(e) for e in ("ssl_strict", "starttls_strict")] == ["direct", "smtp"]
     assert fetch_protocol("imap", True, "warn") == "direct"
     assert fetch_protocol("imap", False, "enforce") == "imap"
     assert fetch_protocol("pop", False, "enforce") == "pop3"

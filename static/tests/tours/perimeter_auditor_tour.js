@@ -24,11 +24,18 @@ registry.category("web_tour.tours").add("perimeter_security_auditor_tour", {
         },
         {
             content: "The row is selected",
-            trigger: ".o_list_selection_box",
+            // 18 .o_list_selection_box, 19 .o_selection_box (web's selection box, shared by the views)
+            trigger: ".o_list_selection_box, .o_selection_box",
         },
         {
             content: "The list offers neither Block… nor Admit…",
             trigger: NOTHING_THAT_WRITES,
+        },
+        {
+            // 19: while rows are selected, a click on a row selects it instead of opening it.
+            content: "Unselect the row",
+            trigger: ".o_data_row:has(td:contains('203.0.113.77')) .o_list_record_selector input:checked",
+            run: "click",
         },
         {
             content: "Open the client's row",

@@ -1,12 +1,22 @@
 /** @odoo-module */
 
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+// No import of Odoo's tour utilities: 18 serves them as @web_tour/tour_service/tour_utils, 19 as
+// @web_tour/tour_utils, and a missing module breaks every tour of the bundle. The one step used is inlined
+// (identical in both: web_tour showAppsMenuItem()).
+function showAppsMenuItem() {
+    return {
+        isActive: ["auto", "community", "desktop"],
+        trigger: ".o_navbar_apps_menu button:enabled",
+        tooltipPosition: "bottom",
+        run: "click",
+    };
+}
 
 // The steps several tours share: into the Perimeter app, into its Settings, and saving them.
 
 export function openPerimeterApp() {
     return [
-        stepUtils.showAppsMenuItem(),
+        showAppsMenuItem(),
         {
             content: "Open the Perimeter app",
             trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
@@ -41,6 +51,8 @@ export function saveSettings(content, savedTrigger) {
         {
             content: "Save the settings (Odoo reloads the page after saving)",
             trigger: ".o_control_panel .o_form_button_save",
+            // 19 fails a tour whose page unloads during a step not marked so (18 knows the key too, optional).
+            expectUnloadPage: true,
             async run(helpers) {
                 // Marks this page, so that the next step waits for the reloaded one.
                 document.body.dataset.perimeterBeforeSave = "1";
