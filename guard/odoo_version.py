@@ -312,22 +312,6 @@ def bind_authenticate(cls, hook):
         cls.authenticate = classmethod(authenticate)
 
 
-def bind_login(cls, hook):
-    """``hook(owner, dbname, credential, user_agent_env, call_next)`` around res.users._login."""
-    if ODOO_19:
-        def _login(self, credential, user_agent_env):
-            return hook(self, self.env.cr.dbname, credential, user_agent_env,
-                        lambda: super(cls, self)._login(credential, user_agent_env))
-
-        cls._login = _login
-    else:
-        def _login(klass, db, credential, user_agent_env):
-            return hook(klass, db, credential, user_agent_env,
-                        lambda: super(cls, klass)._login(db, credential, user_agent_env))
-
-        cls._login = classmethod(_login)
-
-
 def call_check(env, uid, passwd):
     """Tests: run Odoo's per-call RPC credential check as model.dispatch does (18 check, 19 _check_uid_passwd)."""
     if ODOO_19:
