@@ -146,8 +146,9 @@ class PerimeterChangeLog(models.Model):
         except ValueError:
             return text
         local = fields.Datetime.context_timestamp(self, moment)
-        lang = self.env["res.lang"]._get_data(code=self.env.lang or "en_US")
-        return local.strftime(f"{lang.date_format} {lang.time_format}")
+        lang = self.env["res.lang"].sudo().with_context(active_test=False).search(
+            [("code", "=", self.env.lang or "en_US")], limit=1)
+        return local.strftime(f"{lang.date_format or '%m/%d/%Y'} {lang.time_format or '%H:%M:%S'}")
 
     # -- append-only -----------------------------------------------------------------------------
 
