@@ -126,6 +126,9 @@ class PerimeterConnectedSystem(models.Model):
     contact_email = fields.Char(string="Owner email")
     contact_phone = fields.Char(string="Owner phone", help="Stored in international (E.164) form.")
     notes = fields.Text()
+    # Demo data's systems: their endpoints reach nobody, so they keep the state the README describes.
+    is_example = fields.Boolean(string="Example", readonly=True, copy=False,
+                                help="An example from the demo data: never checked nor changed by discovery.")
     caller_ids = fields.Many2many("perimeter.rpc.caller", string="Calls seen", compute="_compute_caller_ids")
 
     def _auto_init(self):
@@ -359,7 +362,7 @@ class PerimeterConnectedSystem(models.Model):
         """A system entered by hand for the same thing (same kind and endpoint), not yet discovered."""
         if not item.endpoint:
             return Systems.browse()
-        return Systems.search([("discovery_key", "=", False), ("kind", "=", item.kind),
+        return Systems.search([("discovery_key", "=", False), ("is_example", "=", False), ("kind", "=", item.kind),
                                ("endpoint", "=", item.endpoint)], limit=1)
 
     @api.model
@@ -402,7 +405,8 @@ class PerimeterConnectedSystem(models.Model):
         are judged by the calls seen from them; mail servers by their own TLS check (the one Mail TLS
         shows). Answers with what was checked and found."""
         require_manager(self.env)
-        systems = self.sudo().with_context(perimeter_discovery=True)
+        # Examples (demo data) keep the state they were given: their endpoints reach nobody.
+        systems = self.sudo().with_context(perimeter_discovery=True).filtered(lambda system: not system.is_example)
         by_mail = systems.filtered(lambda system: system._mail_source() is not None)
         for model in MAIL_SOURCE_MODELS:
             servers = self.env[model].sudo().browse(

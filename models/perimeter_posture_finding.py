@@ -60,6 +60,12 @@ class PerimeterPostureFinding(models.Model):
     fix_facts = fields.Text(readonly=True, help="How to fix it, as the engine's facts (JSON).")
     host = fields.Char(string="Server", required=True, readonly=True, index=True,
                        help="The machine whose ports and configuration were reviewed.")
+    # Findings of the demo data (another, fictitious server): never replaced by a review.
+    is_example = fields.Boolean(string="Example", readonly=True,
+                                help="An example from the demo data, of a fictitious server.")
+    is_this_server = fields.Boolean(string="This server", compute="_compute_is_this_server",
+                                    search="_search_is_this_server",
+                                    help="Found by a review of the server showing this page.")
     first_seen = fields.Datetime(readonly=True)
     last_seen = fields.Datetime(string="Last reviewed", readonly=True)
 
@@ -67,6 +73,17 @@ class PerimeterPostureFinding(models.Model):
     def _compute_severity_rank(self):
         for finding in self:
             finding.severity_rank = _RANKS.get(finding.severity, len(_RANKS))
+
+    @api.depends("host")
+    def _compute_is_this_server(self):
+        host = posture.local_hostname()
+        for finding in self:
+            finding.is_this_server = finding.host == host
+
+    def _search_is_this_server(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise NotImplementedError(operator)
+        return [("host", "=" if (operator == "=") == value else "!=", posture.local_hostname())]
 
     @api.depends("name_facts", "detail_facts", "fix_facts")
     @api.depends_context("lang")
@@ -144,7 +161,7 @@ class PerimeterPostureFinding(models.Model):
         """Replace ``host``'s findings with ``findings``: update the known, add the new, drop the fixed."""
         Findings = self.sudo()
         now = fields.Datetime.now()
-        known = {f.key: f for f in Findings.search([("host", "=", host)])}
+        known = {f.key: f for f in Findings.search([("host", "=", host), ("is_example", "=", False)])}
         kept = Findings
         for finding in findings:
             vals = {"name_facts": to_json(finding.title), "category": finding.category,
