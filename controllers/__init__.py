@@ -1,1 +1,2 @@
 from . import edge_sync
+from . import home

@@ -45,6 +45,13 @@ def judge_once(facts, policy, holding, dbname):
     return verdict
 
 
+def refused_in_request(dbname):
+    """Whether the current request was refused as a user held elsewhere (already one access-log row)."""
+    state = verdicts.current_state()
+    memo = state.environ.get(_MEMO, {}) if state is not None else {}
+    return any(key[0] == dbname and not verdict.allowed for key, verdict in memo.items())
+
+
 def end_session(request):
     """End the session of ``request``: gone from the store (a stolen cookie is dead), anonymous from now on."""
     session = request.session

@@ -1,6 +1,7 @@
 """Failed logins, handed to the access log like refused requests (reason ``failed_login``).
 
-Called by ``res.users`` when a password is refused, whatever the way in
+A user held to other networks is not one: that refusal is logged once, as
+``user_network`` with the login. Called by ``res.users`` when a password is refused, whatever the way in
 (the login form, ``/web/session/authenticate``, XML-RPC/JSON-RPC ``login`` /
 ``authenticate``, and the password of every ``execute_kw``). It costs what a
 refused request costs: a count in this process's aggregator; the flush
@@ -12,7 +13,7 @@ import logging
 from ..perimeter.access_log import MAX_METHOD, MAX_PATH, MAX_USER_AGENT, Hit
 from ..perimeter.charge import charged_address
 from ..perimeter.client import resolve_client
-from . import access_log, server_tier, verdicts
+from . import access_log, audience, server_tier, verdicts
 
 _logger = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ def record(dbname):
         facts = verdicts.current_facts()
         if facts is None or not dbname:
             return  # not an HTTP request (shell, cron, tests calling the ORM)
+        if audience.refused_in_request(dbname):
+            return  # a user held elsewhere: logged once, with the login (``user_network``), a refusal for the bans
         decider = server_tier.database_decider(dbname)
         if decider is None or decider.policy.mode == "off" or decider.policy.disabled:
             return  # the module does nothing here: nothing logged, nothing banned

@@ -35,3 +35,11 @@ def message_of(env, exc):
     if exc.args and isinstance(exc.args[0], Text):
         return word(env, exc.args[0])
     return str(exc)
+
+
+def odoo_words(env, module, source):
+    """Odoo's own sentence ``source`` of ``module`` (``_()`` in its code) as it shows it in the language of ``env``."""
+    lang = env.lang or "en_US"
+    if lang == "en_US":
+        return source
+    return code_translations.get_python_translations(module, lang).get(source) or source

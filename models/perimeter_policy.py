@@ -14,10 +14,11 @@ from dataclasses import replace
 from odoo import SUPERUSER_ID, api, fields, models, tools
 from odoo.exceptions import UserError
 
-from ..guard import access_log, odoo_version, registry_cache, server_config, server_tier, verdicts
+from ..guard import access_log, odoo_version, registry_cache, server_config, server_tier, verdicts, wording
 from ..guard import audience as audience_guard
 from ..perimeter import settings
-from ..perimeter.audience import ANYWHERE, Audience, Member, judge, reach
+from ..perimeter.audience import ANYWHERE, Audience, Member, judge, reach, refuses_someone
+from ..perimeter.client import resolve_client
 from ..perimeter.policy import ALLOW, REDIRECT, Decider, Policy, decide
 from .perimeter_edge_sync import SYNC_USER
 
@@ -170,6 +171,32 @@ class PerimeterPolicy(models.AbstractModel):
             return None
         login, share, own, groups = row
         return Member(uid, login or "", not share, tuple(own), tuple(groups))
+
+    @api.model
+    def _perimeter_failed_login_message(self):
+        """The sentence a failed login of this request shows instead of Odoo's "Wrong login/password", or None.
+
+        Only from a client some held user would be refused from (the client's address decides, never the
+        login: a right and a wrong password still read the same), worded in the reader's language.
+        """
+        facts = verdicts.current_facts()
+        if facts is None:
+            return None
+        policy = self._perimeter_policy()
+        if policy.audience is None or policy.mode != "enforce" or not policy.active:
+            return None
+        self.env.cr.execute("""
+            SELECT DISTINCT ARRAY(SELECT rule_id FROM perimeter_allowlist_res_users_rel r
+                                   WHERE r.user_id = u.id ORDER BY rule_id)
+              FROM res_users u
+             WHERE u.active AND EXISTS (SELECT 1 FROM perimeter_allowlist_res_users_rel r WHERE r.user_id = u.id)
+        """)
+        own = [tuple(row[0]) for row in self.env.cr.fetchall()]
+        if not refuses_someone(facts, policy, own):
+            return None
+        template = policy.refused_login_message or wording.word(self.env, settings.DEFAULT_REFUSED_LOGIN_MESSAGE)
+        client = resolve_client(facts.connection, policy.trusted_proxies)
+        return template.replace(settings.ADDRESS_PLACEHOLDER, client.ip)
 
     @api.model
     def _perimeter_holding(self, policy, uid):

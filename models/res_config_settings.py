@@ -41,6 +41,7 @@ _FIELD_SETTINGS = {
     "perimeter_autoban_failed_logins": "autoban_failed_logins",
     "perimeter_autoban_minutes": "autoban_minutes",
     "perimeter_ipv6_prefix": "ipv6_prefix",
+    "perimeter_refused_login_message": "refused_login_message",
 }
 
 
@@ -127,6 +128,13 @@ class ResConfigSettings(models.TransientModel):
         help="An IPv6 client is counted, logged, alerted and banned per network of this prefix length "
         "(48 to 128): 64, the network every home line and server has, so that walking through its addresses "
         "changes nothing; 128 counts each address apart.",
+    )
+
+    perimeter_refused_login_message = fields.Char(
+        string=_label("refused_login_message"),
+        help="Shown instead of \"Wrong login/password\" for every failed login from a client some held user "
+        "would be refused from, whatever the login: {address} is the address the server saw. Empty: a sentence "
+        "naming the network as a possible cause, in the reader's language.",
     )
 
     # -- reading and saving: top to bottom, what runs ----------------------------------------------

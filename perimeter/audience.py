@@ -201,6 +201,11 @@ class Audience:
             return False
         return not (self.scope == "all" and holding.source == "allowlist" and not self.reserved)
 
+    def rule_sets(self, rule_id_sets):
+        """One ``NetworkSet`` per collection of rule ids (the rules not in force are left out)."""
+        return [NetworkSet(self._networks[rule_id] for rule_id in dict.fromkeys(ids) if rule_id in self._networks)
+                for ids in rule_id_sets]
+
     def reserved_only(self, client):
         """In scope ``all``: ``client`` is admitted by reserved rules only (not by the site allowlist)."""
         return (self.scope == "all" and bool(self.reserved) and client is not None and not client.malformed
@@ -225,6 +230,27 @@ def judge(facts, policy, holding):
     if policy.mode == "enforce":
         return Verdict(DENY, client, USER_NETWORK, report=True, blocked=True, client_ip=refused)
     return Verdict(ALLOW, client, USER_NETWORK, report=True, client_ip=refused)
+
+
+def refuses_someone(facts, policy, own_rule_sets=()):
+    """Whether, from the client of ``facts``, some held user would be refused (``enforce`` only).
+
+    Depends on the client address alone, never on a login: a failed login
+    from such a client may then say that the network is a possible cause
+    without telling whether it was. Over-approximates: the networks of the
+    allowlist (users without named networks), of every group that names
+    rules, and ``own_rule_sets`` (rule ids named on users) are each one
+    user's networks.
+    """
+    audience = policy.audience
+    if audience is None or not policy.active or policy.mode != "enforce" or is_exempt(facts.path,
+                                                                                      policy.exempt_paths):
+        return False
+    client = resolve_client(facts.connection, policy.trusted_proxies)
+    if policy.allow_loopback and is_loopback(client):
+        return False
+    sets = [audience.site, *audience.rule_sets(audience._group_rules.values()), *audience.rule_sets(own_rule_sets)]
+    return any(outside(client, [networks]) is not None for networks in sets)
 
 
 def judge_anonymous(facts, policy, audience):

@@ -57,6 +57,7 @@ class Policy:
     canonical_hosts: tuple = ()
     blocklist: NetworkSet = NetworkSet()  # refused before any other rule (perimeter/blocklist.py)
     ipv6_prefix: int = _DEFAULTS["ipv6_prefix"]  # an IPv6 client is counted, logged and banned per this prefix
+    refused_login_message: str = ""  # a failed login's sentence where some user is refused ("": the default)
 
     @classmethod
     def from_settings(cls, values, allowlist, disabled=False, https_origin="",
@@ -81,6 +82,7 @@ class Policy:
             https_origin=hosts[0] if hosts else https_origin,
             canonical_hosts=hosts or ((https_origin,) if https_origin else ()),
             ipv6_prefix=values.get("ipv6_prefix", _DEFAULTS["ipv6_prefix"]),
+            refused_login_message=values.get("refused_login_message", ""),
         )
 
     @classmethod

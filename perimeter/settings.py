@@ -130,6 +130,19 @@ def _hosts(text):
     return tuple(hosts)
 
 
+# The refused-login sentence's placeholder for the client address, as written in the setting.
+ADDRESS_PLACEHOLDER = "{address}"
+MAX_REFUSED_LOGIN_MESSAGE = 500
+
+
+def _login_message(text):
+    value = " ".join(text.split())
+    if len(value) > MAX_REFUSED_LOGIN_MESSAGE:
+        raise ValueError(_("%(length)s characters: write at most %(most)s", length=len(value),
+                           most=MAX_REFUSED_LOGIN_MESSAGE))
+    return value
+
+
 def _render(value):
     if isinstance(value, bool):
         return "True" if value else "False"
@@ -170,8 +183,13 @@ SETTINGS = {
         Setting("autoban_failed_logins", "0", _seconds_or_days, _("Automatic ban after failed logins (0 = off)")),
         Setting("autoban_minutes", "0", _seconds_or_days, _("Automatic ban duration (minutes, 0 = off)")),
         Setting("ipv6_prefix", "64", _ipv6_prefix, _("IPv6 prefix of one client")),
+        # Empty: DEFAULT_REFUSED_LOGIN_MESSAGE, in the reader's language.
+        Setting("refused_login_message", "", _login_message, _("Failed login message")),
     )
 }
+# What a failed login shows, from a client some held user would be refused from, while the setting is empty.
+DEFAULT_REFUSED_LOGIN_MESSAGE = _("Wrong login/password, or this account cannot sign in from your network "
+                                  "(your address: {address})")
 KEYS = {setting.key: setting for setting in SETTINGS.values()}
 
 

@@ -47,3 +47,4 @@ from . import test_autoban_trust
 from . import test_layers
 from . import test_auditor_tour
 from . import test_odoo_hooks
+from . import test_refused_login_message

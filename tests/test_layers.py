@@ -22,6 +22,8 @@ PUBLIC_IMPORTS = {
     "odoo.tools": {"SQL", "config", "split_every", "float_compare", "html_escape"},
     "odoo.tools.sql": {"column_exists", "rename_column"},
     "werkzeug.exceptions": None,
+    # Controller inheritance: the web client's login page is extended by subclassing its controller.
+    "odoo.addons.web.controllers.home": {"Home"},
 }
 # Underscore names of Odoo's ORM that modules are meant to call or override (Odoo's own addons do).
 PUBLIC_UNDERSCORE = {
