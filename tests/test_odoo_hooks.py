@@ -75,7 +75,7 @@ class TestOdooHooks(TransactionCase):
             before = self.registry.get_sequences(cr)[1]["default"] or 0
         except Exception:  # noqa: BLE001 - no signaling set up in this database
             self.skipTest("Odoo's signaling is not set up in this database")
-        self.env["perimeter.allowlist"].create({"name": "Signal", "network": "198.51.100.0/24"})
+        self.env["perimeter.allowlist"].create({"name": "Signal", "network": "10.79.0.0/24"})
         self.env.flush_all()
         # The trigger is deferred to the commit; make it fire now (the test cannot commit).
         cr.execute("SET CONSTRAINTS perimeter_security_rules_changed IMMEDIATE")
