@@ -1,19 +1,14 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { openPerimeterApp } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
+import { openAccessLog } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // An administrator reviews the access log (list, pivot, graph, today's filter), opens a refused
 // client and admits its /24 network to the allowlist.
 registry.category("web_tour.tours").add("perimeter_security_access_log_tour", {
     url: "/odoo",
     steps: () => [
-        ...openPerimeterApp(),
-        {
-            content: "Open the Access Log",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_access_log']",
-            run: "click",
-        },
+        ...openAccessLog(),
         {
             content: "The refused client is listed with its request count",
             trigger: ".o_data_row:has(td:contains('203.0.113.77')):has(td:contains('7'))",

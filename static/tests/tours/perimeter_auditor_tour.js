@@ -1,7 +1,7 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { openPerimeterApp } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
+import { openAccessLog } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // A Perimeter auditor reviews the access log, an alert and a rule, and is offered nothing that writes:
 // no Block… or Admit…, no Archive in the gear menu, no Send message or Log note on a rule.
@@ -11,12 +11,7 @@ const NOTHING_THAT_WRITES =
 registry.category("web_tour.tours").add("perimeter_security_auditor_tour", {
     url: "/odoo",
     steps: () => [
-        ...openPerimeterApp(),
-        {
-            content: "Open the Access Log",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_access_log']",
-            run: "click",
-        },
+        ...openAccessLog(),
         {
             content: "Select the refused client's row",
             trigger: ".o_data_row:has(td:contains('203.0.113.77')) .o_list_record_selector input",

@@ -12,7 +12,7 @@ function showAppsMenuItem() {
     };
 }
 
-// The steps several tours share: into the Perimeter app, into its Settings, and saving them.
+// The steps several tours share: into the Perimeter app, its Access Log, its Settings, and saving them.
 
 export function openPerimeterApp() {
     return [
@@ -20,6 +20,17 @@ export function openPerimeterApp() {
         {
             content: "Open the Perimeter app",
             trigger: ".o_app[data-menu-xmlid='perimeter_security.perimeter_menu_root']",
+            run: "click",
+        },
+    ];
+}
+
+export function openAccessLog() {
+    return [
+        ...openPerimeterApp(),
+        {
+            content: "Open the Access Log",
+            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_access_log']",
             run: "click",
         },
     ];
