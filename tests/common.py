@@ -8,7 +8,9 @@ allowlist holding 127.0.0.1 only, so 127.0.0.1 is "inside" and 127.0.0.2
 
 import contextlib
 import http.client
+import inspect
 import json
+import os
 import xmlrpc.client
 from unittest.mock import patch
 
@@ -114,15 +116,19 @@ class PerimeterMixin:
                               timeout=timeout, port=port)
 
     @contextlib.contextmanager
-    def requests_allowed(self):
+    def requests_allowed(self, *, without_cookie=False):
         """Requests may reach the server in this block (19: ``allow_requests()``; 18: always). Reentrant; wrap
-        a block sending from several threads in it once (``allow_requests`` itself is not thread-safe)."""
+        a block sending from several threads in it once (``allow_requests`` itself is not thread-safe).
+
+        ``without_cookie``: also requests that cannot carry the test cursor cookie (a script run by the
+        test, a websocket handshake), which 19 otherwise refuses as strays from another test.
+        """
         allow = getattr(self, "allow_requests", None)
         if allow is None or getattr(self, "_perimeter_requests_allowed", False):
             yield
             return
         self.env.flush_all()  # what Opener.request does on both series before a request
-        with allow():
+        with allow(all_requests=without_cookie):
             self._perimeter_requests_allowed = True
             try:
                 yield
@@ -199,6 +205,25 @@ class PerimeterMixin:
 
 class PerimeterHttpCase(PerimeterMixin, HttpCase):
     pass
+
+
+_DOOR_FILE = os.path.join("guard", "server_tier.py")
+
+
+class WebsocketDoorMixin:
+    """For the bus' ``WebsocketCase``: our WSGI door may open a test cursor, as Odoo's own requests do.
+
+    On 19 a websocket test admits only cursors opened by the bus' ``acquire_cursor`` or within an Odoo
+    request; the door runs before Odoo builds its request (and needs no test cookie: none exists yet).
+    """
+
+    def assertCanOpenTestCursor(self):
+        at_the_door = any(frame.function == "_refusing_policy" and frame.filename.endswith(_DOOR_FILE)
+                          for frame in inspect.stack(0))
+        if at_the_door:
+            return HttpCase.assertCanOpenTestCursor(self)
+        return super().assertCanOpenTestCursor()
+
 
 
 @contextlib.contextmanager

@@ -98,18 +98,19 @@ class TestAutobanTrust(PerimeterHttpCase):
 
     def through(self, nginx, method, path, *, source, headers=(), body=None):
         """One request from ``source`` to the real nginx in front of Odoo's test server."""
-        connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=15, source_address=(source, 0))
-        try:
-            connection.putrequest(method, path, skip_accept_encoding=True)
-            connection.putheader("Cookie", f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}")
-            for name, value in headers:
-                connection.putheader(name, value)
-            data = body.encode() if body is not None else b""
-            connection.putheader("Content-Length", str(len(data)))
-            connection.endheaders(data)
-            return Reply(connection.getresponse())
-        finally:
-            connection.close()
+        with self.requests_allowed():
+            connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=15, source_address=(source, 0))
+            try:
+                connection.putrequest(method, path, skip_accept_encoding=True)
+                connection.putheader("Cookie", f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}")
+                for name, value in headers:
+                    connection.putheader(name, value)
+                data = body.encode() if body is not None else b""
+                connection.putheader("Content-Length", str(len(data)))
+                connection.endheaders(data)
+                return Reply(connection.getresponse())
+            finally:
+                connection.close()
 
     @unittest.skipIf(NGINX is None, "nginx is not installed (apt-get install nginx-light)")
     def test_a_forged_header_passed_by_the_proxy_charges_the_real_client(self):

@@ -139,23 +139,24 @@ class TestReadmeNginx(PerimeterHttpCase):
 
     def request(self, port, host, path="/odoo?x=1", server_name=None, verify=True):
         """The reply, or None when nginx closed the connection without answering (or refused the handshake)."""
-        if server_name is None:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15, source_address=(OUTSIDE, 0))
-        else:
-            context = ssl.create_default_context(cafile=self.ca)
-            if not verify:
-                context.check_hostname = False  # whatever certificate nginx shows: does it answer at all?
-            connection = _TlsConnection(port, server_name, context, OUTSIDE)
-        try:
-            connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-            connection.putheader("Host", host)
-            connection.putheader("Cookie", f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}")
-            connection.endheaders()
-            return Reply(connection.getresponse())
-        except (http.client.RemoteDisconnected, ConnectionResetError, ssl.SSLError):
-            return None
-        finally:
-            connection.close()
+        with self.requests_allowed():
+            if server_name is None:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15, source_address=(OUTSIDE, 0))
+            else:
+                context = ssl.create_default_context(cafile=self.ca)
+                if not verify:
+                    context.check_hostname = False  # whatever certificate nginx shows: does it answer at all?
+                connection = _TlsConnection(port, server_name, context, OUTSIDE)
+            try:
+                connection.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+                connection.putheader("Host", host)
+                connection.putheader("Cookie", f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}")
+                connection.endheaders()
+                return Reply(connection.getresponse())
+            except (http.client.RemoteDisconnected, ConnectionResetError, ssl.SSLError):
+                return None
+            finally:
+                connection.close()
 
     def test_plain_http_goes_to_the_servers_own_name(self):
         reply = self.request(self.http, "erp.example.com")

@@ -255,16 +255,17 @@ class TestChangeLogThroughNginx(ChangeLogAssertions, PerimeterHttpCase):
         """``execute_kw`` as the administrator, from ``CLIENT`` through nginx: the result."""
         body = xmlrpc.client.dumps((self.env.cr.dbname, self.env.ref("base.user_admin").id, "admin", model, method,
                                     args), "execute_kw", allow_none=True).encode()
-        connection = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=30,
-                                                source_address=(self.CLIENT, 0))
-        try:
-            connection.request("POST", "/xmlrpc/2/object", body=body, headers={
-                "Content-Type": "text/xml", "Cookie": f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}"})
-            response = connection.getresponse()
-            self.assertEqual(response.status, 200)
-            return xmlrpc.client.loads(response.read())[0][0]
-        finally:
-            connection.close()
+        with self.requests_allowed():
+            connection = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=30,
+                                                    source_address=(self.CLIENT, 0))
+            try:
+                connection.request("POST", "/xmlrpc/2/object", body=body, headers={
+                    "Content-Type": "text/xml", "Cookie": f"{TEST_CURSOR_COOKIE_NAME}={self.http_request_key}"})
+                response = connection.getresponse()
+                self.assertEqual(response.status, 200)
+                return xmlrpc.client.loads(response.read())[0][0]
+            finally:
+                connection.close()
 
     def test_one_settings_save_one_address(self):
         settings = self.execute_kw("res.config.settings", "create",

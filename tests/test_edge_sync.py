@@ -89,17 +89,19 @@ class TestEdgeSync(PerimeterHttpCase):
                    EDGE_KEY_FILE=key_file.name, EDGE_TARGET=str(nginx.rules_file),
                    EDGE_CHECK=shlex.join(nginx.command("-t", "-q")),
                    EDGE_RELOAD=shlex.join(nginx.command("-s", "reload")), EDGE_TIMEOUT="15")
-        done = subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
-        return done.returncode, done.stderr
+        with self.requests_allowed(without_cookie=True):  # the script sends no test cookie
+            done = subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+            return done.returncode, done.stderr
 
     def through(self, nginx, source):
-        connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=15, source_address=(source, 0))
-        try:
-            connection.request("GET", "/web/login")
-            response = connection.getresponse()
-            return response.status, response.read().decode("utf-8", "replace")
-        finally:
-            connection.close()
+        with self.requests_allowed(without_cookie=True):  # a plain client, as nginx's users are
+            connection = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=15, source_address=(source, 0))
+            try:
+                connection.request("GET", "/web/login")
+                response = connection.getresponse()
+                return response.status, response.read().decode("utf-8", "replace")
+            finally:
+                connection.close()
 
     def settled(self, nginx, source, expected, by_nginx=False):
         """The status (and body) ``source`` gets through nginx, once it is ``expected`` (from nginx itself, with
