@@ -84,15 +84,14 @@ def install_websocket_guard():
 
 
 def _check_websocket_user(dbname, uid, facts):
-    decider = server_tier.database_decider(dbname)
+    decider = server_tier.database_decider(dbname, open_cursor=server_tier.websocket_cursor)
     if decider is None or not decider.policy.active or decider.policy.audience is None:
         return
     holding = decider.policy.audience.cached(uid)
     if holding is None:
-        registry = server_tier._registry(dbname, False)
-        if registry is None:
+        if server_tier._registry(dbname, False) is None:
             return
-        with contextlib.closing(registry.cursor()) as cr:
+        with server_tier.websocket_cursor(dbname) as cr:
             holding = api.Environment(cr, SUPERUSER_ID, {})["perimeter.policy"]._perimeter_holding(
                 decider.policy, uid)
     verdict = judge(facts, decider.policy, holding)

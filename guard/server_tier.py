@@ -88,6 +88,13 @@ def install():
         )
 
 
+def websocket_cursor(dbname):
+    """A cursor on ``dbname`` opened as the bus opens them for its websockets."""
+    from odoo.addons.bus.websocket import acquire_cursor  # noqa: PLC0415 -- bus loads after post_load
+
+    return acquire_cursor(dbname)
+
+
 def install_websocket_guard():
     """Close open websockets the policy stops admitting (called when a registry with the module loads)."""
     try:
@@ -116,12 +123,13 @@ def forget_snapshots():
     _door_databases[:] = [None, 0.0]
 
 
-def database_decider(dbname, fresh=False, load=False):
+def database_decider(dbname, fresh=False, load=False, open_cursor=None):
     """The ``Decider`` of database ``dbname``'s policy if the module is installed there, else None.
 
     Only a registry already loaded is used, unless ``load`` (the RPC wrappers:
     Odoo opens that registry the next instant anyway, so the first call after
-    a restart is checked too).
+    a restart is checked too). ``open_cursor(dbname)``: how the caller's thread
+    opens cursors, when not ``registry.cursor()`` (the bus' websocket threads).
     """
     now = time.monotonic()
     cached = _snapshots.get(dbname)
@@ -132,7 +140,7 @@ def database_decider(dbname, fresh=False, load=False):
         _snapshots.pop(dbname, None)
         return None
     try:
-        with closing(registry.cursor()) as cr:
+        with (open_cursor(dbname) if open_cursor else closing(registry.cursor())) as cr:
             if not odoo_version.registry_in_test_mode(registry):
                 registry_sequence, _cache_sequences = registry.get_sequences(cr)
                 if registry_sequence == registry.registry_sequence:
@@ -424,7 +432,8 @@ def _guard_notifications(original):
     def _dispatch_bus_notifications(self):
         facts = getattr(self, "_perimeter_facts", None)
         if facts is not None:
-            decider = database_decider(self._db)
+            # The bus' own way to a cursor in its threads (retries a full pool; the one tests admit on 19).
+            decider = database_decider(self._db, open_cursor=websocket_cursor)
             if decider is not None:
                 verdicts.check_websocket(decider.policy, facts, self._db)
         return original(self)

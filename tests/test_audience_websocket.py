@@ -7,13 +7,13 @@ from odoo.tests import new_test_user, tagged
 from odoo.addons.bus.tests.common import WebsocketCase
 from odoo.addons.bus.websocket import CloseCode
 
-from .common import INSIDE, PerimeterMixin
+from .common import INSIDE, PerimeterMixin, WebsocketDoorMixin
 
 SUBSCRIBE = {"event_name": "subscribe", "data": {"channels": ["perimeter_channel"], "last": 0}}
 
 
 @tagged("post_install", "-at_install")
-class TestAudienceWebsocket(PerimeterMixin, WebsocketCase):
+class TestAudienceWebsocket(WebsocketDoorMixin, PerimeterMixin, WebsocketCase):
     """An open websocket of a held user follows their networks: a message or a notification after they
     moved away closes it."""
 

@@ -6,11 +6,11 @@ from odoo.tests import tagged
 from odoo.addons.bus.tests.common import WebsocketCase, websocket
 from odoo.addons.bus.websocket import CloseCode
 
-from .common import INSIDE, OUTSIDE, PerimeterMixin
+from .common import INSIDE, OUTSIDE, PerimeterMixin, WebsocketDoorMixin
 
 
 @tagged("post_install", "-at_install")
-class TestWebsocket(PerimeterMixin, WebsocketCase):
+class TestWebsocket(WebsocketDoorMixin, PerimeterMixin, WebsocketCase):
     """The websocket handshake is a request like any other, and open connections follow the policy."""
 
     def connect_from(self, source):
