@@ -183,6 +183,8 @@ def texts(verdict, lang="en_US"):
 
 
 def response_kind(path, content_type=""):
+    if path == "/json/2" or path.startswith("/json/2/"):
+        return "json2"
     if path.startswith("/xmlrpc/2/"):
         return "xmlrpc"
     if path.startswith("/xmlrpc/"):
@@ -211,6 +213,8 @@ def refusal_response(verdict, path, content_type="", lang="en_US", upgrade=False
     kind = response_kind(path, content_type)
     if kind == "json":
         return json_refusal(verdict, lang)
+    if kind == "json2":
+        return json2_refusal(verdict, lang)
     if kind in ("xmlrpc", "xmlrpc_legacy"):
         code = XMLRPC_ACCESS_DENIED if kind == "xmlrpc" else "AccessDenied"
         body = xmlrpc.client.dumps(xmlrpc.client.Fault(code, message(verdict, lang)), methodresponse=True)
@@ -236,6 +240,13 @@ def json_refusal(verdict, lang="en_US"):
                  "debug": "", "client_address": verdict.client_ip},
     }
     return _response(json.dumps({"jsonrpc": "2.0", "id": None, "error": error}), "application/json")
+
+
+def json2_refusal(verdict, lang="en_US"):
+    """Odoo 19's /json/2 error body (``name``, ``message``, ``arguments``...), with the same neutral name."""
+    text = message(verdict, lang)
+    return _response(json.dumps({"name": "Forbidden", "message": text, "arguments": [text, 403], "context": {},
+                                 "debug": "", "client_address": verdict.client_ip}), "application/json")
 
 
 def redirect_response(location):

@@ -48,3 +48,4 @@ from . import test_layers
 from . import test_auditor_tour
 from . import test_odoo_hooks
 from . import test_refused_login_message
+from . import test_json2
