@@ -24,6 +24,7 @@ again in each reader's language.
 import dataclasses
 import ipaddress
 import socket
+import typing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,19 +34,29 @@ from .wording import Text, _
 SEVERITIES = {"critical": "Critical", "warning": "Warning", "info": "Information"}
 CATEGORIES = {"port": "Open port", "server": "Server option", "module": "Perimeter setting"}
 
+
+class _RiskyService(typing.NamedTuple):
+    # A named call rather than a bare tuple: Odoo 19's extractor takes a tuple after a _() for one more text.
+    name: str
+    severity: str
+    why: Text
+
+
 # Services that must never be reachable from other machines, and why.
 # The reason follows the service's name in a sentence ("PostgreSQL holds every Odoo database; ...").
 _RISKY_SERVICES = {
-    21: ("FTP", "critical", _("sends passwords and files in clear text")),
-    23: ("Telnet", "critical", _("sends passwords in clear text")),
-    5432: ("PostgreSQL", "critical", _("holds every Odoo database; only the Odoo servers need to reach it")),
-    3306: ("MySQL/MariaDB", "critical", _("a database server; only its applications need to reach it")),
-    6379: ("Redis", "critical", _("accepts commands without authentication by default")),
-    11211: ("Memcached", "critical", _("accepts commands without authentication")),
-    27017: ("MongoDB", "critical", _("a database server; only its applications need to reach it")),
-    9200: ("Elasticsearch", "critical", _("answers queries over plain HTTP without authentication by default")),
-    2375: ("Docker API", "critical", _("gives root on the host to whoever connects")),
-    22: ("SSH", "info", _("is the administrators' way in; restrict it to their networks")),
+    21: _RiskyService("FTP", "critical", _("sends passwords and files in clear text")),
+    23: _RiskyService("Telnet", "critical", _("sends passwords in clear text")),
+    5432: _RiskyService("PostgreSQL", "critical",
+                        _("holds every Odoo database; only the Odoo servers need to reach it")),
+    3306: _RiskyService("MySQL/MariaDB", "critical", _("a database server; only its applications need to reach it")),
+    6379: _RiskyService("Redis", "critical", _("accepts commands without authentication by default")),
+    11211: _RiskyService("Memcached", "critical", _("accepts commands without authentication")),
+    27017: _RiskyService("MongoDB", "critical", _("a database server; only its applications need to reach it")),
+    9200: _RiskyService("Elasticsearch", "critical",
+                        _("answers queries over plain HTTP without authentication by default")),
+    2375: _RiskyService("Docker API", "critical", _("gives root on the host to whoever connects")),
+    22: _RiskyService("SSH", "info", _("is the administrators' way in; restrict it to their networks")),
 }
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp*
 _HASH_PREFIXES = ("$pbkdf2", "$6$", "$5$", "$2")  # passlib hashes Odoo writes for the master password
