@@ -17,7 +17,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.perimeter_security.guard import access_log
+from odoo.addons.perimeter_security.guard import access_log, odoo_version
 from odoo.addons.perimeter_security.perimeter.access_log import LOG_WINDOW, Aggregator, Bucket, Hit
 
 REFUSED = "not_allowlisted"
@@ -378,7 +378,7 @@ class TestAccessLogRows(TransactionCase):
     def test_alerts_are_worded_in_the_administrators_language_not_the_triggering_users(self):
         """Issue 21 #3: French administrators read a French alert, whoever's request brought it."""
         self.env["res.lang"]._activate_lang("fr_FR")
-        self.env.ref("base.group_system").users.write({"lang": "fr_FR"})
+        self.env.ref("base.group_system")[odoo_version.group_users_field()].write({"lang": "fr_FR"})
         self.params.set_param("perimeter_security.alert_threshold", "5")
         self.Log.with_context(lang="en_US")._perimeter_store_buckets(self.store_buckets(*[_hit("203.0.113.61")] * 5))
         (post,) = self.channel_posts("203.0.113.61")

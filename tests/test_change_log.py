@@ -333,6 +333,9 @@ class TestChangeLogWording(ChangeLogAssertions, TransactionCase):
         rule.write({"expires_at": "2026-12-03 18:00:00", "active": False})
         expires = self.changes(res_id=rule.id, field_name="expires_at").with_user(self.reader)
         self.assertEqual(expires.sudo().new_value, "2026-12-03 18:00:00 UTC", "the stored fact is kept")
-        self.assertEqual(expires.new_text, "12/03/2026 19:00:00", "in the reader's time zone (Paris) and format")
+        # Odoo 19's English says times on a 12-hour clock, 18's on a 24-hour one: as the reader's screens do.
+        twelve_hours = "%I" in self.env["res.lang"].search([("code", "=", "en_US")]).time_format
+        self.assertEqual(expires.new_text, "12/03/2026 07:00:00 PM" if twelve_hours else "12/03/2026 19:00:00",
+                         "in the reader's time zone (Paris) and format")
         active = self.changes(res_id=rule.id, field_name="active").with_user(self.reader)
         self.assertEqual((active.old_text, active.new_text, active.record_text), ("Yes", "No", "Contractor"))

@@ -171,6 +171,13 @@ server.serve_forever()
 """
 
 
+def _prefork_handler():
+    """The request handler class each prefork worker serves with."""
+    prefork = odoo_server.BaseWSGIServerNoBind(_echo_headers)
+    prefork.server_close()
+    return prefork.RequestHandlerClass
+
+
 @tagged("post_install", "-at_install")
 class TestUnderscoreHeadersEveryServer(PerimeterHttpCase):
     """Threaded (the tests above), prefork and gevent: none hands an underscore header to Odoo."""
@@ -179,12 +186,11 @@ class TestUnderscoreHeadersEveryServer(PerimeterHttpCase):
         self.assertTrue(server_tier.is_installed(werkzeug.serving.WSGIRequestHandler, "make_environ"))
         self.assertTrue(issubclass(odoo_server.RequestHandler, werkzeug.serving.WSGIRequestHandler),
                         "the threaded server's handler inherits the guard")
-        prefork = odoo_server.BaseWSGIServerNoBind(_echo_headers)  # what each prefork worker serves with
-        self.addCleanup(prefork.server_close)
-        self.assertIs(prefork.RequestHandlerClass, werkzeug.serving.WSGIRequestHandler)
+        # The prefork workers' handler: werkzeug's on 18, a subclass that keeps its make_environ on 19.
+        self.assertTrue(server_tier.is_installed(_prefork_handler(), "make_environ"))
 
     def test_prefork_workers_handler(self):
-        server = werkzeug.serving.BaseWSGIServer("127.0.0.1", 0, _echo_headers)  # the prefork workers' handler
+        server = werkzeug.serving.BaseWSGIServer("127.0.0.1", 0, _echo_headers, handler=_prefork_handler())
         self.addCleanup(server.server_close)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         thread.start()

@@ -87,8 +87,13 @@ registry.category("web_tour.tours").add("perimeter_security_auditor_tour", {
             trigger: "body:not(:has(.o-dropdown--menu .o_menu_item:contains('Archive')))",
         },
         {
+            content: "Unselect it (a click on a row of a selection selects on 19 rather than opening)",
+            trigger: ".o_data_row:has(td:contains('Audited office')) .o_list_record_selector input:checked",
+            run: "click",
+        },
+        {
             content: "Open the rule",
-            trigger: ".o_data_row td:contains('Audited office')",
+            trigger: ".o_list_view:not(:has(.o_list_record_selector input:checked)) .o_data_row td:contains('Audited office')",
             run: "click",
         },
         {
