@@ -47,6 +47,7 @@ def main():
                 odoo_bin, *odoo_env.server_options(python, addons_dir, data_dir, db),
                 "-d", args.database, "--db-filter", f"^{args.database}$",
                 "-i", odoo_env.MODULE,  # with demo data: rules, systems, log rows, an alert, findings
+                *odoo_env.demo_data_options(args.series, demo=True),
                 "--http-interface=127.0.0.1", f"--http-port={args.port}",
             ]
             if args.config:

@@ -27,12 +27,11 @@ def export(series, target):
     """Odoo ``series``' own export of the module's texts into ``target``."""
     odoo_bin, python = odoo_env.require_odoo(series)
     addons_dir = odoo_env.linked_addons_dir()
-    without_demo = ["--without-demo=all"] if series == "18.0" else []  # 19 loads none unless asked
     try:
         with pgcluster.database_server() as db, tempfile.TemporaryDirectory(prefix="perimeter-pot-") as data_dir:
             common = [
                 *odoo_env.server_options(python, addons_dir, data_dir, db), "-d", "perimeter_pot",
-                *without_demo, "--stop-after-init", "--no-http", "--log-level=warn",
+                *odoo_env.demo_data_options(series, demo=False), "--stop-after-init", "--no-http", "--log-level=warn",
             ]
             subprocess.run([odoo_bin, *common, "-i", odoo_env.MODULE], check=True)
             if series == "18.0":

@@ -179,6 +179,14 @@ def server_options(python, addons_dir, data_dir, db):
     ]
 
 
+def demo_data_options(series, demo):
+    """The command-line options for a database with or without demo data: Odoo 18 loads demo data unless
+    ``--without-demo=all``; 19 loads none unless ``--with-demo`` (and refuses ``--without-demo=all``)."""
+    if series == "18.0":
+        return [] if demo else ["--without-demo=all"]
+    return ["--with-demo"] if demo else []
+
+
 def require_odoo(series=SUPPORTED_SERIES[0], source=None):
     """``(odoo command, its Python)`` of ``series``, set up when none is given, or exit saying why."""
     try:

@@ -66,8 +66,8 @@ def accepted_in_enforce(design_path):
     return accepted
 
 
-def run(odoo_bin, python, addons_dir, tally, log_dir):
-    """Run the gate; add one line per mode to ``tally``; keep every log in ``log_dir``."""
+def run(odoo_bin, python, addons_dir, tally, log_dir, series="18.0"):
+    """Run the gate on Odoo ``series``; add one line per mode to ``tally``; keep every log in ``log_dir``."""
     started = time.monotonic()
     accepted = accepted_in_enforce(os.path.join(odoo_env.REPO_ROOT, "docs", "DESIGN.md"))
     base_db, module_db = f"suites_base_{os.getpid()}", f"suites_module_{os.getpid()}"
@@ -78,15 +78,16 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
         pg = []  # createdb/dropdb take their server from the environment (_pg_env)
 
         def odoo(label, argv, timeout, stdin=None):
-            log_path = os.path.join(log_dir, f"suites-{label}.log")
+            log_path = os.path.join(log_dir, f"suites-{series}-{label}.log")
             command = argv[:1] if argv[:1] == ["shell"] else []  # a subcommand comes first
             return log_path, _run_logged([odoo_bin, *command, *common, *argv[len(command):]], log_path, timeout, stdin)
 
         try:
-            _, code = odoo("install-base", ["-d", base_db, "-i", ODOO_MODULES, "--stop-after-init",
+            demo = odoo_env.demo_data_options(series, demo=True)
+            _, code = odoo("install-base", ["-d", base_db, "-i", ODOO_MODULES, *demo, "--stop-after-init",
                                             f"--http-port={odoo_env.free_port()}"], INSTALL_TIMEOUT)
             if code:
-                tally.add("odoo suites", 0, 1, problems=[f"installing {ODOO_MODULES} failed ({code})"])
+                tally.add(f"odoo {series} suites", 0, 1, problems=[f"installing {ODOO_MODULES} failed ({code})"])
                 return
             subprocess.run([*pg, "createdb", "-T", base_db, module_db], check=True, env=_pg_env(db))
             filestore = os.path.join(data_dir, "filestore")  # attachments live beside the database
@@ -96,7 +97,7 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
                                               "--load=base,web," + odoo_env.MODULE,
                                               f"--http-port={odoo_env.free_port()}"], INSTALL_TIMEOUT)
             if code:
-                tally.add("odoo suites", 0, 1, problems=[f"installing {odoo_env.MODULE} failed ({code})"])
+                tally.add(f"odoo {series} suites", 0, 1, problems=[f"installing {odoo_env.MODULE} failed ({code})"])
                 return
             baseline = _run_suites(odoo, "baseline", base_db, "base,web")
             print(f"baseline (without the module): {baseline.summary()}", flush=True)
@@ -105,7 +106,7 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
                                       SET_MODE.format(mode=mode))
                 with open(log_path, encoding="utf-8", errors="replace") as log:
                     if f"PERIMETER-MODE {mode}" not in log.read():
-                        tally.add(f"odoo suites ({mode})", 0, 1,
+                        tally.add(f"odoo {series} suites ({mode})", 0, 1,
                                   problems=[f"could not set the mode {mode}: {log_path}"])
                         continue
                 result = _run_suites(odoo, mode, module_db, "base,web," + odoo_env.MODULE)
@@ -124,7 +125,7 @@ def run(odoo_bin, python, addons_dir, tally, log_dir):
                 documented = sorted(name for name in result.failures if _accepted(name, accepted))
                 print(f"{mode}: {result.summary()}; {len(new)} failure(s) not in the baseline"
                       + (f", accepted as documented: {documented}" if mode == "enforce" else ""), flush=True)
-                tally.add(f"odoo suites ({mode})", max(result.tests - len(result.failures), 0), failed,
+                tally.add(f"odoo {series} suites ({mode})", max(result.tests - len(result.failures), 0), failed,
                           problems=problems)
             if baseline.failures:
                 print(f"also failing WITHOUT the module (not counted): {sorted(baseline.failures)}", flush=True)

@@ -132,14 +132,6 @@ def run_engine_tests(python, tally):
         tally.add("engine", total - failed - len(skipped), failed + len(problems), skipped, problems)
 
 
-def demo_options(series, demo):
-    """The command-line options for a run with or without demo data: Odoo 18 loads demo data unless
-    ``--without-demo=all``; 19 loads none unless ``--with-demo`` (and refuses ``--without-demo=all``)."""
-    if series == "18.0":
-        return [] if demo else ["--without-demo=all"]
-    return ["--with-demo"] if demo else []
-
-
 def quiet_options(series):
     """19 warns at every XML-RPC and JSON-RPC call that they are deprecated: the tests call them on purpose."""
     if series == "18.0":
@@ -159,7 +151,7 @@ def run_odoo_tests(odoo, addons_dir, tags, tally, *, run="no demo"):
     given = pgcluster.given_connection()
     beside = RUNS[run]["modules"]
     modules = [odoo_env.MODULE, *_optional_modules(python), *beside]
-    demo = demo_options(series, RUNS[run]["demo"])
+    demo = odoo_env.demo_data_options(series, RUNS[run]["demo"])
     env = dict(os.environ, PERIMETER_TEST_MODULES=",".join(beside))
     with tempfile.TemporaryDirectory(prefix="perimeter-odoo-") as data_dir:
         log_path = os.path.join(data_dir, "odoo.log")
@@ -198,11 +190,11 @@ def run_odoo_tests(odoo, addons_dir, tags, tally, *, run="no demo"):
         print(f"Full Odoo log: {kept}", flush=True)
 
 
-def run_odoo_suites(odoo_bin, python, addons_dir, tally):
-    banner(f"Odoo's own suites with and without the module ({odoo_suites.SUITES})")
+def run_odoo_suites(odoo, addons_dir, tally):
+    banner(f"Odoo {odoo.series}'s own suites with and without the module ({odoo_suites.SUITES})")
     log_dir = os.path.join(odoo_env.REPO_ROOT, ".tmp")
     os.makedirs(log_dir, exist_ok=True)
-    odoo_suites.run(odoo_bin, python, addons_dir, tally, log_dir)
+    odoo_suites.run(odoo.bin, odoo.python, addons_dir, tally, log_dir, odoo.series)
 
 
 UNINSTALL_SCRIPT = """
@@ -357,7 +349,7 @@ def main():
             for run in args.runs or RUNS:
                 run_odoo_tests(odoo, addons_dir, args.tags, tally, run=run)
             if not args.no_suites:
-                run_odoo_suites(odoo.bin, odoo.python, addons_dir, tally)
+                run_odoo_suites(odoo, addons_dir, tally)
             tally.series[odoo.series] = (tally.passed - before[0], tally.failed - before[1])
     finally:
         shutil.rmtree(addons_dir, ignore_errors=True)
