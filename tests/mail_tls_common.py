@@ -82,6 +82,23 @@ class MailTlsCase(TransactionCase):
         with patch.object(self.env.cr, "commit", self.env.flush_all):
             yield
 
+    @contextlib.contextmanager
+    def fetching(self):
+        """Around a fetch: what it commits and the records it creates stay in the test's transaction.
+
+        19 processes fetched messages on a cursor of its own (``registry.cursor()``, committed message by
+        message): without the registry's test mode a fetched message's record would be committed for real
+        and invisible to the test.
+        """
+        odoo_version.same_transaction_for_new_cursors(self)
+        with self.no_commit():
+            yield
+
+    def fetch(self, server):
+        """What the fetchmail cron does with ``server``: fetch, and never raise."""
+        with self.fetching():
+            odoo_version.fetch_now(server)
+
 
 def b64(text):
     """PEM text as Odoo stores an uploaded file: base64 bytes."""

@@ -1,7 +1,6 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from ..guard import odoo_version
 from ..models.perimeter_mail_tls_mixin import MailTlsError
 from ..testing.servers import ImapServer, Mailbox, Pop3Server
 from .mail_tls_common import LOCAL, MailTlsCase
@@ -33,12 +32,6 @@ class TestMailTlsFetchmail(MailTlsCase):
             "state": "done",
             **vals,
         })
-
-    def fetch(self, server):
-        with self.no_commit():
-            # 19 processes fetched messages on cursors of its own: keep them in the test's transaction.
-            odoo_version.same_transaction_for_new_cursors(self)
-            odoo_version.fetch_now(server)
 
     def partner(self, subject):
         return self.env["res.partner"].search([("name", "=", subject)])

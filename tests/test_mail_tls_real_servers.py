@@ -13,7 +13,6 @@ import unittest
 
 from odoo.tests import tagged
 
-from ..guard import odoo_version
 from ..testing.certs import tls11_possible
 from ..testing.dovecot import DOVECOT, DovecotServer
 from ..testing.postfix import POSTFIX, PostfixServer
@@ -160,8 +159,7 @@ class TestMailTlsDovecot(RealServerCase):
                                messages=[MESSAGE.format(subject=subjects[number].replace(" ", "-"))]) as dovecot:
                 name, port, server_type, is_ssl = next(w for w in self.ways(dovecot) if w[0] == way)
                 server = self.fetch_record(port, server_type, is_ssl, self.ca_pem)
-                with self.no_commit():
-                    odoo_version.fetch_now(server)
+                self.fetch(server)
                 self.assertEqual(server.perimeter_tls_state, "ok", name)
                 self.assertEqual(dovecot.logins(), [(USER, True)], name)
                 self.assertTrue(self.env["res.partner"].search([("name", "=", subjects[number].replace(" ", "-"))]),
@@ -195,8 +193,7 @@ class TestMailTlsDovecot(RealServerCase):
             for port, server_type, command in ((dovecot.imap_port, "imap", "STARTTLS"),
                                                (dovecot.pop3_port, "pop", "STLS")):
                 server = self.fetch_record(port, server_type, False, False)
-                with self.no_commit():
-                    odoo_version.fetch_now(server)
+                self.fetch(server)
                 self.assertEqual(server.perimeter_tls_state, "failed")
                 self.assertIn(f"the server offers neither SSL/TLS on this port nor {command}",
                               server.perimeter_tls_details)
