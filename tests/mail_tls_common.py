@@ -12,6 +12,7 @@ import contextlib
 import logging
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase
 from odoo.tools import config
 
@@ -98,6 +99,16 @@ class MailTlsCase(TransactionCase):
         """What the fetchmail cron does with ``server``: fetch, and never raise."""
         with self.fetching():
             odoo_version.fetch_now(server)
+
+    def fetch_now_refused(self, server):
+        """Click "Fetch Now" on ``server``; the message of the error it must show."""
+        # Not assertRaises: its savepoint would roll back the state the refusal recorded.
+        try:
+            with self.fetching():
+                server.fetch_mail()
+        except UserError as exc:  # a dialog, not a traceback (18 ValidationError, 19 our MailTlsError)
+            return exc.args[0]
+        self.fail("Fetch Now must fail")
 
 
 def b64(text):
