@@ -326,6 +326,17 @@ def fetch_now(server):
     return server.fetch_mail(raise_exception=False)
 
 
+def fetch_now_message(reason):
+    """Tests: what "Fetch Now" shows when fetching fails with an error whose message is ``reason``.
+
+    18's ``fetch_mail`` wraps every failure in a ValidationError of its own
+    (``O18/addons/mail/models/fetchmail.py:248,285``); 19's raises the exception ``_fetch_mail`` returned, as is.
+    """
+    if ODOO_19:
+        return reason
+    return f"Couldn't get your emails. Check out the error message below for more info:\n{reason}"
+
+
 def same_transaction_for_new_cursors(testcase):
     """Tests (TransactionCase): make cursors Odoo opens itself reuse the test's transaction.
 

@@ -21,7 +21,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # The Odoo series this module supports; the test command runs every one of them.
-SUPPORTED_SERIES = ("18.0",)
+SUPPORTED_SERIES = ("18.0", "19.0")
 
 
 def find_odoo():

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from unittest.mock import patch
 
+from odoo.exceptions import UserError
 from odoo.tests import TransactionCase
 from odoo.tools import config
 
@@ -81,6 +82,33 @@ class MailTlsCase(TransactionCase):
         """fetch_mail() commits after each message; inside a test that is the savepoint's job."""
         with patch.object(self.env.cr, "commit", self.env.flush_all):
             yield
+
+    @contextlib.contextmanager
+    def fetching(self):
+        """Around a fetch: what it commits and the records it creates stay in the test's transaction.
+
+        19 processes fetched messages on a cursor of its own (``registry.cursor()``, committed message by
+        message): without the registry's test mode a fetched message's record would be committed for real
+        and invisible to the test.
+        """
+        odoo_version.same_transaction_for_new_cursors(self)
+        with self.no_commit():
+            yield
+
+    def fetch(self, server):
+        """What the fetchmail cron does with ``server``: fetch, and never raise."""
+        with self.fetching():
+            odoo_version.fetch_now(server)
+
+    def fetch_now_refused(self, server):
+        """Click "Fetch Now" on ``server``; the message of the error it must show."""
+        # Not assertRaises: its savepoint would roll back the state the refusal recorded.
+        try:
+            with self.fetching():
+                server.fetch_mail()
+        except UserError as exc:  # a dialog, not a traceback (18 ValidationError, 19 our MailTlsError)
+            return exc.args[0]
+        self.fail("Fetch Now must fail")
 
 
 def b64(text):

@@ -1,5 +1,6 @@
 from odoo.tests import new_test_user, tagged
 
+from ..guard import odoo_version
 from ..testing.servers import SmtpServer
 from .mail_tls_common import LOCAL, MailTlsCase
 
@@ -104,7 +105,7 @@ class TestMailTlsWording(MailTlsCase):
     def test_the_daily_check_tells_the_administrators_in_their_language(self):
         self.set_policy("warn")
         # Most administrators read French; the cron happens to run as an English user.
-        self.env["res.users"].search([("groups_id", "in", self.env.ref("base.group_system").ids),
+        self.env["res.users"].search([(odoo_version.USER_GROUPS_FIELD, "in", self.env.ref("base.group_system").ids),
                                       ("id", "!=", self.english_admin.id)]).lang = "fr_FR"
         expiring = self.certs.expiring_in(10)
         with SmtpServer(expiring, mode="starttls") as smtp:

@@ -3,6 +3,7 @@ from unittest.mock import patch
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import SQL, config
 
+from ..guard import odoo_version
 from ..perimeter import posture
 from .test_posture import CAREFUL_OPTIONS
 
@@ -54,6 +55,8 @@ class TestPostureFrench(TransactionCase):
     def test_the_daily_review_reads_in_french_for_a_french_reader(self):
         # The cron reviews in English (its user has no French context); the French reader still reads French.
         cron = self.env.ref("perimeter_security.ir_cron_perimeter_posture_review")
+        # 19 runs the job on a cursor of its own: keep it in the test's transaction.
+        odoo_version.same_transaction_for_new_cursors(self)
         with patch.dict(config.options, {**CAREFUL_OPTIONS, "list_db": True, "http_interface": ""}):
             cron.method_direct_trigger()
         french, english = self._findings(self.french), self._findings(self.english)
