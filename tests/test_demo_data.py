@@ -6,7 +6,7 @@ from odoo.tools import convert_file
 class TestDemoData(TransactionCase):
     def test_demo_data_loads_and_fills_the_screens(self):
         """The manifest's demo file loads on an installed module and gives every screen something to show."""
-        convert_file(self.env, "perimeter_security", "data/perimeter_demo.xml", {}, mode="init", kind="demo")
+        convert_file(self.env, "perimeter_security", "data/perimeter_demo.xml", {}, mode="init")
         ref = self.env.ref
         self.assertEqual(ref("perimeter_security.demo_rule_contractor").network, "203.0.113.40/32")
         self.assertTrue(ref("perimeter_security.demo_rule_trade_fair").is_expired)
@@ -22,7 +22,7 @@ class TestDemoData(TransactionCase):
     def test_demo_states_stay_as_the_readme_says(self):
         """Discovery, the checks and a review leave the demo examples as the README describes them, and the
         posture list opens on this server's findings only (not the demo's other server)."""
-        convert_file(self.env, "perimeter_security", "data/perimeter_demo.xml", {}, mode="init", kind="demo")
+        convert_file(self.env, "perimeter_security", "data/perimeter_demo.xml", {}, mode="init")
         ref = self.env.ref
         Systems = self.env["perimeter.connected.system"]
         examples = (ref("perimeter_security.demo_system_scanner") | ref("perimeter_security.demo_system_carrier")
