@@ -50,7 +50,7 @@ class TestOpenAlerts(TransactionCase):
 
     def test_admitting_from_the_alert_answers_it(self):
         action = self.alert.with_user(self.manager).action_perimeter_admit()
-        wizard = self.env["perimeter.access.admit"].with_user(self.manager).with_context(action["context"]).create({})
+        wizard = self.env["perimeter.access.admit"].with_user(self.manager).with_context(**action["context"]).create({})
         self.assertEqual(wizard.log_ids, self.log)
         wizard.action_admit()
         self.assertFalse(self.is_open())
