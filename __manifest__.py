@@ -41,6 +41,7 @@
     "assets": {
         "web.assets_backend": [
             "perimeter_security/static/src/break_glass/**/*",
+            "perimeter_security/static/src/dashboard/**/*",
         ],
         "web.assets_tests": [
             "perimeter_security/static/tests/tours/**/*",

@@ -27,3 +27,4 @@ from . import perimeter_edge_sync
 from . import perimeter_admin_address
 from . import perimeter_autoban_counter
 from . import res_device_log
+from . import perimeter_dashboard

@@ -9,6 +9,7 @@ from odoo.tools import SQL
 from ..guard import odoo_version
 from ..perimeter.access_log import REASONS, refused_per_client
 from .admin_notice import administrators, administrators_language, mail_server_configured, post_to_administrators
+from .roles import require_manager
 
 
 @odoo_version.sql_constraints(
@@ -39,6 +40,12 @@ class PerimeterAccessAlert(models.Model):
     first_seen = fields.Datetime(readonly=True)
     last_seen = fields.Datetime(readonly=True)
     notified_at = fields.Datetime(string="Administrators notified", readonly=True, index=True)
+    # An alert is open from its notification until an administrator answers it: Block…, Admit… or Mark as
+    # handled. The dashboard counts the open ones.
+    handled_at = fields.Datetime(string="Handled", readonly=True, index="btree_not_null",
+                                 help="When an administrator blocked or admitted the client, or marked the alert "
+                                 "handled.")
+    handled_by_id = fields.Many2one("res.users", string="Handled by", readonly=True)
     log_ids = fields.Many2many("perimeter.access.log", string="Access log", compute="_compute_log_ids")
 
     @api.depends("ip", "window_start", "window_end")
@@ -161,10 +168,31 @@ class PerimeterAccessAlert(models.Model):
             post_to_administrators(
                 self.env, Markup("%s %s") % (alert._get_html_link(title=subject), what), subject)
 
+    @api.model
+    def _perimeter_open_domain(self):
+        """Alerts the administrators were told about and nobody has answered yet."""
+        return [("notified_at", "!=", False), ("handled_at", "=", False)]
+
     def action_perimeter_admit(self):
         if not self.log_ids:
             raise UserError(self.env._("The access log has no rows of %s any more.", ", ".join(self.mapped("ip"))))
-        return self.log_ids.action_perimeter_admit()
+        action = self.log_ids.action_perimeter_admit()
+        # Admitting the clients answers these alerts (perimeter.access.admit marks them handled).
+        action["context"] = {**action["context"], "perimeter_answered_alert_ids": self.ids}
+        return action
+
+    def action_perimeter_handled(self):
+        """Mark these alerts handled, when the answer is neither a block nor an admission (a harmless scanner)."""
+        require_manager(self.env)
+        self._perimeter_mark_handled()
+        return True
+
+    def _perimeter_mark_handled(self):
+        """Record that the current user answered these alerts (those not answered yet)."""
+        unanswered = self.filtered(lambda alert: not alert.handled_at)
+        # Alerts are written by the access log's flush only (nobody has write access): the answer of an
+        # administrator (checked by the caller) is recorded as superuser.
+        unanswered.sudo().write({"handled_at": fields.Datetime.now(), "handled_by_id": self.env.uid})
 
     def action_perimeter_client_log(self):
         self.ensure_one()

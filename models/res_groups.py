@@ -17,7 +17,9 @@ class ResGroups(models.Model):
 
     perimeter_allowlist_ids = fields.Many2many(
         "perimeter.allowlist", "perimeter_allowlist_res_groups_rel", "group_id", "rule_id",
-        string="Allowed networks", context={"active_test": False}, groups="base.group_system",
+        # Named by Settings administrators (who may write groups); read by the Perimeter roles, who review them.
+        string="Allowed networks", context={"active_test": False},
+        groups="base.group_system,perimeter_security.group_perimeter_auditor",
         help="Members of this group (and of the groups that imply it) may only come from these networks, "
         "unless they have networks of their own. When a member's groups name networks and one of them implies "
         "another, the more specific group decides (Settings before Internal User).",

@@ -85,6 +85,8 @@ with CertFactory() as certs:
             {"name": "POS Lyon", "kind": "pos", "direction": "inbound", "allowed_networks": "198.51.100.0/26"},
         ])
         Systems.search([]).action_check()
+# This server's posture, counted in the dashboard's header (the Posture menu would review it too).
+env["perimeter.posture.finding"]._perimeter_review()
 env.cr.commit()
 print("SEEDED")
 '''
@@ -111,7 +113,9 @@ SHOTS = [
      ".modal .o_field_widget[name='content']"),
     ("screenshot_posture.png", "/odoo/action-perimeter_security.perimeter_posture_review_action",
      ".o_list_renderer .o_data_row", None, None, None),
-    ("screenshot_settings.png", "/odoo/settings", "#perimeter_mode_setting", None,
+    # Settings draws only the open tab's block: the Perimeter action opens Settings on its own tab.
+    ("screenshot_settings.png", "/odoo/action-perimeter_security.perimeter_settings_action",
+     "#perimeter_mode_setting", None,
      "document.querySelector('#perimeter_mode_setting').closest('.o_settings_container')"
      ".previousElementSibling.scrollIntoView()", None),
 ]

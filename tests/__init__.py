@@ -11,6 +11,8 @@ from . import test_mail_tls_wording
 from . import test_connected_systems
 from . import test_system_fence
 from . import test_dashboard_tour
+from . import test_dashboard_state
+from . import test_open_alerts
 from . import test_enforcement
 from . import test_enforcement_proxies
 from . import test_enforcement_https

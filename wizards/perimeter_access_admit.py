@@ -146,6 +146,9 @@ class PerimeterAccessAdmit(models.TransientModel):
                             rule=step["rule"].name)
             for step in steps if step["status"] in (ADD, RESTORE)
         ]
+        # Opened from alerts (their Admit…): admitting their clients answers them.
+        self.env["perimeter.access.alert"].browse(
+            self.env.context.get("perimeter_answered_alert_ids") or [])._perimeter_mark_handled()
         skipped = [step["text"] for step in steps if step["status"] in (ALLOWED, INVALID)]
         message = "\n".join(done + skipped)
         return {

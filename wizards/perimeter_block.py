@@ -68,6 +68,10 @@ class PerimeterBlock(models.TransientModel):
                 blocked |= existing
             else:
                 blocked |= Blocklist.create({**values, "network": network, "source": "manual"})
+        context = self.env.context
+        if context.get("active_model") == "perimeter.access.alert" and context.get("active_ids"):
+            # Blocking the clients of alerts answers them.
+            self.env["perimeter.access.alert"].browse(context["active_ids"])._perimeter_mark_handled()
         action = self.env["ir.actions.act_window"]._for_xml_id("perimeter_security.perimeter_blocklist_action")
         action["domain"] = [("id", "in", blocked.ids)]
         return action

@@ -1,7 +1,7 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { openAccessLog } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
+import { openAccessLog, openMenu } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // A Perimeter auditor reviews the access log, an alert and a rule, and is offered nothing that writes:
 // no Block… or Admit…, no Archive in the gear menu, no Send message or Log note on a rule.
@@ -45,11 +45,7 @@ registry.category("web_tour.tours").add("perimeter_security_auditor_tour", {
             content: "The form offers neither Block… nor Admit…",
             trigger: NOTHING_THAT_WRITES,
         },
-        {
-            content: "Open the Access Alerts",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_access_alert']",
-            run: "click",
-        },
+        ...openMenu("perimeter_menu_monitoring", "perimeter_menu_access_alert"),
         {
             content: "Open the alert",
             trigger: ".o_data_row td:contains('203.0.113.77')",
@@ -63,11 +59,7 @@ registry.category("web_tour.tours").add("perimeter_security_auditor_tour", {
             content: "The alert offers neither Block… nor Admit…",
             trigger: NOTHING_THAT_WRITES,
         },
-        {
-            content: "Open the IP Allowlist",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_allowlist']",
-            run: "click",
-        },
+        ...openMenu("perimeter_menu_rules", "perimeter_menu_allowlist"),
         {
             content: "Select the auditor's rule",
             trigger: ".o_data_row:has(td:contains('Audited office')) .o_list_record_selector input",

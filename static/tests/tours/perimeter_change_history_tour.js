@@ -1,7 +1,7 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { openPerimeterSettings, saveSettings } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
+import { openMenu, openPerimeterSettings, saveSettings } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // An administrator opens the Perimeter section of Settings, changes the trusted proxies, and finds the change,
 // with its before and after, in Perimeter › Change History.
@@ -26,11 +26,7 @@ registry.category("web_tour.tours").add("perimeter_security_change_history_tour"
             "Settings reloaded with the proxy saved, normalised",
             "#perimeter_trusted_proxies_setting textarea:value('10.0.0.5/32')",
         ),
-        {
-            content: "Open the Change History",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_change_log']",
-            run: "click",
-        },
+        ...openMenu("perimeter_menu_monitoring", "perimeter_menu_change_log"),
         {
             content: "The change is listed with its value before and after",
             trigger: ".o_data_row:has(td[name='field_description']:contains('Trusted proxies')):has(td[name='new_text']:contains('10.0.0.5/32'))",

@@ -1,7 +1,7 @@
 /** @odoo-module */
 
 import { registry } from "@web/core/registry";
-import { openPerimeterSettings, saveSettings } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
+import { openMenu, openPerimeterSettings, saveSettings } from "@perimeter_security/../tests/tours/perimeter_tour_steps";
 
 // An administrator turns on monitor mode, adds a network to the allowlist, and exports it for nginx/HAProxy.
 registry.category("web_tour.tours").add("perimeter_security_settings_tour", {
@@ -17,11 +17,7 @@ registry.category("web_tour.tours").add("perimeter_security_settings_tour", {
             "Settings reloaded with monitor mode saved",
             "#perimeter_mode_setting input[data-value='monitor']:checked",
         ),
-        {
-            content: "Open the IP Allowlist",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_allowlist']",
-            run: "click",
-        },
+        ...openMenu("perimeter_menu_rules", "perimeter_menu_allowlist"),
         {
             content: "Add a rule",
             trigger: ".o_list_button_add",

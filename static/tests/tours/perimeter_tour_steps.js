@@ -12,7 +12,8 @@ function showAppsMenuItem() {
     };
 }
 
-// The steps several tours share: into the Perimeter app, its Access Log, its Settings, and saving them.
+// The steps several tours share: into the Perimeter app, one of its menus, its Access Log, its Settings, and
+// saving them.
 
 export function openPerimeterApp() {
     return [
@@ -25,35 +26,30 @@ export function openPerimeterApp() {
     ];
 }
 
-export function openAccessLog() {
+// The top menu groups its entries under Rules, Monitoring, Systems and Configuration, as core apps do:
+// such an entry is opened from its section's dropdown. Both are named by their xmlid (without the module),
+// never by their words, so that the steps hold in every language.
+export function openMenu(section, entry) {
     return [
-        ...openPerimeterApp(),
         {
-            content: "Open the Access Log",
-            trigger: ".o_menu_sections [data-menu-xmlid='perimeter_security.perimeter_menu_access_log']",
+            content: `Open the ${section} menu`,
+            trigger: `.o_menu_sections button[data-menu-xmlid='perimeter_security.${section}']`,
+            run: "click",
+        },
+        {
+            content: `Open ${entry}`,
+            trigger: `.o-dropdown--menu [data-menu-xmlid='perimeter_security.${entry}']`,
             run: "click",
         },
     ];
 }
 
+export function openAccessLog() {
+    return [...openPerimeterApp(), ...openMenu("perimeter_menu_monitoring", "perimeter_menu_access_log")];
+}
+
 export function openPerimeterSettings() {
-    return [
-        ...openPerimeterApp(),
-        {
-            content: "Wait for the Perimeter menus (the home app has a Configuration menu too)",
-            trigger: ".o_menu_brand:contains('Perimeter')",
-        },
-        {
-            content: "Open the Configuration menu",
-            trigger: ".o_menu_sections button:contains('Configuration')",
-            run: "click",
-        },
-        {
-            content: "Open Settings",
-            trigger: "[data-menu-xmlid='perimeter_security.perimeter_menu_settings']",
-            run: "click",
-        },
-    ];
+    return [...openPerimeterApp(), ...openMenu("perimeter_menu_configuration", "perimeter_menu_settings")];
 }
 
 // Odoo reloads the page after saving Settings: `savedTrigger` is looked for on the reloaded page only.
