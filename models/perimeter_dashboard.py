@@ -87,8 +87,9 @@ class PerimeterDashboard(models.AbstractModel):
         log_filter = "search_default_filter_blocked" if blocked else "search_default_filter_monitored"
         action = self._perimeter_action("perimeter_access_log_action",
                                         {log_filter: 1, "search_default_filter_today": 1})
-        item = {"name": name, "value": hits, "caption": self.env._("requests"),
-                "tone": ("danger" if blocked else "warning") if hits else "muted", "action": action}
+        # No parenthesised group after an _() call: Odoo 19's extractor takes it for one more text.
+        tone = "muted" if not hits else "danger" if blocked else "warning"
+        item = {"name": name, "value": hits, "caption": self.env._("requests"), "tone": tone, "action": action}
         return {"name": name, "title": title, "items": [item]}
 
     def _perimeter_alert_section(self):
