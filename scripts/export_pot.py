@@ -39,7 +39,8 @@ def export(series, target):
                                check=True)
             else:  # 19 exports with its i18n command, which reads the rest from a configuration file
                 config = os.path.join(data_dir, "odoo.conf")
-                options = (option.partition("=") for option in odoo_env.server_options(python, addons_dir, data_dir, db))
+                server = odoo_env.server_options(python, addons_dir, data_dir, db)
+                options = (option.partition("=") for option in server)
                 with open(config, "w") as conf:
                     conf.write("[options]\n" + "".join(
                         f"{name.lstrip('-').replace('-', '_')} = {value}\n" for name, _sep, value in options))

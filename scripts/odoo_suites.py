@@ -66,7 +66,7 @@ def accepted_in_enforce(design_path):
     return accepted
 
 
-def run(odoo_bin, python, addons_dir, tally, log_dir, series="18.0"):
+def run(odoo_bin, python, addons_dir, tally, log_dir, *, series="18.0"):
     """Run the gate on Odoo ``series``; add one line per mode to ``tally``; keep every log in ``log_dir``."""
     started = time.monotonic()
     accepted = accepted_in_enforce(os.path.join(odoo_env.REPO_ROOT, "docs", "DESIGN.md"))

@@ -194,7 +194,7 @@ def run_odoo_suites(odoo, addons_dir, tally):
     banner(f"Odoo {odoo.series}'s own suites with and without the module ({odoo_suites.SUITES})")
     log_dir = os.path.join(odoo_env.REPO_ROOT, ".tmp")
     os.makedirs(log_dir, exist_ok=True)
-    odoo_suites.run(odoo.bin, odoo.python, addons_dir, tally, log_dir, odoo.series)
+    odoo_suites.run(odoo.bin, odoo.python, addons_dir, tally, log_dir, series=odoo.series)
 
 
 UNINSTALL_SCRIPT = """
