@@ -52,3 +52,14 @@ class TestDashboardStateTour(HttpCase):
         new_test_user(self.env, "dashboard_tour_auditor",
                       groups="base.group_user,perimeter_security.group_perimeter_auditor")
         self.start_tour("/odoo", "perimeter_security_dashboard_state_auditor_tour", login="dashboard_tour_auditor")
+
+
+@tagged("post_install", "-at_install")
+class TestFrenchMenuTour(HttpCase):
+    def test_the_french_top_menu_fits_without_overflow(self):
+        """Issue 21 #5: the French menu used to push entries into "+"; grouped as core apps, it fits."""
+        self.env["res.lang"]._activate_lang("fr_FR")
+        modules = ["base", "web", "perimeter_security"]
+        self.env["ir.module.module"]._load_module_terms(modules, ["fr_FR"], overwrite=True)
+        new_test_user(self.env, "perimeter_french_admin", groups="base.group_user,base.group_system", lang="fr_FR")
+        self.start_tour("/odoo", "perimeter_security_french_menu_tour", login="perimeter_french_admin")

@@ -62,3 +62,20 @@ registry.category("web_tour.tours").add("perimeter_security_dashboard_tour", {
         },
     ],
 });
+
+// Issue 21 #5: in French the top menu fits, with no entry pushed into the "+" overflow.
+registry.category("web_tour.tours").add("perimeter_security_french_menu_tour", {
+    url: "/odoo",
+    steps: () => [
+        ...openPerimeterApp(),
+        {
+            content: "The sections are in French",
+            trigger:
+                ".o_menu_sections:contains('Tableau de bord'):contains('Règles'):contains('Suivi'):contains('Systèmes')",
+        },
+        {
+            content: "Every section is in the bar: nothing overflows into +",
+            trigger: ".o_main_navbar:has(.o_menu_sections [data-section]):not(:has(.o_menu_sections_more))",
+        },
+    ],
+});
