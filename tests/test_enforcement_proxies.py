@@ -100,3 +100,13 @@ class TestProxies(PerimeterHttpCase):
         too_deep = ", ".join([INSIDE] + ["10.0.0.1"] * 25)  # more trusted hops than any real chain
         self.assertEqual(self.via_proxy(("X-Forwarded-For", too_deep)).status, 403)
         self.assertEqual(self.via_proxy(("X-Forwarded-For", ", ".join([INSIDE] + ["10.0.0.1"] * 3))).status, 200)
+
+    def test_loopback_sending_proxy_headers_is_not_loopback(self):
+        """What Odoo's own TestDevice sends with proxy_mode on: this machine, with forwarded headers and an
+        empty Host. Allow loopback covers this machine without proxy headers only, on every series."""
+        self.env["perimeter.allowlist"].search([("network", "=", f"{INSIDE}/32")]).action_archive()
+        self.set_policy(mode="enforce", allow_loopback=True, trusted_proxies=f"{PROXY}/32", rules=["10.79.0.0/24"])
+        headers = [("X-Forwarded-For", "192.0.2.42"), ("X-Forwarded-Host", "odoo.com"), ("X-Forwarded-Proto", "https")]
+        with patch.dict(config.options, {"proxy_mode": True}):
+            self.assertRefused(self.get("/web/login", source=INSIDE, headers=headers, host=""), INSIDE)
+        self.assertEqual(self.get("/web/login", source=INSIDE).status, 200, "without proxy headers it is loopback")
