@@ -6,18 +6,20 @@ allowlist holding 127.0.0.1 only, so 127.0.0.1 is "inside" and 127.0.0.2
 "outside"; 127.0.0.3 plays the trusted reverse proxy.
 """
 
+import configparser
 import contextlib
 import http.client
 import inspect
 import json
 import os
+import tempfile
 import xmlrpc.client
 from unittest.mock import patch
 
 from odoo.tests import HttpCase
 from odoo.tests.common import TEST_CURSOR_COOKIE_NAME
 
-from ..guard import access_log, odoo_version, server_tier
+from ..guard import access_log, odoo_version, server_config, server_tier
 from ..perimeter.settings import PREFIX
 
 INSIDE, OUTSIDE, PROXY = "127.0.0.1", "127.0.0.2", "127.0.0.3"
@@ -205,6 +207,27 @@ class PerimeterMixin:
 
 class PerimeterHttpCase(PerimeterMixin, HttpCase):
     pass
+
+
+def use_configuration_file(test, text):
+    """Make this Odoo read ``text`` as its configuration file, for ``test`` only, the way the series keeps
+    its sections (18: Odoo parsed every section into config.misc at start; 19: only [options], the module
+    reads the file itself)."""
+    saved = odoo_version.save_config_section(server_config.SECTION)
+    test.addCleanup(odoo_version.restore_config_section, server_config.SECTION, saved)
+    odoo_version.restore_config_section(server_config.SECTION, odoo_version._ABSENT)  # the file, no test value
+    handle, path = tempfile.mkstemp(suffix=".conf")
+    test.addCleanup(os.unlink, path)
+    with os.fdopen(handle, "w") as file:
+        file.write(text)
+    misc = getattr(odoo_version.config, "misc", None)
+    if isinstance(misc, dict):
+        parser = configparser.RawConfigParser()
+        parser.read([path])
+        values = {key: True if value == "True" else value for key, value in parser.items(server_config.SECTION)}
+        test.startPatcher(patch.dict(misc, {server_config.SECTION: values}))
+    else:
+        test.startPatcher(patch.dict(odoo_version.config.options, {"config": path}))
 
 
 _DOOR_FILE = os.path.join("guard", "server_tier.py")

@@ -6,17 +6,15 @@ override is reachable by nobody); (b) a call through Odoo's real entry point rea
 observable effect). A series that renames or reshapes one of them fails here, not silently in production.
 """
 
-import configparser
 import email.message
 import inspect
-import os
-import tempfile
 from unittest.mock import ANY, patch
 
 import odoo.http
 from odoo.tests import HttpCase, TransactionCase, tagged
 
 from ..guard import mail_connections, odoo_version, server_config, server_tier, signaling, verdicts
+from .common import use_configuration_file
 
 OWN_MODULE = "odoo.addons.perimeter_security"
 
@@ -85,21 +83,8 @@ class TestOdooHooks(TransactionCase):
 
     def test_the_configuration_file_section_is_read(self):
         """Break-glass read from the file as this Odoo keeps it (18: config.misc; 19: the file itself)."""
-        saved = odoo_version.save_config_section(server_config.SECTION)
-        self.addCleanup(odoo_version.restore_config_section, server_config.SECTION, saved)
-        odoo_version.restore_config_section(server_config.SECTION, odoo_version._ABSENT)  # no test override
-        handle, path = tempfile.mkstemp(suffix=".conf")
-        self.addCleanup(os.unlink, path)
-        with os.fdopen(handle, "w") as file:
-            file.write("[options]\n\n[perimeter_security]\ndisabled = True\nserver_allowlist = 10.0.0.0/8\n")
-        misc = getattr(odoo_version.config, "misc", None)
-        if isinstance(misc, dict):  # Odoo parses the file itself: the reader is its config.misc
-            parser = configparser.RawConfigParser()
-            parser.read([path])
-            values = {key: True if value == "True" else value for key, value in parser.items(server_config.SECTION)}
-            self.startPatcher(patch.dict(misc, {server_config.SECTION: values}))
-        else:
-            self.startPatcher(patch.object(odoo_version, "config_file_path", return_value=path))
+        use_configuration_file(self, "[options]\n\n[perimeter_security]\ndisabled = True\n"
+                                     "server_allowlist = 10.0.0.0/8\n")
         self.assertTrue(server_config.break_glass())
         self.assertEqual(server_config.options().get("server_allowlist"), "10.0.0.0/8")
 
