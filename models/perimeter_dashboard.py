@@ -36,7 +36,11 @@ class PerimeterDashboard(models.AbstractModel):
         (Preferences), else UTC.
         """
         values = self.env["ir.config_parameter"]._perimeter_settings()
-        since = fields.Datetime.to_datetime(today_start) if today_start else self._perimeter_day_start()
+        try:
+            since = fields.Datetime.to_datetime(today_start) if isinstance(today_start, str) else None
+        except ValueError:
+            since = None  # not a moment: the user's day, as without it
+        since = since or self._perimeter_day_start()
         sections = [
             self._perimeter_setting_section("mode", values["mode"], _MODE_TONES.get(values["mode"], "muted")),
             self._perimeter_setting_section("scope", values["scope"], "body"),

@@ -139,3 +139,12 @@ class TestDashboardState(TransactionCase):
                 self.assertEqual((local.hour, local.minute), (0, 0))
                 self.assertEqual(local.date(), fields.Datetime.context_timestamp(
                     self.Dashboard.with_context(tz=zone), fields.Datetime.now()).date())
+
+    def test_a_malformed_day_from_a_caller_counts_the_users_day(self):
+        """The header's one argument comes from the browser; anything else is read as if it were absent."""
+        self.log("10.71.0.4", 5)
+        expected = _items(self.Dashboard.dashboard_state())["refused_today"]["value"]
+        for wrong in ("yesterday", "2026-13-45 99:00:00", 42, ["2026-12-06"]):
+            with self.subTest(wrong=wrong):
+                state = _items(self.Dashboard.dashboard_state(today_start=wrong))
+                self.assertEqual(state["refused_today"]["value"], expected)
