@@ -307,14 +307,14 @@ def review_module_settings(settings, base_url="", break_glass=False):
         add(Finding(
             "module:mode", "module", "warning", _("The IP allowlist is not enforced"),
             _("Enforcement mode is Off: every network can reach Odoo."),
-            _("Add your networks to Perimeter › IP Allowlist, then set Enforcement mode to Monitor and "
-              "later Enforce in %(where)s.", where=where)))
+            _("Add your networks to Perimeter › Rules › IP Allowlist, then set Enforcement mode to Monitor "
+              "and later Enforce in %(where)s.", where=where)))
     elif mode == "monitor":
         add(Finding(
             "module:mode", "module", "info", _("The IP allowlist only monitors"),
             _("Requests from outside the allowlist are logged but let through."),
-            _("When Perimeter › Access Log shows no legitimate client left, set Enforcement mode to "
-              "Enforce in %(where)s.", where=where)))
+            _("When Perimeter › Monitoring › Access Log shows no legitimate client left, set Enforcement "
+              "mode to Enforce in %(where)s.", where=where)))
     if not settings.get("require_https"):
         add(Finding(
             "module:require_https", "module", "warning", _("Plain HTTP is accepted"),
@@ -332,8 +332,8 @@ def review_module_settings(settings, base_url="", break_glass=False):
         add(Finding(
             "module:mail_tls_policy", "module", "warning", _("Mail server certificates are not verified"),
             _("Mail TLS policy is Off: Odoo talks to SMTP, IMAP and POP servers without checking who answers."),
-            _("Check the servers in Perimeter › Mail TLS, then set Mail TLS policy to Warn or Enforce in "
-              "%(where)s.", where=where)))
+            _("Check the servers in Perimeter › Systems › Mail TLS, then set Mail TLS policy to Warn or "
+              "Enforce in %(where)s.", where=where)))
     return findings
 
 

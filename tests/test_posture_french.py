@@ -23,8 +23,8 @@ LIST_DB_EN = (
 )
 # Facts that are sentences themselves are translated too: the Settings path, "all interfaces".
 MODE_FIX_FR = (
-    "Ajoutez vos réseaux dans Périmètre › Liste d'autorisation IP, puis réglez le mode d'application sur "
-    "« Surveillance », et plus tard sur « Application », dans Paramètres › Périmètre."
+    "Ajoutez vos réseaux dans Périmètre › Règles › Liste d'autorisation IP, puis réglez le mode d'application "
+    "sur « Surveillance », et plus tard sur « Application », dans Paramètres › Périmètre."
 )
 PROXY_MODE_DETAIL_FR = "Odoo écoute sur toutes les interfaces, donc quiconque le joint peut choisir son adresse"
 
