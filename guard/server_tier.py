@@ -133,10 +133,7 @@ def database_decider(dbname, fresh=False, load=False, open_cursor=None):
     """
     now = time.monotonic()
     cached = _snapshots.get(dbname)
-    # A break-glass switched in the configuration file (19 reads the file again when it changes) is not
-    # left waiting for the snapshot's expiry.
-    if (cached is not None and not fresh and cached[1] > now
-            and cached[0].policy.disabled == server_config.break_glass()):
+    if cached is not None and not fresh and cached[1] > now:
         return cached[0]
     registry = _registry(dbname, load)
     if registry is None or POLICY_MODEL not in registry:
